@@ -1,0 +1,34 @@
+# The two set-up commands (see README.md): `make demo` and `make test`.
+# Each creates .venv with Python 3.12 and installs bayescale into it when missing.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+# python3.12 from PATH, or from pyenv when its shim is not active.
+PYTHON312 ?= $(shell for p in python3.12 "$$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3.12 \
+	/usr/local/bin/python3.12 /usr/bin/python3.12; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 \
+	&& { echo "$$p"; break; }; done)
+
+.PHONY: demo test lint bench clean-venv
+
+$(STAMP): pyproject.toml
+	@if [ -z "$(PYTHON312)" ]; then echo "error: Python 3.12 not found (set PYTHON312=/path/to/python3.12)"; exit 1; fi
+	@test -x $(PY) || $(PYTHON312) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/bayescale demo --out-dir demo_output
+
+test: $(STAMP)
+	$(PY) -m pytest -q -ra
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check bayescale tests examples benchmarks
+	$(VENV)/bin/ruff format --check bayescale tests examples benchmarks
+	$(VENV)/bin/mypy bayescale
+
+clean-venv:
+	rm -rf $(VENV)
