@@ -1,0 +1,46 @@
+"""The dimension and column names used everywhere in bayescale.
+
+Every xarray object, PyMC model and DataTree that bayescale builds uses these names, so
+code that reads a fit (forecasts, checks, plots) can rely on them.
+
+Dimensions
+----------
+``obs``
+    One row of training data (a run at one checkpoint, for one metric).
+``family``
+    A model family (architecture, corpus, recipe) whose parameters may be pooled.
+``seed``
+    A (family, seed) pair: a random-seed effect within a family.
+``point``
+    A point at which a forecast is made.
+``chain``, ``draw``
+    MCMC sample dimensions (ArviZ conventions).
+"""
+
+from __future__ import annotations
+
+OBS = "obs"
+FAMILY = "family"
+SEED = "seed"
+POINT = "point"
+SAMPLE_DIMS = ("chain", "draw")
+
+#: Columns of the long data format (see ``docs/data_format.md``).
+COL_FAMILY = "family"
+COL_SEED = "seed"
+COL_PARAMS = "params"
+COL_TOKENS = "tokens"
+COL_COMPUTE = "compute"
+COL_STEP = "checkpoint_step"
+COL_METRIC = "metric"
+COL_VALUE = "value"
+COL_VALUE_LO = "value_lo"
+COL_VALUE_HI = "value_hi"
+
+#: Scale variables a law can take as inputs.
+SCALE_COLUMNS = (COL_PARAMS, COL_TOKENS, COL_COMPUTE)
+REQUIRED_COLUMNS = (COL_FAMILY, COL_PARAMS, COL_TOKENS, COL_METRIC, COL_VALUE)
+OPTIONAL_COLUMNS = (COL_SEED, COL_COMPUTE, COL_STEP, COL_VALUE_LO, COL_VALUE_HI)
+
+#: Name of the observed variable in every bayescale model.
+OBSERVED = "y"

@@ -1,0 +1,482 @@
+"""Fit a scaling law: data -> model -> MCMC -> :class:`ScalingFit`; save and load fits.
+
+:func:`fit` validates the data, resolves the law, pooling and priors, builds the model
+with :func:`bayescale.model.build_model`, samples with NUTS, adds the log-likelihood and
+posterior predictive groups, checks convergence and returns a :class:`ScalingFit`.
+A fit saved with :meth:`ScalingFit.save` is one NetCDF file holding the posterior, the
+training data and the specification; :func:`load` gives back a fit that forecasts
+identically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayescale import dims
+from bayescale.data import has_seed_effects, validate
+from bayescale.diagnostics import Diagnostics, check_convergence
+from bayescale.errors import FitFileError, SpecificationError
+from bayescale.forecast import PointsLike, forecast_draws, summarise
+from bayescale.laws import Law, get_law
+from bayescale.model import ModelSpec, build_model
+from bayescale.priors import DataSummary, PriorSpec, resolve_pooling, resolve_priors
+
+__all__ = ["ScalingFit", "fit", "load", "make_spec"]
+
+FORMAT_VERSION = 1
+DATA_GROUP = "fit_data"
+SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
+
+
+def make_spec(
+    ds: xr.Dataset,
+    law: Law,
+    *,
+    pooling: Mapping[str, str] | str | None = None,
+    priors: Mapping[str, PriorSpec | Mapping[str, float]] | None = None,
+    likelihood: str = "normal",
+    nu: float = 4.0,
+) -> ModelSpec:
+    """Resolve defaults against validated data into a :class:`~bayescale.model.ModelSpec`."""
+    summary = DataSummary.from_dataset(ds, law.inputs)
+    resolved_pooling, notes = resolve_pooling(law, pooling, ds.sizes[dims.FAMILY])
+    return ModelSpec(
+        law=law.spec,
+        pooling=resolved_pooling,
+        priors=resolve_priors(law, summary, priors),
+        summary=summary,
+        likelihood=likelihood,
+        nu=float(nu),
+        space=str(ds.attrs["space"]),
+        interval_prob=float(ds.attrs["interval_prob"]),
+        seed_effects=has_seed_effects(ds),
+        notes=[n for n in [ds.attrs.get("notes", ""), *notes] if n],
+    )
+
+
+def _min_rows(law: Law, pooling: Mapping[str, str] | str | None) -> int:
+    if isinstance(pooling, str) and pooling == "shared":
+        return 1
+    return 2
+
+
+def fit(
+    data: str | os.PathLike[str] | pd.DataFrame | xr.Dataset,
+    law: str | Law = "chinchilla",
+    *,
+    metric: str | None = None,
+    pooling: Mapping[str, str] | str | None = None,
+    priors: Mapping[str, PriorSpec | Mapping[str, float]] | None = None,
+    likelihood: str = "normal",
+    nu: float = 4.0,
+    space: str = "log",
+    interval_prob: float = 0.95,
+    seed: int | np.random.Generator | None = 0,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    nuts_sampler: str = "nutpie",
+    progressbar: bool = True,
+    posterior_predictive: bool = True,
+    warn_convergence: bool = True,
+    **sampler_kwargs: Any,
+) -> ScalingFit:
+    r"""Fit a scaling law to training runs with NUTS.
+
+    Parameters
+    ----------
+    data
+        Table in the long format (DataFrame or CSV path; see ``docs/data_format.md``) or a
+        Dataset from :func:`bayescale.validate`.
+    law
+        ``"chinchilla"`` (:math:`E + A N^{-\alpha} + B D^{-\beta}`), ``"power_law"``,
+        ``"power_law:compute"``, ``"broken_power_law"``... or a
+        :class:`~bayescale.laws.Law`.
+    metric
+        Metric to fit when the table has several.
+    pooling
+        Per parameter (or per kind: ``exponent``, ``offset``, ``scale``, ``shape``):
+        ``"shared"``, ``"pooled"`` or ``"independent"`` across families; one string sets
+        every parameter. Default: exponents pooled, offsets and scales independent.
+    priors
+        Overrides of the default priors: ``{"alpha": {"mu": ..., "sigma": ...}}`` on the
+        unconstrained scale (log for positive parameters), ``group_sigma`` for the
+        population scale of a pooled parameter; ``"sigma"`` and ``"seed_sigma"`` set the
+        half-normal scales of the noise. See :mod:`bayescale.priors`.
+    likelihood
+        ``"normal"`` or ``"studentt"`` (robust to outlying runs, with ``nu`` degrees of
+        freedom).
+    space
+        ``"log"`` (fit :math:`\log L`, default) or ``"linear"``.
+    interval_prob
+        Probability of the ``value_lo``/``value_hi`` intervals in the data.
+    seed
+        Random seed of the sampler and of the posterior predictive draws.
+    draws, tune, chains
+        NUTS settings (per chain).
+    nuts_sampler
+        ``"nutpie"`` (default), ``"pymc"``, ``"numpyro"`` or ``"blackjax"`` (when
+        installed), passed to :func:`pymc.sample`.
+    progressbar
+        Show sampling progress.
+    posterior_predictive
+        Draw the ``posterior_predictive`` group after sampling.
+    warn_convergence
+        Warn (:class:`~bayescale.errors.ConvergenceWarning`) when diagnostics fall short.
+    **sampler_kwargs
+        Passed to :func:`pymc.sample` (e.g. ``target_accept=0.9``, ``nuts={...}``).
+
+    Returns
+    -------
+    ScalingFit
+    """
+    law_obj = get_law(law)
+    if nuts_sampler not in SAMPLERS:
+        raise SpecificationError(f"nuts_sampler must be one of {SAMPLERS}, not {nuts_sampler!r}")
+    ds = validate(
+        data,
+        metric=metric,
+        inputs=law_obj.inputs,
+        space=space,
+        min_rows_per_family=_min_rows(law_obj, pooling),
+        interval_prob=interval_prob,
+    )
+    spec = make_spec(ds, law_obj, pooling=pooling, priors=priors, likelihood=likelihood, nu=nu)
+    model = build_model(ds, spec)
+    import pymc as pm
+
+    rng = np.random.default_rng(seed)
+    sample_seed, pp_seed = rng.integers(2**31, size=2)
+    with model:
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=int(sample_seed),
+            nuts_sampler=nuts_sampler,
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+            **sampler_kwargs,
+        )
+    sampler_info = {
+        "nuts_sampler": nuts_sampler,
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "seed": None if isinstance(seed, np.random.Generator) else seed,
+        **{k: v for k, v in sampler_kwargs.items() if isinstance(v, (int, float, str, bool))},
+    }
+    result = ScalingFit(idata, spec, ds, sampler=sampler_info, model=model)
+    # Post-processing must never lose the posterior: failures become warnings.
+    try:
+        with model:
+            pm.compute_log_likelihood(idata, progressbar=False)
+            if posterior_predictive:
+                pm.sample_posterior_predictive(
+                    idata, random_seed=int(pp_seed), extend_inferencedata=True, progressbar=False
+                )
+    except Exception as exc:  # noqa: BLE001 - keep the finished posterior whatever fails
+        warnings.warn(
+            f"sampling finished but post-processing failed ({exc!r}); the posterior is kept",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    result._finish(warn=warn_convergence)
+    return result
+
+
+class ScalingFit:
+    """A fitted scaling law: posterior, data, specification and what to do with them.
+
+    Attributes
+    ----------
+    idata : xarray.DataTree
+        ArviZ DataTree with groups ``posterior``, ``sample_stats``, ``observed_data``,
+        ``constant_data``, ``log_likelihood``, ``posterior_predictive`` (and ``prior``,
+        ``prior_predictive`` after :meth:`prior_predictive`), plus ``fit_data``, the
+        validated training data.
+    spec : ModelSpec
+        Law, pooling, priors, likelihood and data summary.
+    data : xarray.Dataset
+        The validated training data.
+    diagnostics : Diagnostics
+        Divergences, R-hat and ESS figures.
+    """
+
+    def __init__(
+        self,
+        idata: xr.DataTree,
+        spec: ModelSpec,
+        data: xr.Dataset,
+        *,
+        sampler: Mapping[str, Any] | None = None,
+        model: Any = None,
+    ) -> None:
+        self.idata = idata
+        self.spec = spec
+        self.data = data
+        self.sampler = dict(sampler or {})
+        self._model = model
+        self.diagnostics: Diagnostics | None = None
+
+    # -- construction -----------------------------------------------------------------
+    def _finish(self, *, warn: bool) -> None:
+        """Add conventional parameters, the data group and attributes; run diagnostics."""
+        post = self.idata["posterior"].dataset
+        law = self.law
+        theta = {p.name: post[p.name] for p in law.parameters}
+        extra = law.conventional(theta, self.spec.summary.log_ref)
+        extra = {k: v for k, v in extra.items() if k not in post}
+        raw_names = self._sampled_names()
+        if extra:
+            post = post.assign(extra)
+        post.attrs["metric"] = self.metric
+        self.idata["posterior"] = post
+        self.idata[DATA_GROUP] = self.data
+        self.idata.attrs.update(
+            {
+                "bayescale_format": FORMAT_VERSION,
+                "bayescale_spec": self.spec.to_json(),
+                "bayescale_sampler": json.dumps(self.sampler),
+            }
+        )
+        self.diagnostics = check_convergence(self.idata, var_names=raw_names, warn=warn)
+
+    def _sampled_names(self) -> list[str]:
+        post = self.idata["posterior"].dataset
+        names = []
+        for p in self.law.parameters:
+            how = self.spec.pooling[p.name]
+            if how == "pooled":
+                names += [f"{p.raw_name}_mu", f"{p.raw_name}_tau", f"{p.raw_name}_offset"]
+            else:
+                names.append(p.raw_name)
+        names += [n for n in ("sigma", "seed_sigma", "seed_offset") if n in post]
+        return [n for n in names if n in post]
+
+    # -- properties -------------------------------------------------------------------
+    @property
+    def law(self) -> Law:
+        return self.spec.law_obj
+
+    @property
+    def metric(self) -> str:
+        return str(self.data.attrs.get("metric", "value"))
+
+    @property
+    def families(self) -> list[str]:
+        return [str(f) for f in self.data[dims.FAMILY].values]
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        return self.idata["posterior"].dataset
+
+    def __repr__(self) -> str:
+        return (
+            f"<ScalingFit law={self.spec.law!r} metric={self.metric!r} "
+            f"families={self.families} obs={self.data.sizes[dims.OBS]} "
+            f"diagnostics: {self.diagnostics}>"
+        )
+
+    # -- summaries --------------------------------------------------------------------
+    def parameter_names(self, *, conventional: bool = True, hyper: bool = True) -> list[str]:
+        """Posterior variables worth reporting, in the law's order."""
+        post = self.posterior
+        names = [p.name for p in self.law.parameters]
+        if conventional:
+            names += [k for k in ("A", "B", "x_break") if k in post]
+        if hyper:
+            for p in self.law.parameters:
+                if self.spec.pooling[p.name] == "pooled":
+                    names += [f"{p.raw_name}_mu", f"{p.raw_name}_tau"]
+            names += [n for n in ("sigma", "seed_sigma") if n in post]
+        return [n for n in dict.fromkeys(names) if n in post]
+
+    def summary(
+        self,
+        *,
+        ci_prob: float = 0.9,
+        ci_kind: str = "eti",
+        var_names: Sequence[str] | None = None,
+        round_to: str | int = "none",
+    ) -> pd.DataFrame:
+        """Posterior summary (ArviZ ``az.summary``) with an explicit interval.
+
+        Parameters
+        ----------
+        ci_prob
+            Probability of the credible interval (no ArviZ default is relied on).
+        ci_kind
+            ``"eti"`` (equal-tailed, default) or ``"hdi"``.
+        var_names
+            Variables (default: law parameters, conventional ones, population
+            hyper-parameters and noise scales).
+        """
+        import arviz as az
+
+        return az.summary(
+            self.idata,
+            var_names=list(var_names or self.parameter_names()),
+            ci_prob=ci_prob,
+            ci_kind=ci_kind,
+            round_to=round_to,
+        )
+
+    # -- forecasts --------------------------------------------------------------------
+    def forecast_draws(
+        self, points: PointsLike, *, family: str | None = None, seed: int | None = 0
+    ) -> xr.Dataset:
+        """Posterior draws of the curve and of a new run at ``points`` (see
+        :func:`bayescale.forecast.forecast_draws`)."""
+        return forecast_draws(self.posterior, self.spec, points, family=family, seed=seed)
+
+    def forecast(
+        self,
+        points: PointsLike,
+        *,
+        ci: float = 0.9,
+        family: str | None = None,
+        seed: int | None = 0,
+    ) -> pd.DataFrame:
+        """Forecast the metric at new points with equal-tailed credible intervals.
+
+        Parameters
+        ----------
+        points
+            Table (or dict of arrays) with the law's inputs (``params``, ``tokens`` and/or
+            ``compute``) and optionally ``family``.
+        ci
+            Probability of the intervals.
+        family
+            Family of every point when ``points`` has no ``family`` column. ``None`` means a
+            family not in the data (parameters from the population), or the single family
+            of a one-family fit.
+        seed
+            Seed of the predictive draws (fixed, so forecasts are reproducible).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Two rows per point: ``quantity == "curve"`` is the fitted law (uncertainty
+            about the law), ``quantity == "new_run"`` is a new observed training run
+            (adds seed-to-seed and observation noise). Columns ``mean``, ``median``,
+            ``lower``, ``upper``, ``ci_prob`` and the point's inputs and family.
+        """
+        return summarise(self.forecast_draws(points, family=family, seed=seed), ci=ci)
+
+    # -- predictive checks ------------------------------------------------------------
+    def model(self) -> Any:
+        """The PyMC model, rebuilt from the stored data and specification if needed."""
+        if self._model is None:
+            self._model = build_model(self.data, self.spec)
+        return self._model
+
+    def prior_predictive(self, draws: int = 500, *, seed: int = 0) -> xr.DataTree:
+        """Draw from the prior and prior predictive; adds ``prior``/``prior_predictive``."""
+        import pymc as pm
+
+        with self.model():
+            prior = pm.sample_prior_predictive(draws=draws, random_seed=seed)
+        for group in ("prior", "prior_predictive"):
+            self.idata[group] = prior[group]
+        return prior
+
+    def predictive_check(self, *, group: str = "posterior", ci: float = 0.9) -> pd.DataFrame:
+        """Compare observed data with the ``group`` predictive distribution.
+
+        Returns one row per observation with the observed value, the predictive median,
+        the ``ci`` equal-tailed interval and whether it covers the observation; the
+        coverage fraction is in ``.attrs["coverage"]`` (close to ``ci`` for a calibrated
+        model).
+        """
+        name = f"{group}_predictive"
+        if name not in self.idata.children:
+            if group == "prior":
+                self.prior_predictive()
+            else:
+                import pymc as pm
+
+                with self.model():
+                    pm.sample_posterior_predictive(
+                        self.idata, extend_inferencedata=True, progressbar=False
+                    )
+        pred = self.idata[name].dataset[dims.OBSERVED]
+        sample_dims = [d for d in pred.dims if d != dims.OBS]
+        q = pred.quantile([(1 - ci) / 2, 0.5, (1 + ci) / 2], dim=sample_dims).values
+        observed = self.idata["observed_data"].dataset[dims.OBSERVED].values
+        to_value = np.exp if self.spec.space == "log" else (lambda a: a)
+        frame = pd.DataFrame(
+            {
+                "family": self.data["obs_family"].values,
+                "params": self.data["params"].values,
+                "tokens": self.data["tokens"].values,
+                "observed": to_value(observed),
+                "median": to_value(q[1]),
+                "lower": to_value(q[0]),
+                "upper": to_value(q[2]),
+            },
+            index=pd.Index(self.data[dims.OBS].values, name=dims.OBS),
+        )
+        frame["covered"] = (frame["observed"] >= frame["lower"]) & (
+            frame["observed"] <= frame["upper"]
+        )
+        frame.attrs["coverage"] = float(frame["covered"].mean())
+        frame.attrs["ci_prob"] = ci
+        return frame
+
+    # -- plots ------------------------------------------------------------------------
+    def plot(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
+        """Fitted curves with credible bands over the data (see :mod:`bayescale.plotting`)."""
+        from bayescale.plotting import plot_fit
+
+        return plot_fit(self, path=path, **kwargs)
+
+    # -- persistence ------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write posterior, data and specification to one NetCDF file (h5netcdf)."""
+        path = Path(path)
+        tree = self.idata.copy()
+        for name, node in tree.children.items():
+            ds = node.dataset
+            bad = [k for k, v in ds.data_vars.items() if v.dtype == object]
+            if bad:
+                tree[name] = ds.assign({k: ds[k].astype(str) for k in bad})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tree.to_netcdf(path, engine="h5netcdf")
+        return path
+
+
+def load(path: str | os.PathLike[str]) -> ScalingFit:
+    """Load a fit written by :meth:`ScalingFit.save`; it forecasts exactly as before."""
+    path = Path(path)
+    if not path.exists():
+        raise FitFileError(f"no fit file at {str(path)!r}")
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf").load()
+    except (OSError, ValueError) as exc:
+        raise FitFileError(f"{str(path)!r} is not a readable NetCDF fit file: {exc}") from exc
+    attrs = tree.attrs
+    if "bayescale_spec" not in attrs:
+        raise FitFileError(f"{str(path)!r} was not written by bayescale (no specification)")
+    if int(attrs.get("bayescale_format", 0)) > FORMAT_VERSION:
+        raise FitFileError(
+            f"{str(path)!r} has format {attrs['bayescale_format']}, newer than this bayescale "
+            f"reads ({FORMAT_VERSION}); upgrade bayescale"
+        )
+    spec = ModelSpec.from_json(str(attrs["bayescale_spec"]))
+    data = tree[DATA_GROUP].dataset.copy()
+    sampler = json.loads(str(attrs.get("bayescale_sampler", "{}")))
+    result = ScalingFit(tree, spec, data, sampler=sampler)
+    from bayescale.diagnostics import check_convergence as _check
+
+    result.diagnostics = _check(tree, var_names=result._sampled_names(), warn=False)
+    return result

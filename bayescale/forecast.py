@@ -1,0 +1,250 @@
+r"""Forecasts from a posterior: the law's curve and new observed runs, with intervals.
+
+Forecasts read only the posterior and the stored specification, and evaluate the law
+with NumPy, so a fit loaded from disk forecasts exactly as the one in memory.
+
+For a point :math:`x` and family :math:`f`, every posterior draw :math:`s` gives
+
+* the **curve** :math:`L^{(s)}(x) = L_\text{law}(x;\ \theta^{(s)}_f)`, the noise-free law
+  (its interval is the uncertainty about the law itself); and
+* a **new run** :math:`\tilde y^{(s)}`, one more training run measured at :math:`x`:
+  the curve plus a new seed's offset (when seeds are modelled) plus observation noise,
+  :math:`\log \tilde y = \log L^{(s)}(x) + \sigma^{(s)}_\text{seed}\epsilon_1
+  + \sigma^{(s)}\epsilon_2` in log space.
+
+A family that is not in the data (``family=None`` with several families in the fit, or an
+unknown label) draws its parameters from the population: for a pooled parameter
+:math:`z_\text{new} = m + \tau \sqrt{1 + 1/F}\,\epsilon` (the family offsets are
+zero-sum over the :math:`F` fitted families, see :mod:`bayescale.model`), for an
+independent one from its prior, and a shared one keeps its value. Such forecasts are
+wider, as they should be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayescale import dims
+from bayescale.errors import DataError, SpecificationError
+
+if TYPE_CHECKING:
+    from bayescale.model import ModelSpec
+
+__all__ = ["NEW_FAMILY", "forecast_draws", "parameter_draws", "points_frame", "summarise"]
+
+NEW_FAMILY = "<new family>"
+
+PointsLike = pd.DataFrame | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+
+
+def points_frame(points: PointsLike, inputs: Sequence[str]) -> pd.DataFrame:
+    """Check forecast points and return them as a DataFrame with every needed input.
+
+    ``compute`` is filled with 6 N D when the law needs it and ``params`` and ``tokens``
+    are given.
+    """
+    if isinstance(points, pd.DataFrame):
+        frame = points.reset_index(drop=True).copy()
+    elif isinstance(points, Mapping):
+        frame = pd.DataFrame({k: np.atleast_1d(v) for k, v in points.items()})
+    else:
+        frame = pd.DataFrame(list(points))
+    if frame.empty:
+        raise DataError("no forecast points were given")
+    if (
+        dims.COL_COMPUTE in inputs
+        and dims.COL_COMPUTE not in frame
+        and {dims.COL_PARAMS, dims.COL_TOKENS} <= set(frame.columns)
+    ):
+        frame[dims.COL_COMPUTE] = 6.0 * frame[dims.COL_PARAMS] * frame[dims.COL_TOKENS]
+    missing = [c for c in inputs if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"forecast points lack column(s) {missing}; the law reads {list(inputs)}"
+        )
+    for col in inputs:
+        num = pd.to_numeric(frame[col], errors="coerce").astype(float)
+        bad = np.flatnonzero(~(np.isfinite(num.to_numpy()) & (num.to_numpy() > 0)))
+        if bad.size:
+            raise DataError(
+                f"forecast column {col!r} must be a finite number > 0; rows "
+                f"{bad.tolist()[:8]} hold {frame[col].iloc[bad[:8]].tolist()}"
+            )
+        frame[col] = num
+    return frame
+
+
+def _raw_new_family(
+    post: xr.Dataset, spec: ModelSpec, name: str, raw: str, n_fam: int, rng: np.random.Generator
+) -> np.ndarray:
+    how = spec.pooling[name]
+    shape = (post.sizes["chain"], post.sizes["draw"])
+    if how == "shared":
+        return np.asarray(post[raw].values, dtype=float)
+    if how == "pooled":
+        mean = post[f"{raw}_mu"].values
+        tau = post[f"{raw}_tau"].values
+        return mean + tau * np.sqrt(1.0 + 1.0 / n_fam) * rng.standard_normal(shape)
+    prior = spec.priors[name]
+    return prior.mu + prior.sigma * rng.standard_normal(shape)
+
+
+def parameter_draws(
+    posterior: xr.Dataset,
+    spec: ModelSpec,
+    families: Sequence[str | None],
+    *,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """Law parameters (natural scale) for each requested family: ``name -> (chain, draw, k)``.
+
+    ``None`` or a label not in the posterior means a new family from the population; one
+    population draw per posterior draw is shared by every new-family entry, so a forecast
+    curve for a new family is one coherent curve per draw.
+    """
+    law = spec.law_obj
+    fitted = [str(f) for f in posterior[dims.FAMILY].values]
+    n_fam = len(fitted)
+    out: dict[str, np.ndarray] = {}
+    for p in law.parameters:
+        new_raw: np.ndarray | None = None
+        cols = []
+        for fam in families:
+            if fam is not None and fam in fitted:
+                da = posterior[p.name]
+                val = da.sel({dims.FAMILY: fam}).values if dims.FAMILY in da.dims else da.values
+            else:
+                if new_raw is None:
+                    new_raw = _raw_new_family(posterior, spec, p.name, p.raw_name, n_fam, rng)
+                val = np.exp(new_raw) if p.positive else new_raw
+            cols.append(np.asarray(val, dtype=float))
+        out[p.name] = np.stack(cols, axis=-1)
+    return out
+
+
+def resolve_families(
+    requested: Sequence[Any], fitted: Sequence[str]
+) -> list[str | None]:
+    """Map requested family labels to fitted ones; ``None``/NaN means a new family.
+
+    With a single fitted family, ``None`` means that family.
+    """
+    out: list[str | None] = []
+    for fam in requested:
+        if fam is None or (isinstance(fam, float) and np.isnan(fam)) or fam == NEW_FAMILY:
+            out.append(fitted[0] if len(fitted) == 1 else None)
+        else:
+            out.append(str(fam) if str(fam) in fitted else None)
+    return out
+
+
+def forecast_draws(
+    posterior: xr.Dataset,
+    spec: ModelSpec,
+    points: PointsLike,
+    *,
+    family: str | None = None,
+    seed: int | np.random.Generator | None = 0,
+) -> xr.Dataset:
+    """Posterior draws of the curve and of a new run at each point.
+
+    Parameters
+    ----------
+    posterior
+        The ``posterior`` group of a fit.
+    spec
+        The fit's :class:`~bayescale.model.ModelSpec`.
+    points
+        Table of points with the law's inputs (``params``, ``tokens``, ``compute``) and
+        optionally a ``family`` column.
+    family
+        Family for points without a ``family`` column; ``None`` = a new family (or the only
+        family of a one-family fit).
+    seed
+        Seed of the random draws for new families, seeds and noise.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``curve`` and ``new_run`` with dims ``(chain, draw, point)`` and point coordinates
+        for the inputs and ``family`` (:data:`NEW_FAMILY` for a new one).
+    """
+    law = spec.law_obj
+    frame = points_frame(points, law.inputs)
+    rng = np.random.default_rng(seed)
+    fitted = [str(f) for f in posterior[dims.FAMILY].values]
+    requested = frame[dims.COL_FAMILY].tolist() if dims.COL_FAMILY in frame else [family] * len(
+        frame
+    )
+    fams = resolve_families(requested, fitted)
+    theta = parameter_draws(posterior, spec, fams, rng=rng)
+    x = {k: frame[k].to_numpy(dtype=float) for k in law.inputs}
+    curve = law.predict(theta, x, spec.summary.log_ref)
+    shape = curve.shape
+    eta = np.log(curve)
+    if spec.seed_effects and "seed_sigma" in posterior:
+        eta = eta + posterior["seed_sigma"].values[..., None] * rng.standard_normal(shape)
+    sigma = posterior["sigma"].values[..., None]
+    if spec.likelihood == "normal":
+        noise = rng.standard_normal(shape)
+    else:
+        noise = rng.standard_t(spec.nu, size=shape)
+    if spec.space == "log":
+        new_run = np.exp(eta + sigma * noise)
+    else:
+        new_run = np.exp(eta) + sigma * noise
+    labels = [f if f is not None else NEW_FAMILY for f in fams]
+    coords: dict[str, Any] = {
+        "chain": posterior["chain"].values,
+        "draw": posterior["draw"].values,
+        dims.POINT: np.arange(len(frame)),
+        dims.COL_FAMILY: (dims.POINT, np.asarray(labels, dtype=str)),
+    }
+    for k in law.inputs:
+        coords[k] = (dims.POINT, x[k])
+    vdims = ("chain", "draw", dims.POINT)
+    return xr.Dataset(
+        {"curve": (vdims, curve), "new_run": (vdims, new_run)},
+        coords=coords,
+        attrs={"metric": posterior.attrs.get("metric", ""), "law": spec.law},
+    )
+
+
+def summarise(draws: xr.Dataset, *, ci: float = 0.9) -> pd.DataFrame:
+    """Turn forecast draws into a table of equal-tailed intervals.
+
+    One row per (point, quantity): ``quantity`` is ``"curve"`` (the law itself) or
+    ``"new_run"`` (a new observed run). Columns: the point's inputs and family, then
+    ``mean``, ``median``, ``lower``, ``upper`` and ``ci_prob``.
+    """
+    if not 0 < ci < 1:
+        raise SpecificationError(f"ci must lie in (0, 1), not {ci}")
+    q = [(1 - ci) / 2, 0.5, (1 + ci) / 2]
+    rows = []
+    inputs = [c for c in dims.SCALE_COLUMNS if c in draws.coords]
+    for quantity in ("curve", "new_run"):
+        arr = draws[quantity].values.reshape(-1, draws.sizes[dims.POINT])
+        lo, med, hi = np.quantile(arr, q, axis=0)
+        mean = arr.mean(axis=0)
+        for i in range(arr.shape[1]):
+            row: dict[str, Any] = {"point": i}
+            for k in inputs:
+                row[k] = float(draws[k].values[i])
+            row["family"] = str(draws[dims.COL_FAMILY].values[i])
+            row.update(
+                quantity=quantity,
+                mean=mean[i],
+                median=med[i],
+                lower=lo[i],
+                upper=hi[i],
+                ci_prob=ci,
+            )
+            rows.append(row)
+    return pd.DataFrame(rows).sort_values(["point", "quantity"], kind="stable").reset_index(
+        drop=True
+    )
