@@ -1,6 +1,7 @@
 """Validate training-run tables and turn them into ``xarray.Dataset`` objects.
 
-The long format has one row per (run, checkpoint, metric):
+The long format has one row per (run, checkpoint, metric); ``docs/data_format.md`` has the
+full description with an example of every error message.
 
 ======================  ========  ===========================================================
 column                  required  meaning
@@ -8,17 +9,21 @@ column                  required  meaning
 ``family``              yes       model family (corpus, architecture, recipe); pooled group
 ``params``              yes       number of parameters N (> 0)
 ``tokens``              yes       number of training tokens D (> 0)
-``metric``              yes       name of the measured quantity (e.g. ``loss_c4_val``)
+``metric``              no [#]_   name of the measured quantity (e.g. ``loss_c4_val``)
 ``value``               yes       the measurement (> 0 for a law fitted in log space)
 ``seed``                no        random seed of the run; repeated seeds inform run noise
 ``compute``             no        training FLOPs C; filled with 6 N D where missing
-``checkpoint_step``     no        training step of an intermediate checkpoint
+``checkpoint_step``     no        training step of an intermediate checkpoint (>= 0)
 ``value_lo``            no        lower end of a measurement interval of ``value``
 ``value_hi``            no        upper end of that interval (see ``interval_prob``)
 ======================  ========  ===========================================================
 
+.. [#] needed when the table holds several metrics; pick one with ``metric=``.
+
 :func:`validate` checks every rule and raises :class:`~bayescale.errors.DataError` naming the
-column, the rows and the fix; it never drops a row silently.
+column, the rows (0-based positions in the input table, plus CSV line numbers for a CSV file)
+and the fix; it never drops a row silently. What it fills in or sets aside is recorded in
+``ds.attrs["notes"]``.
 """
 
 from __future__ import annotations
@@ -35,70 +40,187 @@ import xarray as xr
 from bayescale import dims
 from bayescale.errors import DataError
 
-__all__ = ["read_table", "to_frame", "validate"]
+__all__ = ["NO_SEED", "VALIDATED_ATTR", "has_seed_effects", "read_table", "to_frame", "validate"]
 
 #: Marker attribute of a Dataset produced by :func:`validate`.
 VALIDATED_ATTR = "bayescale_validated"
+#: Seed label of rows without a seed.
 NO_SEED = "<none>"
 _MAX_LISTED = 8
+#: ``DataFrame.attrs`` key in which :func:`read_table` stores the CSV line of each row.
+_CSV_LINES = "bayescale_csv_lines"
+_SKIPPED_LINES = "bayescale_skipped_csv_lines"
+_RUN_KEY = "family, seed, params, tokens, checkpoint_step"
+
+Rows = Sequence[int] | np.ndarray
+Where = Callable[[Rows], str]
 
 
-def _where(rows: Sequence[int], from_csv: bool) -> str:
-    rows = list(rows)
+def _where(rows: Rows, csv_lines: np.ndarray | None) -> str:
+    """Describe input row positions, e.g. ``rows 3, 4 (0-based; CSV lines 5, 6)``."""
+    rows = [int(r) for r in rows]
     shown = ", ".join(str(r) for r in rows[:_MAX_LISTED])
     more = f" and {len(rows) - _MAX_LISTED} more" if len(rows) > _MAX_LISTED else ""
     noun = "row" if len(rows) == 1 else "rows"
     text = f"{noun} {shown}{more} (0-based"
-    if from_csv:
-        lines = ", ".join(str(r + 2) for r in rows[:_MAX_LISTED])
+    if csv_lines is not None:
+        lines = ", ".join(str(int(csv_lines[r])) for r in rows[:_MAX_LISTED])
         text += f"; CSV line {lines}" if len(rows) == 1 else f"; CSV lines {lines}{more}"
     return text + ")"
 
 
-def _values(series: pd.Series, rows: Sequence[int]) -> str:
-    vals = [repr(series.iloc[r]) for r in list(rows)[:_MAX_LISTED]]
-    return ", ".join(vals)
+def _fmt(v: Any) -> str:
+    """Show one cell: strings quoted, numbers plain, missing entries as ``<empty>``."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    try:
+        if pd.isna(v):
+            return "<empty>"
+    except (TypeError, ValueError):
+        pass
+    return repr(v)
+
+
+def _values(cells: Sequence[Any] | pd.Series | np.ndarray, rows: Rows) -> str:
+    """The cells at ``rows`` (positions), at most ``_MAX_LISTED`` of them."""
+    rows = list(rows)
+    get = cells.iloc.__getitem__ if isinstance(cells, pd.Series) else cells.__getitem__
+    text = ", ".join(_fmt(get(int(r))) for r in rows[:_MAX_LISTED])
+    return text + (", ..." if len(rows) > _MAX_LISTED else "")
+
+
+def _blank(series: pd.Series) -> np.ndarray:
+    """Entries that are missing or hold only whitespace."""
+    return np.fromiter(
+        (_is_blank(v) for v in series.to_numpy(dtype=object)), dtype=bool, count=len(series)
+    )
+
+
+def _is_blank(v: Any) -> bool:
+    if isinstance(v, str):
+        return not v.strip()
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _label(v: Any) -> str:
+    """A family or seed label: integer-valued floats lose their ``.0`` (CSV reads 1 as 1.0)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def read_table(source: str | os.PathLike[str] | pd.DataFrame) -> tuple[pd.DataFrame, bool]:
-    """Read a CSV path or copy a DataFrame; return it and whether it came from a CSV file."""
+    """Read a CSV path or copy a DataFrame; return it and whether it came from a CSV file.
+
+    The rows of a DataFrame are renumbered 0, 1, ... (positions, not index labels). For a
+    CSV file the line of each row is kept in ``frame.attrs`` so errors can cite it; lines
+    with no data at all (blank lines, lines of bare commas) are skipped and recorded there.
+    """
     if isinstance(source, pd.DataFrame):
-        return source.reset_index(drop=True).copy(), False
+        frame = source.reset_index(drop=True).copy()
+        frame.attrs.pop(_CSV_LINES, None)
+        frame.attrs.pop(_SKIPPED_LINES, None)
+        return frame, False
+    if not isinstance(source, str | os.PathLike):
+        raise DataError(
+            f"data must be a pandas DataFrame or the path of a CSV file, not "
+            f"{type(source).__name__}. Load the table with pandas.read_csv() or pass its path."
+        )
     path = Path(source)
     if not path.exists():
-        raise DataError(f"data file {str(path)!r} does not exist")
+        raise DataError(
+            f"data file {str(path)!r} does not exist (resolved to {str(path.resolve())!r}). "
+            "Check the path and the working directory, or pass a pandas DataFrame."
+        )
+    if path.is_dir():
+        raise DataError(
+            f"{str(path)!r} is a directory, not a CSV file. Pass the path of the CSV file itself."
+        )
     try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"could not read {str(path)!r} as CSV: {exc}") from exc
+        frame = pd.read_csv(path, skip_blank_lines=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as exc:
+        raise DataError(
+            f"could not read {str(path)!r} as CSV: {exc}. Save the table as comma-separated "
+            "UTF-8 text with one header line (see docs/data_format.md)."
+        ) from exc
+    lines = np.arange(len(frame)) + 2  # line 1 is the header
+    empty = frame.isna().all(axis=1).to_numpy()
+    if empty.any():
+        frame = frame.loc[~empty].reset_index(drop=True)
+    frame.attrs[_CSV_LINES] = lines[~empty]
+    frame.attrs[_SKIPPED_LINES] = lines[empty]
     return frame, True
 
 
-def _numeric(
-    frame: pd.DataFrame, col: str, where: Callable[[Sequence[int]], str], *, required: bool
-) -> pd.Series:
+def _to_float(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Float values of ``raw`` (NaN where empty) and a mask of present non-numbers."""
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.to_numpy(dtype=float, na_value=np.nan), np.zeros(len(raw), dtype=bool)
+    out = np.full(len(raw), np.nan)
+    bad = np.zeros(len(raw), dtype=bool)
+    for i, v in enumerate(raw.to_numpy(dtype=object)):
+        if isinstance(v, bool | np.bool_):
+            bad[i] = True
+        elif _is_blank(v):
+            continue
+        else:
+            try:
+                out[i] = float(v.strip() if isinstance(v, str) else v)
+            except (TypeError, ValueError, OverflowError):
+                bad[i] = True
+    return out, bad
+
+
+def _numeric(frame: pd.DataFrame, col: str, where: Where, *, required: bool) -> np.ndarray:
+    """Column ``col`` as floats; raise on non-numbers, infinities and (if required) gaps."""
     raw = frame[col]
-    num = pd.to_numeric(raw, errors="coerce").astype(float)
-    bad = np.flatnonzero(num.isna().to_numpy() & raw.notna().to_numpy())
+    num, bad_mask = _to_float(raw)
+    bad = np.flatnonzero(bad_mask)
     if bad.size:
         raise DataError(
-            f"column {col!r} must be numeric but {where(bad)} hold "
-            f"{_values(raw, bad)}. Fix or remove those entries."
+            f"column {col!r}: not a number in {where(bad)}: {_values(raw, bad)}. Write plain "
+            "numbers (e.g. 2.5e9; no units, thousands separators or text), or remove those rows."
         )
     if required:
-        missing = np.flatnonzero(num.isna().to_numpy())
+        missing = np.flatnonzero(np.isnan(num))
         if missing.size:
             raise DataError(
-                f"column {col!r} is missing a value in {where(missing)}. "
-                "Every row needs it: fill it in or remove those rows."
+                f"column {col!r}: missing (empty or NaN) in {where(missing)}. Every row needs "
+                f"a finite {col!r}: fill it in or remove those rows."
             )
-    nonfinite = np.flatnonzero(np.isinf(num.to_numpy()))
+    nonfinite = np.flatnonzero(np.isinf(num))
     if nonfinite.size:
         raise DataError(
-            f"column {col!r} is not finite in {where(nonfinite)} "
-            f"({_values(raw, nonfinite)}). Replace them with finite numbers or remove the rows."
+            f"column {col!r}: not finite in {where(nonfinite)}: {_values(raw, nonfinite)}. "
+            "Replace them with finite numbers or remove those rows."
         )
     return num
+
+
+def _fail_rows(
+    col: str, rows: np.ndarray, cells: Any, problem: str, fix: str, where: Where
+) -> None:
+    raise DataError(f"column {col!r}: {problem} in {where(rows)}: {_values(cells, rows)}. {fix}")
+
+
+def _check_options(inputs: Sequence[str], space: str, interval_prob: float) -> None:
+    if isinstance(inputs, str):
+        raise DataError(f"inputs must be a sequence of column names, e.g. ({inputs!r},)")
+    for col in inputs:
+        if col not in dims.SCALE_COLUMNS:
+            raise DataError(f"unknown scale column {col!r} in inputs; use {dims.SCALE_COLUMNS}")
+    if space not in ("log", "linear"):
+        raise DataError(f"space must be 'log' or 'linear', not {space!r}")
+    if not 0 < interval_prob < 1:
+        raise DataError(
+            f"interval_prob must lie strictly between 0 and 1, not {interval_prob!r} "
+            "(0.95 for a 95% interval)"
+        )
 
 
 def validate(
@@ -147,205 +269,215 @@ def validate(
     """
     if isinstance(data, xr.Dataset):
         if not data.attrs.get(VALIDATED_ATTR):
-            raise DataError("an xarray.Dataset input must come from bayescale.validate()")
+            raise DataError(
+                "an xarray.Dataset input must come from bayescale.validate(); pass the "
+                "original table (DataFrame or CSV path) instead"
+            )
         if metric is not None and data.attrs.get("metric") != metric:
             raise DataError(
-                f"the Dataset holds metric {data.attrs.get('metric')!r}, not {metric!r}"
+                f"the Dataset holds metric {data.attrs.get('metric')!r}, not {metric!r}; "
+                f"validate the original table with metric={metric!r}"
             )
         return data
+    _check_options(inputs, space, interval_prob)
     frame, from_csv = read_table(data)
-    if frame.empty:
-        raise DataError("the table has no rows")
-    for col in inputs:
-        if col not in dims.SCALE_COLUMNS:
-            raise DataError(f"unknown scale column {col!r}; use one of {dims.SCALE_COLUMNS}")
-    required = [c for c in dims.REQUIRED_COLUMNS if c != dims.COL_METRIC or metric is None]
-    required += [c for c in inputs if c not in required and c != dims.COL_COMPUTE]
-    missing_cols = [c for c in required if c not in frame.columns]
-    if dims.COL_METRIC in missing_cols and metric is None and "value" in frame.columns:
-        missing_cols.remove(dims.COL_METRIC)
-    if missing_cols:
-        raise DataError(
-            f"missing column(s) {missing_cols}; the table has {list(frame.columns)}. "
-            "See docs/data_format.md for the long format (rename your columns to match)."
-        )
+    csv_lines = frame.attrs.get(_CSV_LINES) if from_csv else None
+    skipped = frame.attrs.get(_SKIPPED_LINES, np.array([], dtype=int)) if from_csv else []
     notes: list[str] = []
+    if len(skipped):
+        line_list = ", ".join(str(int(x)) for x in skipped[:_MAX_LISTED])
+        if len(skipped) > _MAX_LISTED:
+            line_list += f" and {len(skipped) - _MAX_LISTED} more"
+        notes.append(f"skipped {len(skipped)} CSV line(s) without any data (line(s) {line_list})")
+    if len(frame) == 0:
+        raise DataError(
+            "the table has no rows. Add one row per (run, checkpoint, metric); "
+            "see docs/data_format.md."
+        )
+    dup_cols = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+    if dup_cols:
+        raise DataError(f"column(s) {dup_cols} appear more than once; keep one of each.")
+
+    required = [dims.COL_FAMILY, dims.COL_PARAMS, dims.COL_TOKENS, dims.COL_VALUE]
+    missing_cols = [c for c in required if c not in frame.columns]
+    if missing_cols:
+        normal = {str(c).strip().lower().replace(" ", "_"): c for c in frame.columns}
+        hints = "".join(
+            f" Column {normal[c]!r} looks like {c!r}: check its case and spaces."
+            for c in missing_cols
+            if c in normal
+        )
+        raise DataError(
+            f"missing required column(s) {missing_cols}; the table has columns "
+            f"{[str(c) for c in frame.columns]}.{hints} Add or rename columns to match the "
+            "long format (family, params, tokens, metric, value; see docs/data_format.md)."
+        )
+
+    # Row positions refer to the input table, also after keeping one metric.
+    positions = np.arange(len(frame))
+
+    def where(rows: Rows) -> str:
+        orig = [int(positions[r]) for r in rows]
+        return _where(orig, csv_lines)
 
     # Metric selection.
     if dims.COL_METRIC in frame.columns:
-        metrics = list(pd.unique(frame[dims.COL_METRIC].dropna().astype(str)))
+        m_missing = np.flatnonzero(_blank(frame[dims.COL_METRIC]))
+        if m_missing.size:
+            raise DataError(
+                f"column 'metric': empty in {where(m_missing)}. Give every row the name of "
+                "its metric, or remove those rows."
+            )
+        labels = pd.Series([_label(v) for v in frame[dims.COL_METRIC]], dtype=object)
+        metrics = list(pd.unique(labels))
+        shown = metrics[:20] + (["..."] if len(metrics) > 20 else [])
         if metric is None:
             if len(metrics) > 1:
                 raise DataError(
-                    f"column 'metric' holds {len(metrics)} metrics {metrics[:10]}; "
-                    "choose one with metric=... (command line: --metric NAME)"
+                    f"column 'metric' holds {len(metrics)} metrics {shown}; choose one with "
+                    "metric=NAME (command line: --metric NAME)."
                 )
-            metric = metrics[0] if metrics else "value"
-        elif metric not in metrics:
-            raise DataError(f"metric {metric!r} is not in column 'metric'; it holds {metrics}")
-        keep = frame[dims.COL_METRIC].astype(str) == metric
-        if (~keep).any():
-            notes.append(
-                f"kept the {int(keep.sum())} rows of metric {metric!r} out of {len(frame)}"
+            metric = metrics[0]
+        elif str(metric) not in metrics:
+            raise DataError(
+                f"metric {metric!r} is not in column 'metric', which holds {shown}. Pass one of "
+                "those names (case-sensitive) as metric=NAME (command line: --metric NAME)."
             )
-        positions = np.flatnonzero(keep.to_numpy())
-        frame = frame.loc[keep]
+        keep = (labels == str(metric)).to_numpy()
+        if not keep.all():
+            notes.append(
+                f"kept the {int(keep.sum())} rows of metric {metric!r} out of {len(frame)} "
+                f"(other metrics: {[m for m in shown if m != str(metric)]})"
+            )
+        positions = np.flatnonzero(keep)
+        frame = frame.loc[keep].reset_index(drop=True)
+    elif metric is None:
+        metric = "value"
     else:
-        metric = metric or "value"
-        positions = np.arange(len(frame))
-    frame = frame.reset_index(drop=True)
-
-    def where(rows: Sequence[int]) -> str:
-        return _where([int(positions[r]) for r in rows], from_csv)
-
-    def fail_rows(col: str, rows: np.ndarray, problem: str, fix: str) -> None:
-        raise DataError(
-            f"column {col!r}: {problem} in {where(rows)} ({_values(frame[col], rows)}). {fix}"
-        )
+        notes.append(f"no 'metric' column: took every row as metric {metric!r}")
+    n = len(frame)
 
     # Families.
-    fam_missing = np.flatnonzero(frame[dims.COL_FAMILY].isna().to_numpy())
+    fam_missing = np.flatnonzero(_blank(frame[dims.COL_FAMILY]))
     if fam_missing.size:
         raise DataError(
-            f"column 'family' is empty in {where(fam_missing)}. Give every run a family "
-            "(one label for all rows is fine for a single family)."
+            f"column 'family': empty in {where(fam_missing)}. Give every run a family label "
+            "(one label for all rows is fine for a single family), or remove those rows."
         )
-    family = frame[dims.COL_FAMILY].astype(str)
+    family = pd.Series([_label(v) for v in frame[dims.COL_FAMILY]], dtype=object)
 
     # Numeric columns.
-    numeric: dict[str, pd.Series] = {}
-    for col in (dims.COL_PARAMS, dims.COL_TOKENS, dims.COL_VALUE):
-        numeric[col] = _numeric(frame, col, where, required=True)
-    for col in (dims.COL_COMPUTE, dims.COL_STEP, dims.COL_VALUE_LO, dims.COL_VALUE_HI):
-        if col in frame.columns and frame[col].notna().any():
-            numeric[col] = _numeric(frame, col, where, required=False)
+    params = _numeric(frame, dims.COL_PARAMS, where, required=True)
+    tokens = _numeric(frame, dims.COL_TOKENS, where, required=True)
+    value = _numeric(frame, dims.COL_VALUE, where, required=True)
+    optional = {
+        col: _numeric(frame, col, where, required=False)
+        for col in (dims.COL_COMPUTE, dims.COL_STEP, dims.COL_VALUE_LO, dims.COL_VALUE_HI)
+        if col in frame.columns
+    }
 
-    for col in (dims.COL_PARAMS, dims.COL_TOKENS):
-        nonpos = np.flatnonzero(numeric[col].to_numpy() <= 0)
+    for col, arr, what in (
+        (dims.COL_PARAMS, params, "N is the number of parameters"),
+        (dims.COL_TOKENS, tokens, "D is the number of training tokens"),
+    ):
+        nonpos = np.flatnonzero(arr <= 0)
         if nonpos.size:
-            fail_rows(col, nonpos, "must be > 0 but is not", "Scale variables are counts.")
-    if dims.COL_COMPUTE in numeric:
-        comp = numeric[dims.COL_COMPUTE].to_numpy()
+            _fail_rows(
+                col,
+                nonpos,
+                frame[col],
+                "must be > 0 but is not",
+                f"{what}, a positive count (not its log): fix or remove those rows.",
+                where,
+            )
+
+    # Compute: given values must be > 0; gaps are filled with 6 N D and reported.
+    six_nd = 6.0 * params * tokens
+    comp = optional.get(dims.COL_COMPUTE)
+    if comp is None:
+        comp = six_nd
+        notes.append("no 'compute' column: set compute = 6*params*tokens in every row")
+    else:
         nonpos = np.flatnonzero(comp <= 0)
         if nonpos.size:
-            fail_rows(dims.COL_COMPUTE, nonpos, "must be > 0 but is not", "Compute is in FLOPs.")
-        filled = np.isnan(comp)
-        if filled.any():
-            notes.append(f"filled 'compute' = 6*params*tokens in {int(filled.sum())} rows")
-        comp = np.where(filled, 6.0 * numeric["params"] * numeric["tokens"], comp)
-    else:
-        comp = 6.0 * numeric["params"].to_numpy() * numeric["tokens"].to_numpy()
-        notes.append("no 'compute' column: used compute = 6*params*tokens")
-    value = numeric[dims.COL_VALUE].to_numpy()
+            _fail_rows(
+                dims.COL_COMPUTE,
+                nonpos,
+                frame[dims.COL_COMPUTE],
+                "must be > 0 but is not",
+                "Compute is the training cost in FLOPs: fix those rows, or leave them empty "
+                "to have 6*params*tokens filled in.",
+                where,
+            )
+        filled = np.flatnonzero(np.isnan(comp))
+        if filled.size == n:
+            notes.append("column 'compute' is empty: set compute = 6*params*tokens in every row")
+        elif filled.size:
+            notes.append(
+                f"filled 'compute' = 6*params*tokens in {filled.size} of {n} rows where it was "
+                f"missing: {where(filled)}"
+            )
+        comp = np.where(np.isnan(comp), six_nd, comp)
+
+    step = optional.get(dims.COL_STEP)
+    if step is not None:
+        negative = np.flatnonzero(step < 0)
+        if negative.size:
+            _fail_rows(
+                dims.COL_STEP,
+                negative,
+                frame[dims.COL_STEP],
+                "must be >= 0 but is not",
+                "It is the training step of the checkpoint: fix those rows, or leave it empty "
+                "for a final checkpoint.",
+                where,
+            )
+        if np.isnan(step).all():
+            step = None
+
     if space == "log":
         nonpos = np.flatnonzero(value <= 0)
         if nonpos.size:
-            fail_rows(
+            _fail_rows(
                 dims.COL_VALUE,
                 nonpos,
+                frame[dims.COL_VALUE],
                 "must be > 0 for a law fitted in log space but is not",
-                "Fit with space='linear' (command line: --space linear) or fix those rows.",
+                "Fit on the linear scale with space='linear' (command line: --space linear), "
+                "or fix or remove those rows.",
+                where,
             )
-    elif space != "linear":
-        raise DataError(f"space must be 'log' or 'linear', not {space!r}")
 
-    # Measurement intervals.
-    lo = numeric.get(dims.COL_VALUE_LO)
-    hi = numeric.get(dims.COL_VALUE_HI)
-    if (lo is None) != (hi is None):
-        have, lack = (
-            (dims.COL_VALUE_LO, dims.COL_VALUE_HI)
-            if hi is None
-            else (dims.COL_VALUE_HI, dims.COL_VALUE_LO)
-        )
-        raise DataError(f"column {have!r} is given without {lack!r}: give both or neither")
-    if lo is not None and hi is not None:
-        lo_a, hi_a = lo.to_numpy(), hi.to_numpy()
-        half = np.flatnonzero(np.isnan(lo_a) != np.isnan(hi_a))
-        if half.size:
-            fail_rows(
-                dims.COL_VALUE_LO,
-                half,
-                "only one end of the interval is given",
-                "Give both value_lo and value_hi, or neither, in each row.",
-            )
-        with np.errstate(invalid="ignore"):
-            bad = np.flatnonzero(~((lo_a <= value) & (value <= hi_a)) & ~np.isnan(lo_a))
-        if bad.size:
-            fail_rows(
-                dims.COL_VALUE_LO,
-                bad,
-                "the interval [value_lo, value_hi] does not contain value",
-                "Check the interval columns of those rows.",
-            )
-        if space == "log":
-            bad = np.flatnonzero(lo_a <= 0)
-            if bad.size:
-                fail_rows(
-                    dims.COL_VALUE_LO,
-                    bad,
-                    "must be > 0 in log space",
-                    "Fix those rows or fit with space='linear'.",
-                )
-        if not 0 < interval_prob < 1:
-            raise DataError(f"interval_prob must lie in (0, 1), not {interval_prob}")
+    lo, hi = _intervals(optional, value, space, where)
 
     # Seeds.
     if dims.COL_SEED in frame.columns:
-        seed_raw = frame[dims.COL_SEED]
-        seed = seed_raw.map(
-            lambda s: (
-                NO_SEED
-                if pd.isna(s)
-                else str(int(s))
-                if isinstance(s, float) and float(s).is_integer()
-                else str(s)
-            )
+        seed_blank = _blank(frame[dims.COL_SEED])
+        seed = pd.Series(
+            [
+                NO_SEED if b else _label(v)
+                for v, b in zip(frame[dims.COL_SEED], seed_blank, strict=True)
+            ],
+            dtype=object,
         )
     else:
-        seed = pd.Series([NO_SEED] * len(frame))
-    step = numeric.get(dims.COL_STEP)
+        seed = pd.Series([NO_SEED] * n, dtype=object)
 
-    # Duplicates: the same run (family, seed, N, D, step) measured twice.
-    key = pd.DataFrame(
-        {
-            "family": family,
-            "seed": seed,
-            "params": numeric["params"],
-            "tokens": numeric["tokens"],
-            "step": step if step is not None else pd.Series(np.nan, index=frame.index),
-        }
-    )
-    dup_mask = key.duplicated(keep=False).to_numpy()
-    if dup_mask.any():
-        groups = key[dup_mask].groupby(list(key.columns), dropna=False).indices
-        for idx in groups.values():
-            idx = np.asarray(idx)
-            vals = value[idx]
-            if np.ptp(vals) > 0:
-                raise DataError(
-                    f"{where(idx)} describe the same run (family {family.iloc[idx[0]]!r}, "
-                    f"seed {seed.iloc[idx[0]]!r}, params {numeric['params'].iloc[idx[0]]:g}, "
-                    f"tokens {numeric['tokens'].iloc[idx[0]]:g}) with different values "
-                    f"{list(vals)}. Give repeated runs distinct 'seed' labels, checkpoints a "
-                    "'checkpoint_step', or remove the wrong rows."
-                )
-        rows = np.flatnonzero(dup_mask)
-        raise DataError(
-            f"{where(rows)} are exact duplicates of other rows and would count the same run "
-            "twice. Remove them (DataFrame.drop_duplicates()) or give them distinct seeds."
-        )
+    _check_duplicates(family, seed, params, tokens, step, value, where, positions)
 
     # Enough rows per family.
-    counts = family.value_counts()
-    thin = counts[counts < min_rows_per_family]
-    if len(thin):
-        name = thin.index[0]
-        rows = np.flatnonzero((family == name).to_numpy())
+    counts = family.value_counts(sort=False)
+    thin = [str(f) for f, k in counts.items() if k < min_rows_per_family]
+    if thin:
+        parts = []
+        for name in thin[:_MAX_LISTED]:
+            rows = np.flatnonzero((family == name).to_numpy())
+            parts.append(f"family {name!r} has only {rows.size}, in {where(rows)}")
+        more = f"; and {len(thin) - _MAX_LISTED} more families" if len(thin) > _MAX_LISTED else ""
         raise DataError(
-            f"family {name!r} has {int(thin.iloc[0])} row(s) in {where(rows)} but this law "
-            f"needs at least {min_rows_per_family} per family. Add runs, share its "
-            "parameters (pooling='shared'), or leave the family out."
+            f"column 'family': this law needs at least {min_rows_per_family} rows per family, "
+            f"but {'; '.join(parts)}{more}. Add runs to those families, share the law's "
+            "parameters across families (pooling='shared'), or leave those families out."
         )
 
     families = list(pd.unique(family))
@@ -355,18 +487,18 @@ def validate(
     seed_idx = pd.Series(seed_labels_obs).map({s: i for i, s in enumerate(seed_labels)})
 
     data_vars: dict[str, Any] = {
-        "params": (dims.OBS, numeric["params"].to_numpy()),
-        "tokens": (dims.OBS, numeric["tokens"].to_numpy()),
+        "params": (dims.OBS, params),
+        "tokens": (dims.OBS, tokens),
         "compute": (dims.OBS, np.asarray(comp, dtype=float)),
         "value": (dims.OBS, value),
         "family_idx": (dims.OBS, fam_idx.astype(np.int64)),
         "seed_idx": (dims.OBS, seed_idx.to_numpy().astype(np.int64)),
     }
     if lo is not None and hi is not None:
-        data_vars["value_lo"] = (dims.OBS, lo.to_numpy())
-        data_vars["value_hi"] = (dims.OBS, hi.to_numpy())
+        data_vars["value_lo"] = (dims.OBS, lo)
+        data_vars["value_hi"] = (dims.OBS, hi)
     if step is not None:
-        data_vars["checkpoint_step"] = (dims.OBS, step.to_numpy())
+        data_vars["checkpoint_step"] = (dims.OBS, step)
     ds = xr.Dataset(
         data_vars,
         coords={
@@ -387,12 +519,137 @@ def validate(
     return ds
 
 
+def _intervals(
+    optional: dict[str, np.ndarray], value: np.ndarray, space: str, where: Where
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Check ``value_lo``/``value_hi``; return them, or ``(None, None)`` when not given."""
+    lo = optional.get(dims.COL_VALUE_LO)
+    hi = optional.get(dims.COL_VALUE_HI)
+    has_lo = lo is not None and not np.isnan(lo).all()
+    has_hi = hi is not None and not np.isnan(hi).all()
+    if has_lo != has_hi:
+        have, lack, arr = (
+            (dims.COL_VALUE_LO, dims.COL_VALUE_HI, lo)
+            if has_lo
+            else (dims.COL_VALUE_HI, dims.COL_VALUE_LO, hi)
+        )
+        assert arr is not None
+        rows = np.flatnonzero(~np.isnan(arr))
+        raise DataError(
+            f"column {have!r} is given in {where(rows)} but column {lack!r} is missing or empty; "
+            f"the two are the ends of one interval. Fill in {lack!r} or remove {have!r}."
+        )
+    if not (has_lo and has_hi):
+        return None, None
+    assert lo is not None and hi is not None
+
+    def triples(rows: np.ndarray) -> str:
+        text = ", ".join(
+            f"({_fmt(lo[r])}, {_fmt(value[r])}, {_fmt(hi[r])})" for r in rows[:_MAX_LISTED]
+        )
+        return text + (", ..." if len(rows) > _MAX_LISTED else "")
+
+    half = np.flatnonzero(np.isnan(lo) != np.isnan(hi))
+    if half.size:
+        raise DataError(
+            f"columns 'value_lo'/'value_hi': only one end of the interval is given in "
+            f"{where(half)}: (value_lo, value, value_hi) = {triples(half)}. "
+            "Give both ends or neither in each row."
+        )
+    with np.errstate(invalid="ignore"):
+        outside = np.flatnonzero(~np.isnan(lo) & ~((lo <= value) & (value <= hi)))
+    if outside.size:
+        raise DataError(
+            f"columns 'value_lo'/'value_hi': the interval does not contain 'value' in "
+            f"{where(outside)}: (value_lo, value, value_hi) = {triples(outside)}. "
+            "Each row needs value_lo <= value <= value_hi: check for swapped ends or another "
+            "scale (e.g. standard errors or half-widths instead of the interval's ends)."
+        )
+    if space == "log":
+        nonpos = np.flatnonzero(lo <= 0)
+        if nonpos.size:
+            raise DataError(
+                f"column 'value_lo': must be > 0 for a law fitted in log space but is not in "
+                f"{where(nonpos)}: {_values(lo, nonpos)}. Fix those rows, leave both ends "
+                "empty there, or fit with space='linear'."
+            )
+    return lo, hi
+
+
+def _check_duplicates(
+    family: pd.Series,
+    seed: pd.Series,
+    params: np.ndarray,
+    tokens: np.ndarray,
+    step: np.ndarray | None,
+    value: np.ndarray,
+    where: Where,
+    positions: np.ndarray,
+) -> None:
+    """Raise if a run (family, seed, N, D, checkpoint) appears more than once."""
+    key = pd.DataFrame(
+        {
+            "family": family.to_numpy(),
+            "seed": seed.to_numpy(),
+            "params": params,
+            "tokens": tokens,
+            "step": step if step is not None else np.full(len(value), np.nan),
+        }
+    )
+    group = key.groupby(list(key.columns), dropna=False, sort=False).ngroup().to_numpy()
+    sizes = np.bincount(group)
+    if not (sizes > 1).any():
+        return
+    order = np.argsort(group, kind="stable")
+    bounds = np.cumsum(sizes)[:-1]
+    conflicts: list[np.ndarray] = []
+    repeats: list[tuple[int, int]] = []
+    for rows in np.split(order, bounds):
+        if rows.size < 2:
+            continue
+        if np.ptp(value[rows]) > 0:
+            conflicts.append(rows)
+        else:
+            repeats.extend((int(r), int(rows[0])) for r in rows[1:])
+    if conflicts:
+        rows = conflicts[0]
+        r0 = rows[0]
+        run = (
+            f"family {family.iloc[r0]!r}, seed {seed.iloc[r0]!r}, params {_fmt(params[r0])}, "
+            f"tokens {_fmt(tokens[r0])}"
+        )
+        if step is not None:
+            run += f", checkpoint_step {_fmt(step[r0])}"
+        more = (
+            f" ({len(conflicts) - 1} more run(s) have the same problem.)"
+            if len(conflicts) > 1
+            else ""
+        )
+        raise DataError(
+            f"columns {_RUN_KEY}: {where(rows)} describe the same run ({run}) with different "
+            f"'value's {_values(value, rows)}.{more} Each run and checkpoint may appear once "
+            "per metric: give repeated runs distinct 'seed' labels, intermediate checkpoints "
+            "a 'checkpoint_step', or remove the wrong rows."
+        )
+    repeats.sort()
+    dup = [r for r, _ in repeats]
+    pairs = ", ".join(
+        f"{positions[r]} repeats {positions[first]}" for r, first in repeats[:_MAX_LISTED]
+    )
+    more = f" and {len(repeats) - _MAX_LISTED} more" if len(repeats) > _MAX_LISTED else ""
+    raise DataError(
+        f"columns {_RUN_KEY}, value: {where(dup)} exactly repeat earlier rows (row {pairs}{more}), "
+        "so the same run would count twice. Remove the repeats (e.g. "
+        "DataFrame.drop_duplicates()), or give separate runs distinct 'seed' labels."
+    )
+
+
 def to_frame(ds: xr.Dataset) -> pd.DataFrame:
     """Turn a validated Dataset back into the long format (one row per ``obs``)."""
     out = pd.DataFrame(
         {
             dims.COL_FAMILY: ds["obs_family"].values,
-            dims.COL_SEED: ds["obs_seed"].values,
+            dims.COL_SEED: ds["obs_seed"].values.astype(object),
             dims.COL_PARAMS: ds["params"].values,
             dims.COL_TOKENS: ds["tokens"].values,
             dims.COL_COMPUTE: ds["compute"].values,
@@ -409,7 +666,13 @@ def to_frame(ds: xr.Dataset) -> pd.DataFrame:
 
 
 def has_seed_effects(ds: xr.Dataset) -> bool:
-    """Whether some family has two or more distinct seeds (so seed noise is identified)."""
+    """Whether some family has two or more distinct seeds (so seed noise is identified).
+
+    Rows without a seed count as one more seed (``NO_SEED``) of their family.
+    """
+    if "obs_family" in ds.coords and "obs_seed" in ds.coords:
+        pairs = pd.DataFrame({"family": ds["obs_family"].values, "seed": ds["obs_seed"].values})
+        return bool((pairs.groupby("family")["seed"].nunique() > 1).any())
     labels = ds[dims.SEED].values
-    fam_of = [s.rsplit("/", 1)[0] for s in labels]
+    fam_of = [str(s).rsplit("/", 1)[0] for s in labels]
     return any(fam_of.count(f) > 1 for f in set(fam_of))

@@ -106,14 +106,15 @@ def check_convergence(
     )
     rhat = summary["r_hat"].astype(float)
     ess = summary["ess_bulk"].astype(float)
-    stats = idata["sample_stats"].dataset
+    post = idata["posterior"].dataset
+    stats = idata["sample_stats"].dataset if "sample_stats" in idata.children else xr.Dataset()
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
-    n_samples = int(np.prod([stats.sizes[d] for d in ("chain", "draw") if d in stats.sizes]))
+    n_samples = int(post.sizes.get("chain", 1) * post.sizes.get("draw", 1))
     diag = Diagnostics(
         divergences=divergences,
         n_samples=n_samples,
-        max_rhat=float(np.nanmax(rhat)) if len(rhat) else float("nan"),
-        min_ess_bulk=float(np.nanmin(ess)) if len(ess) else float("nan"),
+        max_rhat=float(np.max(rhat)) if len(rhat) else float("nan"),
+        min_ess_bulk=float(np.min(ess)) if len(ess) else float("nan"),
         bad_rhat={str(k): float(v) for k, v in rhat.items() if not v <= RHAT_MAX},
         low_ess={str(k): float(v) for k, v in ess.items() if not v >= ESS_BULK_MIN},
     )

@@ -337,7 +337,9 @@ class ScalingFit:
     ) -> xr.Dataset:
         """Posterior draws of the curve and of a new run at ``points`` (see
         :func:`bayescale.forecast.forecast_draws`)."""
-        return forecast_draws(self.posterior, self.spec, points, family=family, seed=seed)
+        return forecast_draws(
+            self.posterior, self.spec, points, fitted=self.families, family=family, seed=seed
+        )
 
     def forecast(
         self,

@@ -99,6 +99,7 @@ def parameter_draws(
     spec: ModelSpec,
     families: Sequence[str | None],
     *,
+    fitted: Sequence[str],
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
     """Law parameters (natural scale) for each requested family: ``name -> (chain, draw, k)``.
@@ -108,7 +109,7 @@ def parameter_draws(
     curve for a new family is one coherent curve per draw.
     """
     law = spec.law_obj
-    fitted = [str(f) for f in posterior[dims.FAMILY].values]
+    fitted = [str(f) for f in fitted]
     n_fam = len(fitted)
     out: dict[str, np.ndarray] = {}
     for p in law.parameters:
@@ -148,6 +149,7 @@ def forecast_draws(
     spec: ModelSpec,
     points: PointsLike,
     *,
+    fitted: Sequence[str],
     family: str | None = None,
     seed: int | np.random.Generator | None = 0,
 ) -> xr.Dataset:
@@ -162,6 +164,8 @@ def forecast_draws(
     points
         Table of points with the law's inputs (``params``, ``tokens``, ``compute``) and
         optionally a ``family`` column.
+    fitted
+        Labels of the fitted families, in the order of the ``family`` dimension.
     family
         Family for points without a ``family`` column; ``None`` = a new family (or the only
         family of a one-family fit).
@@ -177,12 +181,12 @@ def forecast_draws(
     law = spec.law_obj
     frame = points_frame(points, law.inputs)
     rng = np.random.default_rng(seed)
-    fitted = [str(f) for f in posterior[dims.FAMILY].values]
+    fitted = [str(f) for f in fitted]
     requested = frame[dims.COL_FAMILY].tolist() if dims.COL_FAMILY in frame else [family] * len(
         frame
     )
     fams = resolve_families(requested, fitted)
-    theta = parameter_draws(posterior, spec, fams, rng=rng)
+    theta = parameter_draws(posterior, spec, fams, fitted=fitted, rng=rng)
     x = {k: frame[k].to_numpy(dtype=float) for k in law.inputs}
     curve = law.predict(theta, x, spec.summary.log_ref)
     shape = curve.shape

@@ -86,7 +86,9 @@ def compute_optimal(
     else:
         requested = list(family)
     fams = resolve_families(requested, fit.families)
-    theta = parameter_draws(fit.posterior, fit.spec, fams, rng=np.random.default_rng(seed))
+    theta = parameter_draws(
+        fit.posterior, fit.spec, fams, fitted=fit.families, rng=np.random.default_rng(seed)
+    )
     conv = fit.law.conventional(theta, fit.spec.summary.log_ref)
     a, b = theta["alpha"], theta["beta"]
     log_a_coef = np.log(a) + np.log(conv["A"])

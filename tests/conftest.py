@@ -1,0 +1,73 @@
+"""Shared fixtures: simulated training runs from known parameters, and mocked sampling."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from pymc.testing import mock_sample_setup_and_teardown
+
+from bayescale.errors import ConvergenceWarning
+
+#: Known chinchilla parameters per family (conventional scale), used to simulate data.
+TRUE = {
+    "E": {"fam_a": 1.7, "fam_b": 1.9, "fam_c": 1.8},
+    "A": {"fam_a": 400.0, "fam_b": 500.0, "fam_c": 450.0},
+    "alpha": {"fam_a": 0.34, "fam_b": 0.32, "fam_c": 0.36},
+    "B": {"fam_a": 410.0, "fam_b": 380.0, "fam_c": 450.0},
+    "beta": {"fam_a": 0.28, "fam_b": 0.29, "fam_c": 0.27},
+}
+SIGMA = 0.01
+SEED_SIGMA = 0.01
+
+
+def chinchilla_loss(family: str, params: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    t = {k: v[family] for k, v in TRUE.items()}
+    return t["E"] + t["A"] * params ** -t["alpha"] + t["B"] * tokens ** -t["beta"]
+
+
+def simulate_runs(
+    *,
+    families: tuple[str, ...] = ("fam_a", "fam_b", "fam_c"),
+    sizes: tuple[float, ...] = (2e7, 5e7, 1e8, 2e8, 4e8),
+    ratios: tuple[float, ...] = (5.0, 20.0, 80.0),
+    seeds: int = 1,
+    rng_seed: int = 1,
+) -> pd.DataFrame:
+    """Training runs from :data:`TRUE` with log-normal noise (and seed offsets)."""
+    rng = np.random.default_rng(rng_seed)
+    rows = []
+    for fam in families:
+        seed_offsets = rng.normal(0, SEED_SIGMA, size=seeds) if seeds > 1 else np.zeros(1)
+        for s in range(seeds):
+            for n in sizes:
+                for m in ratios:
+                    d = n * m
+                    true = chinchilla_loss(fam, np.array(n), np.array(d))
+                    value = true * np.exp(seed_offsets[s] + rng.normal(0, SIGMA))
+                    rows.append(
+                        {
+                            "family": fam,
+                            "seed": s if seeds > 1 else None,
+                            "params": n,
+                            "tokens": d,
+                            "metric": "loss",
+                            "value": float(value),
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def runs() -> pd.DataFrame:
+    return simulate_runs()
+
+
+@pytest.fixture
+def mock_pymc_sample():
+    """Replace ``pm.sample`` by prior draws (PyMC's own test helper)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield from mock_sample_setup_and_teardown()

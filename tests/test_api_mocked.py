@@ -1,0 +1,184 @@
+"""API tests with mocked sampling (prior draws instead of NUTS): structure, forecasts,
+persistence, compute-optimal maths, diagnostics warnings and error messages."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+import xarray as xr
+from pymc.testing import mock_sample
+
+import bayescale as bs
+from bayescale.errors import ConvergenceWarning, DataError, FitFileError, SpecificationError
+from bayescale.forecast import NEW_FAMILY
+
+POINTS = pd.DataFrame({"params": [1e9, 7e9], "tokens": [2e10, 1.4e11]})
+
+
+@pytest.fixture(scope="module")
+def mocked_fit(runs) -> bs.ScalingFit:
+    """One mocked fit shared by the module (the model compiles once)."""
+    original = pm.sample
+    pm.sample = mock_sample
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return bs.fit(runs, draws=100, chains=2, progressbar=False)
+    finally:
+        pm.sample = original
+
+
+def test_fit_returns_the_documented_groups(mocked_fit) -> None:
+    groups = set(mocked_fit.idata.children)
+    assert {
+        "posterior", "observed_data", "constant_data", "log_likelihood",
+        "posterior_predictive", "fit_data",
+    } <= groups
+    post = mocked_fit.posterior
+    for name in ["E", "A_ref", "alpha", "B_ref", "beta", "A", "B"]:
+        assert post[name].dims == ("chain", "draw", "family")
+    assert list(post["family"].values) == ["fam_a", "fam_b", "fam_c"]
+    assert mocked_fit.metric == "loss"
+
+
+def test_conventional_parameters_match_reference_ones(mocked_fit) -> None:
+    post = mocked_fit.posterior
+    log_ref = mocked_fit.spec.summary.log_ref
+    expected = post["A_ref"] * np.exp(post["alpha"] * log_ref["params"])
+    xr.testing.assert_allclose(post["A"], expected)
+
+
+def test_summary_reports_the_requested_interval(mocked_fit) -> None:
+    table = mocked_fit.summary(ci_prob=0.8)
+    assert any("80" in str(c) for c in table.columns)
+    assert "alpha[fam_a]" in table.index
+    assert "log_alpha_tau" in table.index
+
+
+def test_forecast_table_has_curve_and_new_run_rows(mocked_fit) -> None:
+    fc = mocked_fit.forecast(POINTS, family="fam_a", ci=0.9)
+    assert list(fc.quantity) == ["curve", "new_run"] * 2
+    assert {"median", "mean", "lower", "upper", "ci_prob", "params", "tokens"} <= set(fc)
+    assert (fc.lower <= fc["median"]).all() and (fc["median"] <= fc.upper).all()
+    width = (fc.upper - fc.lower).to_numpy()
+    assert np.all(width[1::2] >= width[0::2])  # a new run adds noise to the curve
+
+
+def test_forecast_reads_a_family_column_and_is_reproducible(mocked_fit) -> None:
+    pts = POINTS.assign(family=["fam_b", "unknown"])
+    a = mocked_fit.forecast(pts, seed=3)
+    b = mocked_fit.forecast(pts, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a.family) == ["fam_b", "fam_b", NEW_FAMILY, NEW_FAMILY]
+
+
+def test_forecast_rejects_bad_points(mocked_fit) -> None:
+    with pytest.raises(DataError, match="'tokens'"):
+        mocked_fit.forecast({"params": [1e9]})
+    with pytest.raises(DataError, match=r"'params' must be a finite number > 0; rows \[1\]"):
+        mocked_fit.forecast({"params": [1e9, -1.0], "tokens": [1e10, 1e10]})
+    with pytest.raises(SpecificationError, match="ci"):
+        mocked_fit.forecast(POINTS, ci=90)
+
+
+def test_save_and_load_round_trip(mocked_fit, tmp_path) -> None:
+    path = mocked_fit.save(tmp_path / "sub" / "fit.nc")
+    loaded = bs.load(path)
+    assert loaded.spec == mocked_fit.spec
+    assert loaded.families == mocked_fit.families
+    xr.testing.assert_equal(loaded.data, mocked_fit.data)
+    xr.testing.assert_allclose(loaded.posterior, mocked_fit.posterior)
+    pd.testing.assert_frame_equal(
+        loaded.forecast(POINTS, family=None), mocked_fit.forecast(POINTS, family=None)
+    )
+    pd.testing.assert_frame_equal(
+        bs.compute_optimal(loaded, 1e21), bs.compute_optimal(mocked_fit, 1e21)
+    )
+
+
+def test_load_refuses_files_that_are_not_fits(tmp_path) -> None:
+    with pytest.raises(FitFileError, match="no fit file"):
+        bs.load(tmp_path / "missing.nc")
+    other = tmp_path / "other.nc"
+    xr.Dataset({"x": ("a", [1.0, 2.0])}).to_netcdf(other, engine="h5netcdf")
+    with pytest.raises(FitFileError, match="not written by bayescale"):
+        bs.load(other)
+    junk = tmp_path / "junk.nc"
+    junk.write_text("not netcdf")
+    with pytest.raises(FitFileError, match="not a readable"):
+        bs.load(junk)
+
+
+def test_compute_optimal_is_the_minimum_on_the_isoflop_curve(mocked_fit) -> None:
+    table = bs.compute_optimal(mocked_fit, [1e20, 1e22], ci=0.9, family="fam_a")
+    assert len(table) == 2 * 4
+    assert set(table.quantity) == {"params", "tokens", "tokens_per_param", "loss"}
+    # Per draw: N* minimises L(N, C / 6N) — check against a grid for the posterior mean.
+    post = mocked_fit.posterior.sel(family="fam_a").mean(("chain", "draw"))
+    theta = {k: float(post[k]) for k in ["E", "A_ref", "alpha", "B_ref", "beta"]}
+    single = xr.DataTree.from_dict({"posterior": mocked_fit.posterior.sel(family=["fam_a"])
+                                    .mean(("chain", "draw")).expand_dims(chain=1, draw=1)})
+    one = bs.ScalingFit(single, mocked_fit.spec, mocked_fit.data.isel(family=[0]))
+    one_tab = bs.compute_optimal(one, 1e22, family="fam_a").set_index("quantity")
+    n_grid = np.geomspace(1e6, 1e14, 20001)
+    loss = mocked_fit.law.predict(
+        theta, {"params": n_grid, "tokens": 1e22 / (6 * n_grid)}, mocked_fit.spec.summary.log_ref
+    )
+    assert one_tab.loc["params", "median"] == pytest.approx(n_grid[np.argmin(loss)], rel=2e-3)
+    assert one_tab.loc["loss", "median"] == pytest.approx(loss.min(), rel=1e-6)
+    ratio = one_tab.loc["tokens", "median"] / one_tab.loc["params", "median"]
+    assert one_tab.loc["tokens_per_param", "median"] == pytest.approx(ratio)
+
+
+def test_compute_optimal_needs_chinchilla(runs, mock_pymc_sample) -> None:
+    fit = bs.fit(runs, law="power_law:compute", draws=20, chains=1, progressbar=False)
+    with pytest.raises(SpecificationError, match="chinchilla"):
+        bs.compute_optimal(fit, 1e21)
+
+
+def test_predictive_checks(mocked_fit) -> None:
+    ppc = mocked_fit.predictive_check(ci=0.9)
+    assert len(ppc) == mocked_fit.data.sizes["obs"]
+    assert 0.0 <= ppc.attrs["coverage"] <= 1.0
+    prior = mocked_fit.predictive_check(group="prior", ci=0.9)
+    assert "prior_predictive" in mocked_fit.idata.children
+    assert len(prior) == len(ppc)
+
+
+def test_fit_passes_sampler_options_to_pymc(runs, monkeypatch) -> None:
+    seen: dict = {}
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return mock_sample(draws=kwargs.get("draws", 10))
+
+    monkeypatch.setattr(pm, "sample", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        bs.fit(runs, nuts_sampler="pymc", target_accept=0.9, draws=30, tune=20, chains=3,
+               progressbar=False, posterior_predictive=False)
+    assert seen["nuts_sampler"] == "pymc"
+    assert seen["target_accept"] == 0.9
+    assert (seen["draws"], seen["tune"], seen["chains"]) == (30, 20, 3)
+    with pytest.raises(SpecificationError, match="nuts_sampler"):
+        bs.fit(runs, nuts_sampler="stan")
+
+
+def test_poor_diagnostics_warn_and_name_the_parameters(runs, monkeypatch) -> None:
+    monkeypatch.setattr(pm, "sample", mock_sample)
+    with pytest.warns(ConvergenceWarning, match=r"bulk ESS below 400 for .*log_"):
+        fit = bs.fit(runs, draws=20, chains=2, progressbar=False, posterior_predictive=False)
+    assert not fit.diagnostics.ok
+    assert fit.diagnostics.low_ess
+
+
+def test_shared_pooling_forecasts(runs, mock_pymc_sample) -> None:
+    fit = bs.fit(runs, pooling="shared", draws=20, chains=1, progressbar=False)
+    assert fit.posterior["alpha"].dims == ("chain", "draw")
+    known = fit.forecast(POINTS, family="fam_a")
+    new = fit.forecast(POINTS, family=None)
+    np.testing.assert_allclose(known["median"], new["median"])  # one law for all families
