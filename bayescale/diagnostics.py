@@ -101,7 +101,9 @@ def check_convergence(
     import arviz as az
 
     summary = az.summary(
-        idata, var_names=list(var_names) if var_names else None, kind="diagnostics",
+        idata,
+        var_names=list(var_names) if var_names else None,
+        kind="diagnostics",
         round_to="none",
     )
     rhat = summary["r_hat"].astype(float)

@@ -10,7 +10,12 @@ Dimensions
 ``family``
     A model family (architecture, corpus, recipe) whose parameters may be pooled.
 ``seed``
-    A (family, seed) pair: a random-seed effect within a family.
+    A (family, seed) label of the data.
+``config``
+    A training configuration (family, N, D, checkpoint step) that was run more than once
+    (several seeds): its runs share an offset from the law.
+``replicated_config``
+    The configurations with two or more runs.
 ``point``
     A point at which a forecast is made.
 ``chain``, ``draw``
@@ -22,12 +27,16 @@ from __future__ import annotations
 OBS = "obs"
 FAMILY = "family"
 SEED = "seed"
+CONFIG = "config"
+REPLICATED = "replicated_config"
 POINT = "point"
 SAMPLE_DIMS = ("chain", "draw")
 
 #: Columns of the long data format (see ``docs/data_format.md``).
 COL_FAMILY = "family"
 COL_SEED = "seed"
+CONFIG = "config"
+REPLICATED = "replicated_config"
 COL_PARAMS = "params"
 COL_TOKENS = "tokens"
 COL_COMPUTE = "compute"

@@ -8,8 +8,8 @@ For a point :math:`x` and family :math:`f`, every posterior draw :math:`s` gives
 * the **curve** :math:`L^{(s)}(x) = L_\text{law}(x;\ \theta^{(s)}_f)`, the noise-free law
   (its interval is the uncertainty about the law itself); and
 * a **new run** :math:`\tilde y^{(s)}`, one more training run measured at :math:`x`:
-  the curve plus a new seed's offset (when seeds are modelled) plus observation noise,
-  :math:`\log \tilde y = \log L^{(s)}(x) + \sigma^{(s)}_\text{seed}\epsilon_1
+  the curve plus a new configuration's offset (when repeated runs are modelled) plus
+  run noise, :math:`\log \tilde y = \log L^{(s)}(x) + \sigma^{(s)}_\text{config}\epsilon_1
   + \sigma^{(s)}\epsilon_2` in log space.
 
 A family that is not in the data (``family=None`` with several families in the fit, or an
@@ -64,9 +64,7 @@ def points_frame(points: PointsLike, inputs: Sequence[str]) -> pd.DataFrame:
         frame[dims.COL_COMPUTE] = 6.0 * frame[dims.COL_PARAMS] * frame[dims.COL_TOKENS]
     missing = [c for c in inputs if c not in frame.columns]
     if missing:
-        raise DataError(
-            f"forecast points lack column(s) {missing}; the law reads {list(inputs)}"
-        )
+        raise DataError(f"forecast points lack column(s) {missing}; the law reads {list(inputs)}")
     for col in inputs:
         num = pd.to_numeric(frame[col], errors="coerce").astype(float)
         bad = np.flatnonzero(~(np.isfinite(num.to_numpy()) & (num.to_numpy() > 0)))
@@ -128,9 +126,7 @@ def parameter_draws(
     return out
 
 
-def resolve_families(
-    requested: Sequence[Any], fitted: Sequence[str]
-) -> list[str | None]:
+def resolve_families(requested: Sequence[Any], fitted: Sequence[str]) -> list[str | None]:
     """Map requested family labels to fitted ones; ``None``/NaN means a new family.
 
     With a single fitted family, ``None`` means that family.
@@ -182,8 +178,8 @@ def forecast_draws(
     frame = points_frame(points, law.inputs)
     rng = np.random.default_rng(seed)
     fitted = [str(f) for f in fitted]
-    requested = frame[dims.COL_FAMILY].tolist() if dims.COL_FAMILY in frame else [family] * len(
-        frame
+    requested = (
+        frame[dims.COL_FAMILY].tolist() if dims.COL_FAMILY in frame else [family] * len(frame)
     )
     fams = resolve_families(requested, fitted)
     theta = parameter_draws(posterior, spec, fams, fitted=fitted, rng=rng)
@@ -191,8 +187,8 @@ def forecast_draws(
     curve = law.predict(theta, x, spec.summary.log_ref)
     shape = curve.shape
     eta = np.log(curve)
-    if spec.seed_effects and "seed_sigma" in posterior:
-        eta = eta + posterior["seed_sigma"].values[..., None] * rng.standard_normal(shape)
+    if spec.config_effects and "config_sigma" in posterior:
+        eta = eta + posterior["config_sigma"].values[..., None] * rng.standard_normal(shape)
     sigma = posterior["sigma"].values[..., None]
     if spec.likelihood == "normal":
         noise = rng.standard_normal(shape)
@@ -249,6 +245,6 @@ def summarise(draws: xr.Dataset, *, ci: float = 0.9) -> pd.DataFrame:
                 ci_prob=ci,
             )
             rows.append(row)
-    return pd.DataFrame(rows).sort_values(["point", "quantity"], kind="stable").reset_index(
-        drop=True
+    return (
+        pd.DataFrame(rows).sort_values(["point", "quantity"], kind="stable").reset_index(drop=True)
     )

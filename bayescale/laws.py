@@ -46,6 +46,7 @@ __all__ = [
     "chinchilla",
     "get_law",
     "power_law",
+    "register_law",
 ]
 
 
@@ -234,9 +235,7 @@ def _chinchilla_terms(ops: Ops, th: Mapping[str, Any], u: Mapping[str, Any]) -> 
     ]
 
 
-def _chinchilla_conventional(
-    th: Mapping[str, Any], log_ref: Mapping[str, float]
-) -> dict[str, Any]:
+def _chinchilla_conventional(th: Mapping[str, Any], log_ref: Mapping[str, float]) -> dict[str, Any]:
     return {
         "A": th["A_ref"] * np.exp(th["alpha"] * log_ref[dims.COL_PARAMS]),
         "B": th["B_ref"] * np.exp(th["beta"] * log_ref[dims.COL_TOKENS]),
@@ -340,6 +339,22 @@ LAWS: dict[str, Callable[..., Law]] = {
 }
 
 
+def register_law(law: Law, *, overwrite: bool = False) -> Law:
+    """Make a custom :class:`Law` known by its name, so saved fits of it load again.
+
+    A law passed to :func:`bayescale.fit` is registered automatically; a fit of a custom
+    law saved to disk loads in another session only after the law is registered there.
+    """
+    current = LAWS.get(law.name)
+    if current is not None and not overwrite and current() is not law:
+        if law.name in ("power_law", "chinchilla", "broken_power_law"):
+            raise SpecificationError(f"{law.name!r} is a built-in law; pick another name")
+    if law.options.get("x"):
+        raise SpecificationError("register a one-variable law without options, one per x")
+    LAWS[law.name] = lambda: law
+    return law
+
+
 def get_law(law: str | Law) -> Law:
     """Turn a law specification into a :class:`Law`.
 
@@ -349,6 +364,8 @@ def get_law(law: str | Law) -> Law:
     ``"broken_power_law"`` alone uses ``compute``.
     """
     if isinstance(law, Law):
+        if law.name not in LAWS or (not law.options and LAWS[law.name]() is not law):
+            register_law(law, overwrite=True)
         return law
     name, _, x = str(law).partition(":")
     if name not in LAWS:

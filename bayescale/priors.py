@@ -24,7 +24,7 @@ kind                  prior of the unconstrained value            group scale :m
 ====================  ==========================================  =====================
 offset ``E``          :math:`\mathcal N(\log(0.6\,y_\min), 0.5)`       0.2
 scale ``A_ref``       :math:`\mathcal N(\log(0.5\,(\tilde y - 0.6\,y_\min)), 1)`   0.5
-exponent              :math:`\mathcal N(\log 0.3, 0.5)`                 0.15
+exponent              :math:`\mathcal N(\log 0.3, 0.5)`                 0.1
 ``delta``             :math:`\mathcal N(0, 0.3)`                         0.2
 ``log_break``         :math:`\mathcal N(0, \mathrm{sd}(u))`              0.2
 ``sharpness``         :math:`\mathcal N(\log 0.5, 0.5)`                  0.2
@@ -32,9 +32,10 @@ exponent              :math:`\mathcal N(\log 0.3, 0.5)`                 0.15
 
 (:math:`y_\min` and :math:`\tilde y` are the smallest and the median observed value.)
 The noise scale is :math:`\sigma \sim \mathrm{HalfNormal}(0.05)` in log space (5 % relative
-error; :math:`0.05\,\tilde y` in linear space); the seed-to-seed scale is
-:math:`\mathrm{HalfNormal}(0.02)` (likewise scaled). The population scale of exponents,
-:math:`s_g = 0.15`, says that exponents of different families differ by about 15 %; with
+error; :math:`0.05\,\tilde y` in linear space); the scale of the offsets shared by
+repeated runs of one configuration is :math:`\mathrm{HalfNormal}(0.02)` (likewise
+scaled). The population scale of exponents, :math:`s_g = 0.1`, says that exponents of
+different families differ by about 10 %; with
 three families the data cannot pin :math:`\tau` down and a vague prior produces the funnel
 that made a naive model diverge (``docs/pooling.md``).
 """
@@ -55,14 +56,14 @@ __all__ = ["DataSummary", "PriorSpec", "default_pooling", "resolve_pooling", "re
 
 Pooling = Literal["shared", "pooled", "independent"]
 POOLING_CHOICES: tuple[str, ...] = ("shared", "pooled", "independent")
-NOISE_KEYS = ("sigma", "seed_sigma")
+NOISE_KEYS = ("sigma", "config_sigma")
 
 
 @dataclass(frozen=True)
 class PriorSpec:
     """Normal prior on a parameter's unconstrained value, and its population scale.
 
-    For the noise scales ``sigma`` and ``seed_sigma`` only ``sigma`` is used: the scale of
+    For the noise scales ``sigma`` and ``config_sigma`` only ``sigma`` is used: the scale of
     a half-normal prior.
     """
 
@@ -116,7 +117,7 @@ def _default_prior(law: Law, name: str, summary: DataSummary) -> PriorSpec:
     if name == "sigma":
         scale = 0.05 if summary.space == "log" else 0.05 * abs(ymed)
         return PriorSpec(sigma=scale)
-    if name == "seed_sigma":
+    if name == "config_sigma":
         scale = 0.02 if summary.space == "log" else 0.02 * abs(ymed)
         return PriorSpec(sigma=scale)
     param = law.parameter(name)
@@ -126,7 +127,7 @@ def _default_prior(law: Law, name: str, summary: DataSummary) -> PriorSpec:
         reducible = max(ymed - 0.6 * ymin, 0.05 * ymed)
         return PriorSpec(mu=float(np.log(0.5 * reducible)), sigma=1.0, group_sigma=0.5)
     if param.kind == "exponent":
-        return PriorSpec(mu=float(np.log(0.3)), sigma=0.5, group_sigma=0.15)
+        return PriorSpec(mu=float(np.log(0.3)), sigma=0.5, group_sigma=0.1)
     if name == "delta":
         return PriorSpec(mu=0.0, sigma=0.3, group_sigma=0.2)
     if name == "log_break":
@@ -143,7 +144,7 @@ def resolve_priors(
 ) -> dict[str, PriorSpec]:
     """Priors for every parameter and noise scale: the user's beat the data-driven defaults.
 
-    ``priors`` maps a parameter name (or ``"sigma"`` / ``"seed_sigma"``) to a
+    ``priors`` maps a parameter name (or ``"sigma"`` / ``"config_sigma"``) to a
     :class:`PriorSpec` or a dict with any of ``mu``, ``sigma``, ``group_sigma``; keys left
     out keep their defaults.
     """

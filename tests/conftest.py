@@ -19,8 +19,8 @@ TRUE = {
     "B": {"fam_a": 410.0, "fam_b": 380.0, "fam_c": 450.0},
     "beta": {"fam_a": 0.28, "fam_b": 0.29, "fam_c": 0.27},
 }
-SIGMA = 0.01
-SEED_SIGMA = 0.01
+SIGMA = 0.01  # run-to-run (seed) noise, relative
+CONFIG_SIGMA = 0.005  # misfit shared by the repeated runs of one configuration
 
 
 def chinchilla_loss(family: str, params: np.ndarray, tokens: np.ndarray) -> np.ndarray:
@@ -36,17 +36,22 @@ def simulate_runs(
     seeds: int = 1,
     rng_seed: int = 1,
 ) -> pd.DataFrame:
-    """Training runs from :data:`TRUE` with log-normal noise (and seed offsets)."""
+    """Training runs from :data:`TRUE` with log-normal noise.
+
+    With ``seeds > 1`` every configuration is run ``seeds`` times: the runs share a
+    configuration offset (scale :data:`CONFIG_SIGMA`) and differ by seed noise
+    (:data:`SIGMA`).
+    """
     rng = np.random.default_rng(rng_seed)
     rows = []
     for fam in families:
-        seed_offsets = rng.normal(0, SEED_SIGMA, size=seeds) if seeds > 1 else np.zeros(1)
-        for s in range(seeds):
-            for n in sizes:
-                for m in ratios:
-                    d = n * m
-                    true = chinchilla_loss(fam, np.array(n), np.array(d))
-                    value = true * np.exp(seed_offsets[s] + rng.normal(0, SIGMA))
+        for n in sizes:
+            for m in ratios:
+                d = n * m
+                true = chinchilla_loss(fam, np.array(n), np.array(d))
+                shared = rng.normal(0, CONFIG_SIGMA) if seeds > 1 else 0.0
+                for s in range(seeds):
+                    value = true * np.exp(shared + rng.normal(0, SIGMA))
                     rows.append(
                         {
                             "family": fam,

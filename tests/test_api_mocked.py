@@ -159,10 +159,10 @@ def test_fit_passes_sampler_options_to_pymc(runs, monkeypatch) -> None:
     monkeypatch.setattr(pm, "sample", spy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        bs.fit(runs, nuts_sampler="pymc", target_accept=0.9, draws=30, tune=20, chains=3,
+        bs.fit(runs, nuts_sampler="pymc", target_accept=0.95, draws=30, tune=20, chains=3,
                progressbar=False, posterior_predictive=False)
     assert seen["nuts_sampler"] == "pymc"
-    assert seen["target_accept"] == 0.9
+    assert seen["target_accept"] == 0.95
     assert (seen["draws"], seen["tune"], seen["chains"]) == (30, 20, 3)
     with pytest.raises(SpecificationError, match="nuts_sampler"):
         bs.fit(runs, nuts_sampler="stan")

@@ -73,17 +73,72 @@ def test_default_pooling_is_exponents_pooled_scales_per_family(runs) -> None:
     model = build_model(ds, spec)
     names = {v.name for v in model.free_RVs}
     assert {"log_alpha_mu", "log_alpha_tau", "log_alpha_offset"} <= names
-    assert "seed_sigma" not in names  # one seed per run: no seed effect
+    assert "config_sigma" not in names  # no repeated runs: no configuration offsets
 
 
-def test_seed_effects_enter_when_a_family_has_several_seeds() -> None:
+def test_repeated_runs_are_modelled_per_configuration() -> None:
     ds = validate(simulate_runs(seeds=2))
     spec = make_spec(ds, get_law("chinchilla"))
-    assert spec.seed_effects
+    assert spec.config_effects
     model = build_model(ds, spec)
-    assert model.named_vars_to_dims["seed_offset"] == (dims.SEED,)
-    assert len(model.coords[dims.SEED]) == 6  # 3 families x 2 seeds
+    # Normal likelihood: offsets integrated out, one mean and one within-SS per config.
+    assert model.named_vars_to_dims[dims.OBSERVED] == (dims.CONFIG,)
+    assert model.named_vars_to_dims["y_within"] == (dims.REPLICATED,)
+    assert len(model.coords[dims.CONFIG]) == 45  # 3 families x 5 sizes x 3 ratios
+    assert "config_offset" not in model.named_vars
+    np.testing.assert_array_equal(model["config_n"].get_value(), 2.0)
     _check_finite(model)
+    # Student-t cannot be integrated in closed form: non-centred offsets instead.
+    spec_t = make_spec(ds, get_law("chinchilla"), likelihood="studentt")
+    model_t = build_model(ds, spec_t)
+    assert model_t.named_vars_to_dims["config_offset"] == (dims.CONFIG,)
+    _check_finite(model_t)
+
+
+def test_marginal_replicate_likelihood_equals_the_joint_normal() -> None:
+    """The factorised density equals the multivariate normal with offsets integrated out."""
+    from scipy import stats
+
+    from bayescale.model import replicate_statistics
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=5)
+    idx = np.array([0, 0, 0, 1, 1])
+    eta, sigma, tau = np.array([0.1, -0.2]), 0.3, 0.5
+    st = replicate_statistics(y, None, idx)
+    factorised = 0.0
+    for c in range(2):
+        n = st["n"][c]
+        factorised += stats.norm.logpdf(st["mean"][c], eta[c], np.sqrt(tau**2 + sigma**2 / n))
+        factorised += stats.gamma.logpdf(st["ss"][c], (n - 1) / 2, scale=2 * sigma**2)
+    joint = 0.0
+    for c in range(2):
+        yc = y[idx == c]
+        cov = sigma**2 * np.eye(yc.size) + tau**2
+        joint += stats.multivariate_normal.logpdf(yc, np.full(yc.size, eta[c]), cov)
+    # The (mean, SS) densities differ from the joint by the Jacobian of y -> (mean, SS),
+    # which does not depend on the parameters: compare differences across parameters.
+    def fact(e, s, t):
+        out = 0.0
+        for c in range(2):
+            n = st["n"][c]
+            out += stats.norm.logpdf(st["mean"][c], e[c], np.sqrt(t**2 + s**2 / n))
+            out += stats.gamma.logpdf(st["ss"][c], (n - 1) / 2, scale=2 * s**2)
+        return out
+
+    def full(e, s, t):
+        out = 0.0
+        for c in range(2):
+            yc = y[idx == c]
+            out += stats.multivariate_normal.logpdf(
+                yc, np.full(yc.size, e[c]), s**2 * np.eye(yc.size) + t**2
+            )
+        return out
+
+    base = fact(eta, sigma, tau) - full(eta, sigma, tau)
+    for e, s, t in [(eta + 0.3, 0.5, 0.1), (eta - 1, 0.2, 0.9)]:
+        assert fact(e, s, t) - full(e, s, t) == pytest.approx(base, abs=1e-9)
+    assert np.isfinite(factorised) and np.isfinite(joint)
 
 
 def test_measurement_intervals_enter_as_known_noise(runs) -> None:

@@ -1,0 +1,97 @@
+"""Real NUTS on data simulated from known parameters: recovery, forecast coverage,
+convergence. Each model is fitted once per module."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayescale as bs
+from tests.conftest import CONFIG_SIGMA, SIGMA, TRUE, chinchilla_loss, simulate_runs
+
+pytestmark = pytest.mark.nuts
+
+
+@pytest.fixture(scope="module")
+def chinchilla_fit() -> bs.ScalingFit:
+    # A sweep shaped like real ones: 7 sizes x 4 tokens-per-parameter ratios x 3 families,
+    # every configuration run with 2 seeds.
+    runs = simulate_runs(
+        seeds=2, sizes=(2e7, 5e7, 1e8, 2e8, 5e8, 1e9, 2e9), ratios=(5.0, 20.0, 80.0, 320.0)
+    )
+    return bs.fit(runs, law="chinchilla", seed=0, progressbar=False)
+
+
+def _interval(fit: bs.ScalingFit, name: str, prob: float) -> pd.DataFrame:
+    post = fit.posterior[name]
+    q = post.quantile([(1 - prob) / 2, (1 + prob) / 2], dim=("chain", "draw"))
+    return q.to_pandas().T if "family" in post.dims else q.to_pandas()
+
+
+def test_chinchilla_fit_converges(chinchilla_fit) -> None:
+    d = chinchilla_fit.diagnostics
+    assert d.divergences == 0, d
+    assert d.max_rhat <= 1.01, d
+    assert d.min_ess_bulk >= 400, d
+
+
+@pytest.mark.parametrize("name", ["E", "A", "alpha", "B", "beta"])
+def test_chinchilla_parameters_recovered_in_90_intervals(chinchilla_fit, name) -> None:
+    bounds = _interval(chinchilla_fit, name, 0.9)
+    for fam, truth in TRUE[name].items():
+        lo, hi = bounds.loc[fam]
+        assert lo <= truth <= hi, f"{name}[{fam}] = {truth} outside 90% interval [{lo}, {hi}]"
+
+
+def test_noise_scales_recovered(chinchilla_fit) -> None:
+    for name, truth in [("sigma", SIGMA), ("config_sigma", CONFIG_SIGMA)]:
+        lo, hi = _interval(chinchilla_fit, name, 0.9)
+        assert lo <= truth <= hi, f"{name} = {truth} outside [{lo}, {hi}]"
+
+
+def test_extrapolated_forecast_covers_the_truth(chinchilla_fit) -> None:
+    # 10x the largest training model, 20 tokens per parameter.
+    points = pd.DataFrame({"family": list(TRUE["E"]), "params": 2e10, "tokens": 4e11})
+    fc = chinchilla_fit.forecast(points, ci=0.9)
+    curve = fc[fc.quantity == "curve"].set_index("family")
+    for fam in TRUE["E"]:
+        truth = float(chinchilla_loss(fam, np.array(2e10), np.array(4e11)))
+        lo, hi = curve.loc[fam, ["lower", "upper"]]
+        assert lo <= truth <= hi, f"{fam}: truth {truth} outside [{lo}, {hi}]"
+        assert abs(curve.loc[fam, "median"] / truth - 1) < 0.02
+
+
+def test_new_family_forecasts_are_wider_than_known_ones(chinchilla_fit) -> None:
+    points = {"params": [2e10], "tokens": [4e11]}
+    known = chinchilla_fit.forecast(points, family="fam_a")
+    new = chinchilla_fit.forecast(points, family=None)
+    w_known = (known.upper - known.lower).to_numpy()
+    w_new = (new.upper - new.lower).to_numpy()
+    assert np.all(w_new > 1.5 * w_known)
+
+
+def test_saved_fit_forecasts_identically(chinchilla_fit, tmp_path) -> None:
+    loaded = bs.load(chinchilla_fit.save(tmp_path / "fit.nc"))
+    points = {"params": [5e9, 2e10], "tokens": [1e11, 4e11]}
+    pd.testing.assert_frame_equal(
+        loaded.forecast(points, family="fam_b"), chinchilla_fit.forecast(points, family="fam_b")
+    )
+    assert loaded.diagnostics.ok
+
+
+def test_broken_power_law_recovers_the_break() -> None:
+    rng = np.random.default_rng(4)
+    law = bs.get_law("broken_power_law:compute")
+    x = np.geomspace(1e17, 1e22, 30)
+    log_ref = {"compute": float(np.mean(np.log(x)))}
+    truth = {"E": 1.5, "A_ref": 1.0, "alpha": 0.1, "delta": 0.25, "log_break": 0.5,
+             "sharpness": 0.3}
+    y = law.predict(truth, {"compute": x}, log_ref) * np.exp(rng.normal(0, 0.005, x.size))
+    df = pd.DataFrame({"family": "f", "params": 1e8, "tokens": x / 6e8, "compute": x,
+                       "metric": "loss", "value": y})
+    fit = bs.fit(df, law="broken_power_law:compute", seed=1, progressbar=False)
+    assert fit.diagnostics.ok, fit.diagnostics
+    for name in ["alpha", "delta", "log_break"]:
+        lo, hi = np.asarray(_interval(fit, name, 0.9)).ravel()
+        assert lo <= truth[name] <= hi, f"{name} = {truth[name]} outside [{lo}, {hi}]"
