@@ -39,7 +39,7 @@ __all__ = ["NEW_FAMILY", "forecast_draws", "parameter_draws", "points_frame", "s
 
 NEW_FAMILY = "<new family>"
 
-PointsLike = pd.DataFrame | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+type PointsLike = pd.DataFrame | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 
 def points_frame(points: PointsLike, inputs: Sequence[str]) -> pd.DataFrame:
@@ -127,16 +127,27 @@ def parameter_draws(
 
 
 def resolve_families(requested: Sequence[Any], fitted: Sequence[str]) -> list[str | None]:
-    """Map requested family labels to fitted ones; ``None``/NaN means a new family.
+    """Map requested family labels to fitted ones; ``None``/NaN/``"<new family>"`` = new.
 
-    With a single fitted family, ``None`` means that family.
+    With a single fitted family, ``None`` means that family. A label that is neither a
+    fitted family nor a request for a new one raises :class:`DataError` (a typo must not
+    silently become a wide new-family forecast).
     """
     out: list[str | None] = []
+    unknown: list[str] = []
     for fam in requested:
         if fam is None or (isinstance(fam, float) and np.isnan(fam)) or fam == NEW_FAMILY:
             out.append(fitted[0] if len(fitted) == 1 else None)
+        elif str(fam) in fitted:
+            out.append(str(fam))
         else:
-            out.append(str(fam) if str(fam) in fitted else None)
+            unknown.append(str(fam))
+    if unknown:
+        raise DataError(
+            f"family {sorted(set(unknown))} is not in the fit, whose families are "
+            f"{list(fitted)}. Pass family=None (or {NEW_FAMILY!r} in a family column) to "
+            "forecast a family that is not in the data."
+        )
     return out
 
 

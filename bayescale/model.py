@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
-from scipy import stats
 
 from bayescale import dims
 from bayescale.errors import SpecificationError
@@ -107,6 +106,8 @@ def measurement_se(ds: xr.Dataset, space: str, interval_prob: float) -> np.ndarr
     """
     if "value_lo" not in ds:
         return None
+    from scipy import stats
+
     lo = ds["value_lo"].values.astype(float)
     hi = ds["value_hi"].values.astype(float)
     if space == "log":

@@ -35,8 +35,12 @@ def mocked_fit(runs) -> bs.ScalingFit:
 def test_fit_returns_the_documented_groups(mocked_fit) -> None:
     groups = set(mocked_fit.idata.children)
     assert {
-        "posterior", "observed_data", "constant_data", "log_likelihood",
-        "posterior_predictive", "fit_data",
+        "posterior",
+        "observed_data",
+        "constant_data",
+        "log_likelihood",
+        "posterior_predictive",
+        "fit_data",
     } <= groups
     post = mocked_fit.posterior
     for name in ["E", "A_ref", "alpha", "B_ref", "beta", "A", "B"]:
@@ -69,11 +73,13 @@ def test_forecast_table_has_curve_and_new_run_rows(mocked_fit) -> None:
 
 
 def test_forecast_reads_a_family_column_and_is_reproducible(mocked_fit) -> None:
-    pts = POINTS.assign(family=["fam_b", "unknown"])
+    pts = POINTS.assign(family=["fam_b", None])
     a = mocked_fit.forecast(pts, seed=3)
     b = mocked_fit.forecast(pts, seed=3)
     pd.testing.assert_frame_equal(a, b)
     assert list(a.family) == ["fam_b", "fam_b", NEW_FAMILY, NEW_FAMILY]
+    with pytest.raises(DataError, match=r"\['fam_z'\] is not in the fit.*family=None"):
+        mocked_fit.forecast(POINTS, family="fam_z")
 
 
 def test_forecast_rejects_bad_points(mocked_fit) -> None:
@@ -120,8 +126,13 @@ def test_compute_optimal_is_the_minimum_on_the_isoflop_curve(mocked_fit) -> None
     # Per draw: N* minimises L(N, C / 6N) — check against a grid for the posterior mean.
     post = mocked_fit.posterior.sel(family="fam_a").mean(("chain", "draw"))
     theta = {k: float(post[k]) for k in ["E", "A_ref", "alpha", "B_ref", "beta"]}
-    single = xr.DataTree.from_dict({"posterior": mocked_fit.posterior.sel(family=["fam_a"])
-                                    .mean(("chain", "draw")).expand_dims(chain=1, draw=1)})
+    single = xr.DataTree.from_dict(
+        {
+            "posterior": mocked_fit.posterior.sel(family=["fam_a"])
+            .mean(("chain", "draw"))
+            .expand_dims(chain=1, draw=1)
+        }
+    )
     one = bs.ScalingFit(single, mocked_fit.spec, mocked_fit.data.isel(family=[0]))
     one_tab = bs.compute_optimal(one, 1e22, family="fam_a").set_index("quantity")
     n_grid = np.geomspace(1e6, 1e14, 20001)
@@ -159,8 +170,16 @@ def test_fit_passes_sampler_options_to_pymc(runs, monkeypatch) -> None:
     monkeypatch.setattr(pm, "sample", spy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        bs.fit(runs, nuts_sampler="pymc", target_accept=0.95, draws=30, tune=20, chains=3,
-               progressbar=False, posterior_predictive=False)
+        bs.fit(
+            runs,
+            nuts_sampler="pymc",
+            target_accept=0.95,
+            draws=30,
+            tune=20,
+            chains=3,
+            progressbar=False,
+            posterior_predictive=False,
+        )
     assert seen["nuts_sampler"] == "pymc"
     assert seen["target_accept"] == 0.95
     assert (seen["draws"], seen["tune"], seen["chains"]) == (30, 20, 3)

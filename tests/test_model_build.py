@@ -59,16 +59,20 @@ def test_model_compiles_with_finite_logp_and_gradient(runs, law, pooling) -> Non
             assert var.ndim == 0
         else:
             assert model.named_vars_to_dims[p.name] == (dims.FAMILY,)
-            assert model.eval_rv_shapes()[p.raw_name if how != "pooled" else
-                                          f"{p.raw_name}_offset"] == (n_fam,)
+            assert model.eval_rv_shapes()[
+                p.raw_name if how != "pooled" else f"{p.raw_name}_offset"
+            ] == (n_fam,)
 
 
 def test_default_pooling_is_exponents_pooled_scales_per_family(runs) -> None:
     ds = validate(runs)
     spec = make_spec(ds, get_law("chinchilla"))
     assert spec.pooling == {
-        "E": "independent", "A_ref": "independent", "alpha": "pooled",
-        "B_ref": "independent", "beta": "pooled",
+        "E": "independent",
+        "A_ref": "independent",
+        "alpha": "pooled",
+        "B_ref": "independent",
+        "beta": "pooled",
     }
     model = build_model(ds, spec)
     names = {v.name for v in model.free_RVs}
@@ -116,6 +120,7 @@ def test_marginal_replicate_likelihood_equals_the_joint_normal() -> None:
         yc = y[idx == c]
         cov = sigma**2 * np.eye(yc.size) + tau**2
         joint += stats.multivariate_normal.logpdf(yc, np.full(yc.size, eta[c]), cov)
+
     # The (mean, SS) densities differ from the joint by the Jacobian of y -> (mean, SS),
     # which does not depend on the parameters: compare differences across parameters.
     def fact(e, s, t):

@@ -85,11 +85,25 @@ def test_broken_power_law_recovers_the_break() -> None:
     law = bs.get_law("broken_power_law:compute")
     x = np.geomspace(1e17, 1e22, 30)
     log_ref = {"compute": float(np.mean(np.log(x)))}
-    truth = {"E": 1.5, "A_ref": 1.0, "alpha": 0.1, "delta": 0.25, "log_break": 0.5,
-             "sharpness": 0.3}
+    truth = {
+        "E": 1.5,
+        "A_ref": 1.0,
+        "alpha": 0.1,
+        "delta": 0.25,
+        "log_break": 0.5,
+        "sharpness": 0.3,
+    }
     y = law.predict(truth, {"compute": x}, log_ref) * np.exp(rng.normal(0, 0.005, x.size))
-    df = pd.DataFrame({"family": "f", "params": 1e8, "tokens": x / 6e8, "compute": x,
-                       "metric": "loss", "value": y})
+    df = pd.DataFrame(
+        {
+            "family": "f",
+            "params": 1e8,
+            "tokens": x / 6e8,
+            "compute": x,
+            "metric": "loss",
+            "value": y,
+        }
+    )
     fit = bs.fit(df, law="broken_power_law:compute", seed=1, progressbar=False)
     assert fit.diagnostics.ok, fit.diagnostics
     for name in ["alpha", "delta", "log_break"]:
