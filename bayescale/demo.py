@@ -156,7 +156,7 @@ def run_demo(
     -------
     dict
         ``fit`` (the :class:`~bayescale.fitting.ScalingFit`), ``fit_path``,
-        ``forecast_path``, ``plot_path`` (``None`` when plotting is unavailable or failed),
+        ``forecast_path``, ``plot_path`` (``None`` when plotting failed),
         ``diagnostics`` (:class:`~bayescale.diagnostics.Diagnostics`) and ``heldout``
         (DataFrame, one row per held-out run: ``family``, ``model``, ``params``,
         ``tokens``, ``actual``, ``curve_median``, ``median``, ``lower``, ``upper`` (the
@@ -265,9 +265,6 @@ def run_demo(
             "as stars with their forecasts",
             file=out,
         )
-    except ImportError as exc:
-        plot_path = None
-        print(f"  (no fit.png: plotting is not available yet: {exc})", file=out)
     except Exception as exc:  # the fit and forecasts are saved; report and go on
         plot_path = None
         print(f"  (no fit.png: plotting failed: {exc!r})", file=out)

@@ -7,7 +7,7 @@ on all runs and on the runs with N <= 1e9:
   PyMC: family exponents ``log_alpha = mu + tau * z`` with ``z ~ Normal(0, 1)``,
   ``tau ~ HalfNormal(1)``, default ``target_accept`` (0.8);
 * ``bayescale``: :func:`bayescale.fit` with its defaults (zero-sum family offsets,
-  population scale HalfNormal(0.1) on log exponents, ``target_accept=0.9``).
+  population scale HalfNormal(0.1) on log exponents, ``target_accept=0.95``).
 
 Prints divergences, max R-hat and min bulk ESS per fit and a summary per variant.
 
