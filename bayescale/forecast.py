@@ -12,8 +12,9 @@ For a point :math:`x` and family :math:`f`, every posterior draw :math:`s` gives
   run noise, :math:`\log \tilde y = \log L^{(s)}(x) + \sigma^{(s)}_\text{config}\epsilon_1
   + \sigma^{(s)}\epsilon_2` in log space.
 
-A family that is not in the data (``family=None`` with several families in the fit, or an
-unknown label) draws its parameters from the population: for a pooled parameter
+A family that is not in the data (``family=None`` with several families in the fit, or
+the label ``"<new family>"``; any other unknown label is an error) draws its parameters
+from the population: for a pooled parameter
 :math:`z_\text{new} = m + \tau \sqrt{1 + 1/F}\,\epsilon` (the family offsets are
 zero-sum over the :math:`F` fitted families, see :mod:`bayescale.model`), for an
 independent one from its prior, and a shared one keeps its value. Such forecasts are

@@ -27,6 +27,7 @@ Adding a law means adding one :class:`Law` object to :data:`LAWS`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -37,6 +38,7 @@ from bayescale import dims
 from bayescale.errors import SpecificationError
 
 __all__ = [
+    "BUILTIN_LAWS",
     "LAWS",
     "NUMPY_OPS",
     "Law",
@@ -205,6 +207,11 @@ def power_law(x: str = dims.COL_PARAMS) -> Law:
     x
         The scale variable: ``"params"`` (N), ``"tokens"`` (D) or ``"compute"`` (C).
     """
+    return _power_law(x)
+
+
+@functools.cache
+def _power_law(x: str) -> Law:
     if x not in dims.SCALE_COLUMNS:
         raise SpecificationError(f"power_law needs x in {dims.SCALE_COLUMNS}, not {x!r}")
 
@@ -303,6 +310,11 @@ def broken_power_law(x: str = dims.COL_COMPUTE) -> Law:
     x
         The scale variable: ``"params"``, ``"tokens"`` or ``"compute"``.
     """
+    return _broken_power_law(x)
+
+
+@functools.cache
+def _broken_power_law(x: str) -> Law:
     if x not in dims.SCALE_COLUMNS:
         raise SpecificationError(f"broken_power_law needs x in {dims.SCALE_COLUMNS}, not {x!r}")
 
@@ -339,18 +351,32 @@ LAWS: dict[str, Callable[..., Law]] = {
 }
 
 
+BUILTIN_LAWS = frozenset({"power_law", "chinchilla", "broken_power_law"})
+
+
 def register_law(law: Law, *, overwrite: bool = False) -> Law:
     """Make a custom :class:`Law` known by its name, so saved fits of it load again.
 
-    A law passed to :func:`bayescale.fit` is registered automatically; a fit of a custom
-    law saved to disk loads in another session only after the law is registered there.
+    A law passed to :func:`bayescale.fit` is registered automatically (a newer definition
+    of the same name replaces the older one, as when a notebook cell is run again); a fit
+    of a custom law saved to disk loads in another session once the law is registered
+    there.
+
+    Raises
+    ------
+    SpecificationError
+        For a built-in law's name, a law with a scale-variable option, or a different law
+        already registered under that name (unless ``overwrite=True``).
     """
-    current = LAWS.get(law.name)
-    if current is not None and not overwrite and current() is not law:
-        if law.name in ("power_law", "chinchilla", "broken_power_law"):
-            raise SpecificationError(f"{law.name!r} is a built-in law; pick another name")
+    if law.name in BUILTIN_LAWS:
+        raise SpecificationError(f"{law.name!r} is a built-in law; give your law another name")
     if law.options.get("x"):
-        raise SpecificationError("register a one-variable law without options, one per x")
+        raise SpecificationError("register one-variable laws without options, one per x")
+    current = LAWS.get(law.name)
+    if current is not None and current() is not law and not overwrite:
+        raise SpecificationError(
+            f"a different law named {law.name!r} is registered; pass overwrite=True to replace it"
+        )
     LAWS[law.name] = lambda: law
     return law
 
@@ -359,13 +385,18 @@ def get_law(law: str | Law) -> Law:
     """Turn a law specification into a :class:`Law`.
 
     ``law`` is a :class:`Law`, a registered name (``"chinchilla"``, ``"power_law"``,
-    ``"broken_power_law"``) or ``"name:x"`` with the scale variable of a one-variable law,
-    e.g. ``"power_law:compute"``. ``"power_law"`` alone uses ``params``;
-    ``"broken_power_law"`` alone uses ``compute``.
+    ``"broken_power_law"``, or a custom law's) or ``"name:x"`` with the scale variable of
+    a built-in one-variable law, e.g. ``"power_law:compute"``. ``"power_law"`` alone uses
+    ``params``; ``"broken_power_law"`` alone uses ``compute``.
     """
     if isinstance(law, Law):
-        if law.name not in LAWS or (not law.options and LAWS[law.name]() is not law):
-            register_law(law, overwrite=True)
+        if law.name in BUILTIN_LAWS:
+            if get_law(law.spec) is not law:
+                raise SpecificationError(
+                    f"{law.name!r} is a built-in law; give your law another name"
+                )
+            return law
+        register_law(law, overwrite=True)
         return law
     name, _, x = str(law).partition(":")
     if name not in LAWS:
@@ -373,5 +404,7 @@ def get_law(law: str | Law) -> Law:
     if x:
         if name == "chinchilla":
             raise SpecificationError("chinchilla reads params and tokens; it takes no ':x'")
+        if name not in BUILTIN_LAWS:
+            raise SpecificationError(f"law {name!r} takes no ':x' scale variable")
         return LAWS[name](x)
     return LAWS[name]()

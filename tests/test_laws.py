@@ -73,3 +73,21 @@ def test_get_law_errors_name_the_choices() -> None:
 def test_law_spec_round_trips() -> None:
     for spec in ["chinchilla", "power_law:tokens", "broken_power_law:compute"]:
         assert laws.get_law(spec).spec == spec
+
+
+def test_custom_laws_register_without_shadowing_builtins() -> None:
+    import dataclasses
+
+    custom = dataclasses.replace(laws.power_law("compute"), name="my_law", options={})
+    assert laws.get_law(custom) is custom
+    assert laws.get_law("my_law") is custom
+    assert laws.get_law("power_law:compute") is laws.power_law("compute")
+    with pytest.raises(SpecificationError, match="built-in"):
+        laws.get_law(dataclasses.replace(custom, name="chinchilla"))
+    assert laws.get_law("chinchilla") is laws.chinchilla
+    other = dataclasses.replace(custom, equation="another")
+    with pytest.raises(SpecificationError, match="overwrite=True"):
+        laws.register_law(other)
+    assert laws.register_law(other, overwrite=True) is laws.get_law("my_law")
+    with pytest.raises(SpecificationError, match="takes no ':x'"):
+        laws.get_law("my_law:compute")

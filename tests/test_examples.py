@@ -1,0 +1,85 @@
+"""Run every script under ``examples/`` as a user would, and check what it prints.
+
+Each script runs in a subprocess (``sys.executable``, working directory = repository root)
+with ``--out`` pointing to a temporary folder. The scripts fit real models with the default
+sampler settings: about 30 s for ``quickstart.py`` and 75 s for ``compare_laws.py`` on a
+2-core machine. Select or skip them with ``-m example`` / ``-m "not example"``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+
+#: Text each script must print, and files it must write into ``--out``.
+EXPECTED: dict[str, tuple[list[str], list[str]]] = {
+    "quickstart.py": (
+        [
+            "Diagnostics: divergences 0",
+            ": ok",
+            "eti90_lb",
+            "new_run",
+            "<new family>",
+            "tokens_per_param",
+            "reloaded fit forecasts identically: True",
+        ],
+        ["quickstart_fit.nc", "quickstart_fit.png"],
+    ),
+    "compare_laws.py": (
+        [
+            "Pareto k diagnostics",
+            "az.compare",
+            "elpd_diff",
+            "weight",
+            "chinchilla_pooled",
+            "chinchilla_independent",
+            "chinchilla_shared",
+            "power_law_compute",
+            "Interpretation:",
+        ],
+        ["compare_laws.png", "compare_laws.csv"],
+    ),
+}
+
+
+def test_every_example_has_expectations() -> None:
+    """A new example must get its expected output listed here."""
+    assert sorted(p.name for p in EXAMPLES) == sorted(EXPECTED)
+
+
+@pytest.mark.example
+@pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_runs(script: Path, tmp_path: Path) -> None:
+    """The script exits with 0, prints the expected text and writes its files.
+
+    Parameters
+    ----------
+    script
+        Path of the example script.
+    tmp_path
+        Output folder passed as ``--out``.
+    """
+    result = subprocess.run(
+        [sys.executable, str(script), "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"{script.name} failed with exit code {result.returncode}\n"
+        f"stdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}"
+    )
+    texts, files = EXPECTED[script.name]
+    missing = [t for t in texts if t not in result.stdout]
+    assert not missing, f"{script.name} did not print {missing}\nstdout:\n{result.stdout}"
+    for name in files:
+        path = tmp_path / name
+        assert path.is_file() and path.stat().st_size > 0, f"{script.name} did not write {name}"
