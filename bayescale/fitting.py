@@ -11,6 +11,7 @@ identically.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,8 @@ from bayescale.model import ModelSpec, build_model, config_index, has_replicates
 from bayescale.priors import DataSummary, PriorSpec, resolve_pooling, resolve_priors
 
 __all__ = ["ScalingFit", "fit", "load", "make_spec"]
+
+_log = logging.getLogger("bayescale")
 
 FORMAT_VERSION = 1
 DATA_GROUP = "fit_data"
@@ -89,6 +92,7 @@ def fit(
     progressbar: bool = True,
     posterior_predictive: bool = True,
     warn_convergence: bool = True,
+    extend_if_slow: bool = True,
     **sampler_kwargs: Any,
 ) -> ScalingFit:
     r"""Fit a scaling law to training runs with NUTS.
@@ -139,6 +143,11 @@ def fit(
         Draw the ``posterior_predictive`` group after sampling.
     warn_convergence
         Warn (:class:`~bayescale.errors.ConvergenceWarning`) when diagnostics fall short.
+    extend_if_slow
+        When R-hat or bulk ESS fall short *without* divergences (slow mixing along the
+        E-A-alpha ridge, not bad geometry), sample once more with twice ``tune`` and
+        ``draws``; ``fit.sampler["extended_after"]`` and ``fit.spec.notes`` record it.
+        Divergences are never "fixed" this way: they are reported.
     **sampler_kwargs
         Passed to :func:`pymc.sample` (e.g. ``nuts={...}``, ``init=...``).
 
@@ -163,27 +172,47 @@ def fit(
 
     rng = np.random.default_rng(seed)
     sample_seed, pp_seed = rng.integers(2**31, size=2)
-    with model:
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=int(sample_seed),
-            nuts_sampler=nuts_sampler,
-            target_accept=target_accept,
-            progressbar=progressbar,
-            compute_convergence_checks=False,
-            **sampler_kwargs,
+    attempts = [(draws, tune)] + ([(2 * draws, 2 * tune)] if extend_if_slow else [])
+    first_run: str | None = None
+    for attempt, (n_draws, n_tune) in enumerate(attempts):
+        with model:
+            idata = pm.sample(
+                draws=n_draws,
+                tune=n_tune,
+                chains=chains,
+                random_seed=int(sample_seed) + attempt,
+                nuts_sampler=nuts_sampler,
+                target_accept=target_accept,
+                progressbar=progressbar,
+                compute_convergence_checks=False,
+                **sampler_kwargs,
+            )
+        probe = ScalingFit(idata, spec, ds)
+        diag = check_convergence(idata, var_names=probe._sampled_names(), warn=False)
+        # Slow mixing without divergences is cured by longer chains; divergences are not.
+        if diag.ok or diag.divergences or attempt == len(attempts) - 1:
+            break
+        first_run = str(diag)
+        _log.info(
+            "R-hat/ESS fell short (%s); sampling again with tune=%d, draws=%d",
+            diag,
+            *attempts[attempt + 1][::-1],
         )
     sampler_info = {
         "nuts_sampler": nuts_sampler,
-        "draws": draws,
-        "tune": tune,
+        "draws": n_draws,
+        "tune": n_tune,
         "chains": chains,
         "target_accept": target_accept,
         "seed": None if isinstance(seed, np.random.Generator) else seed,
         **{k: v for k, v in sampler_kwargs.items() if isinstance(v, (int, float, str, bool))},
     }
+    if first_run is not None:
+        sampler_info["extended_after"] = first_run
+        spec.notes.append(
+            f"sampled again with tune={n_tune}, draws={n_draws}: the first run with "
+            f"tune={tune}, draws={draws} fell short ({first_run})"
+        )
     result = ScalingFit(idata, spec, ds, sampler=sampler_info, model=model)
     # Post-processing must never lose the posterior: failures become warnings.
     try:

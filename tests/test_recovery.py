@@ -62,6 +62,13 @@ def test_extrapolated_forecast_covers_the_truth(chinchilla_fit) -> None:
         assert abs(curve.loc[fam, "median"] / truth - 1) < 0.02
 
 
+def test_new_run_intervals_contain_the_curve_intervals(chinchilla_fit) -> None:
+    fc = chinchilla_fit.forecast({"params": [1e9, 2e10], "tokens": [2e10, 4e11]}, family="fam_a")
+    curve, new = fc[fc.quantity == "curve"], fc[fc.quantity == "new_run"]
+    assert np.all(new["lower"].to_numpy() < curve["lower"].to_numpy())
+    assert np.all(new["upper"].to_numpy() > curve["upper"].to_numpy())
+
+
 def test_new_family_forecasts_are_wider_than_known_ones(chinchilla_fit) -> None:
     points = {"params": [2e10], "tokens": [4e11]}
     known = chinchilla_fit.forecast(points, family="fam_a")
