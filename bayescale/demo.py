@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from bayescale.cli import (
+from bayescale.report import (
     fmt_interval,
     fmt_percent,
     fmt_sci,

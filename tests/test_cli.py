@@ -15,8 +15,9 @@ import xarray as xr
 from pymc.testing import mock_sample_setup_and_teardown
 
 import bayescale as bs
-from bayescale.cli import main, parse_pooling, render_table
+from bayescale.cli import main, parse_pooling
 from bayescale.errors import SpecificationError
+from bayescale.report import render_table
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::bayescale.errors.ConvergenceWarning"),
