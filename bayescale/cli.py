@@ -197,6 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P",
         help="probability of the value_lo/value_hi intervals in the data (default: 0.95)",
     )
+    p.add_argument(
+        "--extrapolation-rate",
+        type=float,
+        default=0.02,
+        metavar="LAMBDA",
+        help="extra log-sd of new-run forecasts per e-fold beyond the data (default: 0.02; "
+        "0 turns it off; see docs/forecasting.md)",
+    )
     p.add_argument("--draws", type=_positive_int, default=1000, help="draws per chain (1000)")
     p.add_argument("--tune", type=_positive_int, default=1000, help="tuning steps per chain (1000)")
     p.add_argument("--chains", type=_positive_int, default=4, help="number of chains (4)")
@@ -406,6 +414,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         likelihood=args.likelihood,
         space=args.space,
         interval_prob=args.interval_prob,
+        extrapolation_rate=args.extrapolation_rate,
         seed=args.seed,
         draws=args.draws,
         tune=args.tune,

@@ -121,8 +121,10 @@ def _print_heldout(table: pd.DataFrame, ci: float, out: TextIO) -> None:
         file=out,
     )
     print(
-        "  forecast = median for a new run. Its interval adds sigma to the uncertainty of the\n"
-        "  law; without repeated seeds sigma holds both run-to-run noise and the law's misfit.",
+        "  forecast = median for a new run. Its interval adds to the uncertainty of the law the\n"
+        "  noise sigma (without repeated seeds it holds both run-to-run noise and the law's\n"
+        "  misfit) and an extrapolation error of 2% per e-fold beyond the largest fitted run\n"
+        "  (estimated from held-out runs of real data: docs/forecasting.md).",
         file=out,
     )
 

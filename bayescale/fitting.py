@@ -48,6 +48,7 @@ def make_spec(
     priors: Mapping[str, PriorSpec | Mapping[str, float]] | None = None,
     likelihood: str = "normal",
     nu: float = 4.0,
+    extrapolation_rate: float = 0.02,
 ) -> ModelSpec:
     """Resolve defaults against validated data into a :class:`~bayescale.model.ModelSpec`."""
     summary = DataSummary.from_dataset(ds, law.inputs)
@@ -62,6 +63,7 @@ def make_spec(
         space=str(ds.attrs["space"]),
         interval_prob=float(ds.attrs["interval_prob"]),
         config_effects=has_replicates(ds),
+        extrapolation_rate=float(extrapolation_rate),
         notes=[n for n in [ds.attrs.get("notes", ""), *notes] if n],
     )
 
@@ -83,6 +85,7 @@ def fit(
     nu: float = 4.0,
     space: str = "log",
     interval_prob: float = 0.95,
+    extrapolation_rate: float = 0.02,
     seed: int | np.random.Generator | None = 0,
     draws: int = 1000,
     tune: int = 1000,
@@ -124,6 +127,10 @@ def fit(
         ``"log"`` (fit :math:`\log L`, default) or ``"linear"``.
     interval_prob
         Probability of the ``value_lo``/``value_hi`` intervals in the data.
+    extrapolation_rate
+        :math:`\lambda`: standard deviation of the log value added to new-run forecasts
+        per e-fold beyond the training data (``docs/forecasting.md``). The default 0.02
+        was estimated from held-out larger runs of real data; 0 turns it off.
     seed
         Random seed of the sampler and of the posterior predictive draws.
     draws, tune, chains
@@ -166,7 +173,15 @@ def fit(
         min_rows_per_family=_min_rows(law_obj, pooling),
         interval_prob=interval_prob,
     )
-    spec = make_spec(ds, law_obj, pooling=pooling, priors=priors, likelihood=likelihood, nu=nu)
+    spec = make_spec(
+        ds,
+        law_obj,
+        pooling=pooling,
+        priors=priors,
+        likelihood=likelihood,
+        nu=nu,
+        extrapolation_rate=extrapolation_rate,
+    )
     model = build_model(ds, spec)
     import pymc as pm
 

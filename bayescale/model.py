@@ -65,6 +65,7 @@ class ModelSpec:
     space: str = "log"
     interval_prob: float = 0.95
     config_effects: bool = False
+    extrapolation_rate: float = 0.02
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -74,6 +75,10 @@ class ModelSpec:
             )
         if self.likelihood == "studentt" and not self.nu > 0:
             raise SpecificationError(f"Student-t nu must be > 0, not {self.nu}")
+        if not (np.isfinite(self.extrapolation_rate) and self.extrapolation_rate >= 0):
+            raise SpecificationError(
+                f"extrapolation_rate must be a number >= 0, not {self.extrapolation_rate}"
+            )
 
     @property
     def law_obj(self) -> Law:

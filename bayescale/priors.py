@@ -46,7 +46,7 @@ that made a naive model diverge (``docs/pooling.md``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -92,22 +92,28 @@ class DataSummary:
     log_ref: dict[str, float]
     u_sd: dict[str, float]
     space: str
+    #: log of the largest value of each input in the training data (where extrapolation
+    #: starts; see :mod:`bayescale.forecast`).
+    log_max: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_dataset(cls, ds: xr.Dataset, inputs: tuple[str, ...]) -> DataSummary:
         value = ds["value"].values
         log_ref: dict[str, float] = {}
         u_sd: dict[str, float] = {}
+        log_max: dict[str, float] = {}
         for col in inputs:
             logs = np.log(ds[col].values)
             log_ref[col] = float(np.mean(logs))
             u_sd[col] = float(max(np.std(logs), 1e-3))
+            log_max[col] = float(np.max(logs))
         return cls(
             y_min=float(np.min(value)),
             y_median=float(np.median(value)),
             log_ref=log_ref,
             u_sd=u_sd,
             space=str(ds.attrs.get("space", "log")),
+            log_max=log_max,
         )
 
     def to_dict(self) -> dict[str, Any]:

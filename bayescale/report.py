@@ -39,8 +39,9 @@ INPUT_LABELS = {"params": "N", "tokens": "D", "compute": "C"}
 
 CURVE_NOTE = "curve   = the fitted law itself (the interval is the uncertainty about the law)"
 NEW_RUN_NOTE = (
-    "new_run = one new training run measured there (the law plus run-to-run noise);\n"
-    "            compare observed runs with this"
+    "new_run = one new training run measured there (the law plus run-to-run noise and,\n"
+    "            beyond the data, an extrapolation error); compare observed runs with this\n"
+    "  beyond  = e-folds beyond the largest training run (0: inside the data)"
 )
 
 
@@ -324,6 +325,7 @@ def format_forecast(table: pd.DataFrame, *, metric: str) -> str:
         by_q = {q: r for q, r in zip(group["quantity"], group.to_dict("records"), strict=True)}
         first = group.iloc[0]
         cells = [str(first["family"])] + [fmt_sci(float(first[c])) for c in inputs]
+        cells.append(f"{float(first.get('extrapolation', 0.0)):.1f}")
         for quantity in ("curve", "new_run"):
             rec = by_q[quantity]
             cells += [
@@ -331,7 +333,7 @@ def format_forecast(table: pd.DataFrame, *, metric: str) -> str:
                 fmt_interval(float(rec["lower"]), float(rec["upper"])),
             ]
         rows.append(cells)
-    headers = ["family"] + [INPUT_LABELS.get(c, c) for c in inputs]
+    headers = ["family"] + [INPUT_LABELS.get(c, c) for c in inputs] + ["beyond"]
     headers += ["curve median", f"curve {pct}", "new_run median", f"new_run {pct}"]
     lines = [
         f"Forecast of {metric} (medians and {pct} equal-tailed intervals)",

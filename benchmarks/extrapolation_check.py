@@ -1,17 +1,26 @@
-"""How far the forecasts of bayescale can be trusted: held-out larger runs of real data.
+"""How far bayescale's forecasts can be trusted, and the calibration of the extrapolation term.
 
-For each case, fits the chinchilla law (defaults) on the runs with N <= a cut-off and
-scores the 90% new-run forecasts of the larger runs: median absolute relative error (ARE)
-of the posterior median, coverage of the 90% interval, mean signed error (bias) and median
-relative interval width.
+For each case (data set, metric, size cut-off), fits the chinchilla law with default
+settings on the runs with N <= the cut-off and forecasts every larger run. It prints, per
+case, the median absolute relative error (ARE) of the posterior median and the coverage of
+the 90 % new-run interval:
 
-Cases: the shipped Gadre et al. (2024) data (``loss_c4_val``, 3 corpora) and, when
-``../shared/data`` is present, the Epoch AI extraction of Hoffmann et al. (2022) (not
-shipped: no licence stated).
+* without the extrapolation term (``extrapolation_rate=0``);
+* with the shipped default ``extrapolation_rate`` (0.02);
+* with the rate estimated by maximum likelihood from all *other* cases
+  (leave-one-case-out: a fair test of the calibration).
+
+It also prints the maximum-likelihood rate from all cases: the number behind the default.
+The rate lambda adds ``lambda * d`` to the log-scale standard deviation of a new run,
+``d`` being the distance beyond the training data in e-folds (``docs/forecasting.md``).
+
+Cases: the 8 validation losses of the shipped Gadre et al. (2024) data (3 corpora, cut at
+N = 1e9) and, when ``../shared/data`` is present, the Epoch AI extraction of Hoffmann et
+al. (2022) (one family, cuts at 3e8 and 1e9; not shipped: no licence stated).
 
 Usage::
 
-    .venv/bin/python benchmarks/extrapolation_check.py
+    .venv/bin/python benchmarks/extrapolation_check.py      # about 5 minutes on 2 cores
 """
 
 from __future__ import annotations
@@ -21,51 +30,98 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import optimize, stats
 
 import bayescale as bs
 from bayescale.errors import ConvergenceWarning
+from bayescale.model import ModelSpec
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "tidy"
+DEFAULT_RATE = ModelSpec.__dataclass_fields__["extrapolation_rate"].default
+Z90 = stats.norm.ppf(0.95)
 
 
-def score(name: str, df: pd.DataFrame, cut: float) -> dict[str, object]:
-    """Fit on N <= cut, score the larger runs."""
+def heldout_errors(name: str, df: pd.DataFrame, cut: float) -> tuple[pd.DataFrame, bool]:
+    """Log-scale errors, predictive sds and distances of the runs above ``cut``."""
     train, test = df[df["params"] <= cut], df[df["params"] > cut]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        fit = bs.fit(train, seed=0, progressbar=False)
-    cols = ["params", "tokens"] + (["family"] if "family" in test else [])
-    fc = fit.forecast(test[cols], ci=0.9)
-    new = fc[fc["quantity"] == "new_run"].reset_index(drop=True)
-    y = test["value"].to_numpy()
-    rel = (new["median"].to_numpy() - y) / y
-    return {
-        "case": name,
-        "train_runs": len(train),
-        "heldout_runs": len(test),
-        "largest_N_ratio": round(float(test["params"].max() / train["params"].max()), 1),
-        "converged": fit.diagnostics.ok,
-        "median_ARE_%": round(100 * float(np.median(np.abs(rel))), 2),
-        "coverage90_%": round(100 * float(np.mean((new["lower"] <= y) & (y <= new["upper"]))), 1),
-        "bias_%": round(100 * float(np.mean(rel)), 2),
-        "median_width90_%": round(
-            100 * float(np.median((new["upper"] - new["lower"]) / new["median"])), 2
-        ),
-    }
+        fit = bs.fit(train, seed=0, progressbar=False, extrapolation_rate=0.0)
+    cols = ["params", "tokens"] + (["family"] if train["family"].nunique() > 1 else [])
+    draws = fit.forecast_draws(test[cols])
+    log_pred = np.log(draws["new_run"].values.reshape(-1, len(test)))
+    y = np.log(test["value"].to_numpy())
+    frame = pd.DataFrame(
+        {
+            "case": name,
+            "err": y - np.median(log_pred, axis=0),
+            "sd": log_pred.std(axis=0),
+            "d": draws["extrapolation"].values,
+            "are": np.abs(np.exp(np.median(log_pred, axis=0)) / np.exp(y) - 1),
+        }
+    )
+    return frame, fit.diagnostics.ok
+
+
+def mle_rate(frame: pd.DataFrame) -> float:
+    """Maximum-likelihood lambda: err ~ Normal(0, sqrt(sd^2 + (lambda d)^2))."""
+
+    def nll(log_rate: float) -> float:
+        scale = np.sqrt(frame["sd"] ** 2 + (np.exp(log_rate) * frame["d"]) ** 2)
+        return -float(stats.norm.logpdf(frame["err"], 0.0, scale).sum())
+
+    res = optimize.minimize_scalar(nll, bounds=(-12.0, 0.0), method="bounded")
+    return float(np.exp(res.x))
+
+
+def coverage(frame: pd.DataFrame, rate: float) -> float:
+    scale = np.sqrt(frame["sd"] ** 2 + (rate * frame["d"]) ** 2)
+    return float(np.mean(np.abs(frame["err"]) <= Z90 * scale))
 
 
 def main() -> None:
-    rows = [
-        score("gadre2024 loss_c4_val", bs.datasets.load("gadre2024", metric="loss_c4_val"), 1e9)
-    ]
+    cases: list[tuple[str, pd.DataFrame, float]] = []
+    gadre = bs.datasets.load("gadre2024")
+    for metric in sorted(gadre["metric"].unique()):
+        cases.append((f"gadre2024 {metric}", gadre[gadre["metric"] == metric], 1e9))
     epoch = SHARED / "epoch_chinchilla_tidy.csv"
     if epoch.exists():
         df = pd.read_csv(epoch)
-        for cut in (3e8, 1e9):
-            rows.append(score(f"epoch chinchilla (N <= {cut:.0e})", df, cut))
+        cases += [(f"epoch chinchilla N<={cut:.0e}", df, cut) for cut in (3e8, 1e9)]
     else:
-        print(f"skipping the Epoch Chinchilla case: {epoch} not found")
-    print(pd.DataFrame(rows).to_string(index=False))
+        print(f"skipping the Epoch Chinchilla cases: {epoch} not found")
+    frames, converged = [], {}
+    for name, df, cut in cases:
+        frame, ok = heldout_errors(name, df, cut)
+        frames.append(frame)
+        converged[name] = ok
+        print(f"fitted {name}: {len(frame)} held-out runs, converged={ok}", flush=True)
+    allf = pd.concat(frames, ignore_index=True)
+    rows = []
+    for name, frame in allf.groupby("case", sort=False):
+        loo_rate = mle_rate(allf[allf["case"] != name])
+        rows.append(
+            {
+                "case": name,
+                "heldout": len(frame),
+                "max_d": round(float(frame["d"].max()), 2),
+                "converged": converged[name],
+                "median_ARE_%": round(100 * float(frame["are"].median()), 2),
+                "cov90_no_term": coverage(frame, 0.0),
+                f"cov90_default_{DEFAULT_RATE}": coverage(frame, DEFAULT_RATE),
+                "loo_rate": round(loo_rate, 4),
+                "cov90_loo": coverage(frame, loo_rate),
+            }
+        )
+    table = pd.DataFrame(rows)
+    pd.set_option("display.width", 200)
+    print()
+    print(table.round(3).to_string(index=False))
+    w = table["heldout"] / table["heldout"].sum()
+    print()
+    print(f"all {len(allf)} held-out runs: maximum-likelihood rate {mle_rate(allf):.4f}")
+    for col in ("cov90_no_term", f"cov90_default_{DEFAULT_RATE}", "cov90_loo"):
+        print(f"  {col:>22}: {float((table[col] * w).sum()):.3f} (weighted by held-out runs)")
 
 
 if __name__ == "__main__":

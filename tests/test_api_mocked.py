@@ -226,3 +226,23 @@ def test_shared_pooling_forecasts(runs, mock_pymc_sample) -> None:
     known = fit.forecast(POINTS, family="fam_a")
     new = fit.forecast(POINTS, family=None)
     np.testing.assert_allclose(known["median"], new["median"])  # one law for all families
+
+
+def test_extrapolation_distance_is_zero_inside_the_data(mocked_fit) -> None:
+    from bayescale.forecast import extrapolation_distance
+
+    n_max = float(mocked_fit.data["params"].max())
+    d_max = float(mocked_fit.data["tokens"].max())
+    x = {
+        "params": np.array([n_max / 2, n_max * np.e, n_max]),
+        "tokens": np.array([d_max / 2, d_max, d_max * np.e**2]),
+    }
+    np.testing.assert_allclose(extrapolation_distance(mocked_fit.spec, x), [0.0, 1.0, 2.0])
+    fc = mocked_fit.forecast({"params": [n_max * np.e], "tokens": [d_max]}, family="fam_a")
+    np.testing.assert_allclose(fc["extrapolation"], 1.0)
+
+
+def test_extrapolation_rate_is_validated(runs) -> None:
+    ds = bs.validate(runs)
+    with pytest.raises(SpecificationError, match="extrapolation_rate"):
+        bs.fitting.make_spec(ds, bs.get_law("chinchilla"), extrapolation_rate=-0.1)

@@ -69,6 +69,24 @@ def test_new_run_intervals_contain_the_curve_intervals(chinchilla_fit) -> None:
     assert np.all(new["upper"].to_numpy() > curve["upper"].to_numpy())
 
 
+def test_extrapolation_error_widens_new_runs_far_beyond_the_data(chinchilla_fit) -> None:
+    import dataclasses
+
+    points = {"params": [5e8, 2e11], "tokens": [1e10, 4e12]}  # inside; 100x beyond
+    with_term = chinchilla_fit.forecast(points, family="fam_a")
+    plain = bs.ScalingFit(
+        chinchilla_fit.idata,
+        dataclasses.replace(chinchilla_fit.spec, extrapolation_rate=0.0),
+        chinchilla_fit.data,
+    ).forecast(points, family="fam_a")
+    new, new0 = (t[t.quantity == "new_run"].reset_index() for t in (with_term, plain))
+    width, width0 = new.upper - new.lower, new0.upper - new0.lower
+    assert width[0] == pytest.approx(width0[0], rel=0.05)  # inside the data: no change
+    assert width[1] > 1.5 * width0[1]  # ln(100) = 4.6 e-folds beyond: 9 % extra sd
+    curve, curve0 = (t[t.quantity == "curve"].reset_index() for t in (with_term, plain))
+    pd.testing.assert_frame_equal(curve, curve0)  # the law's own band is unchanged
+
+
 def test_new_family_forecasts_are_wider_than_known_ones(chinchilla_fit) -> None:
     points = {"params": [2e10], "tokens": [4e11]}
     known = chinchilla_fit.forecast(points, family="fam_a")
