@@ -504,6 +504,22 @@ def _family_note(fit: ScalingFit, family: Any, out: TextIO) -> None:
         print(textwrap.fill(text + "; expect wide intervals.", width=90), file=out)
 
 
+def _report(
+    args: argparse.Namespace, fit: ScalingFit, family: Any, table: Any, body: str, out: TextIO
+) -> int:
+    """Print a result table as JSON records, or as text under the fit's header."""
+    if args.json:
+        print(json_records(table, metric=fit.metric), file=out)
+        return 0
+    print(fit_header(args.fit, fit), file=out)
+    if fit.diagnostics is not None and not fit.diagnostics.ok:
+        print(format_diagnostics(fit.diagnostics), file=out)
+    _family_note(fit, family, out)
+    print("", file=out)
+    print(body, file=out)
+    return 0
+
+
 def cmd_forecast(args: argparse.Namespace, out: TextIO) -> int:
     """``bayescale forecast``: curve and new-run forecasts at new points.
 
@@ -523,16 +539,7 @@ def cmd_forecast(args: argparse.Namespace, out: TextIO) -> int:
     points = _forecast_points(args, fit.law)
     family = _resolve_family(fit, args.family, default=None)
     table = fit.forecast(points, ci=args.ci, family=family, seed=args.seed)
-    if args.json:
-        print(json_records(table, metric=fit.metric), file=out)
-        return 0
-    print(fit_header(args.fit, fit), file=out)
-    if fit.diagnostics is not None and not fit.diagnostics.ok:
-        print(format_diagnostics(fit.diagnostics), file=out)
-    _family_note(fit, family, out)
-    print("", file=out)
-    print(format_forecast(table, metric=fit.metric), file=out)
-    return 0
+    return _report(args, fit, family, table, format_forecast(table, metric=fit.metric), out)
 
 
 def cmd_optimal(args: argparse.Namespace, out: TextIO) -> int:
@@ -561,19 +568,10 @@ def cmd_optimal(args: argparse.Namespace, out: TextIO) -> int:
         family=family,
         flops_per_param_token=args.flops_per_param_token,
     )
-    if args.json:
-        print(json_records(table, metric=fit.metric), file=out)
-        return 0
-    print(fit_header(args.fit, fit), file=out)
-    if fit.diagnostics is not None and not fit.diagnostics.ok:
-        print(format_diagnostics(fit.diagnostics), file=out)
-    _family_note(fit, family, out)
-    print("", file=out)
-    print(
-        format_optimal(table, metric=fit.metric, flops_per_param_token=args.flops_per_param_token),
-        file=out,
+    body = format_optimal(
+        table, metric=fit.metric, flops_per_param_token=args.flops_per_param_token
     )
-    return 0
+    return _report(args, fit, family, table, body, out)
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
