@@ -40,7 +40,16 @@ import xarray as xr
 from bayescale import dims
 from bayescale.errors import DataError
 
-__all__ = ["NO_SEED", "VALIDATED_ATTR", "has_seed_effects", "read_table", "to_frame", "validate"]
+__all__ = [
+    "NO_SEED",
+    "VALIDATED_ATTR",
+    "has_run_effects",
+    "has_seed_effects",
+    "read_table",
+    "run_labels",
+    "to_frame",
+    "validate",
+]
 
 #: Marker attribute of a Dataset produced by :func:`validate`.
 VALIDATED_ATTR = "bayescale_validated"
@@ -464,6 +473,7 @@ def validate(
         seed = pd.Series([NO_SEED] * n, dtype=object)
 
     _check_duplicates(family, seed, params, tokens, step, value, where, positions)
+    run = _run_labels(frame, family, seed, params, step)
 
     # Enough rows per family.
     counts = family.value_counts(sort=False)
@@ -499,6 +509,11 @@ def validate(
         data_vars["value_hi"] = (dims.OBS, hi)
     if step is not None:
         data_vars["checkpoint_step"] = (dims.OBS, step)
+    run_labels = list(pd.unique(run))
+    data_vars["run_idx"] = (
+        dims.OBS,
+        run.map({r: i for i, r in enumerate(run_labels)}).to_numpy().astype(np.int64),
+    )
     ds = xr.Dataset(
         data_vars,
         coords={
@@ -507,6 +522,8 @@ def validate(
             dims.SEED: np.asarray(seed_labels, dtype=str),
             "obs_family": (dims.OBS, family.to_numpy().astype(str)),
             "obs_seed": (dims.OBS, seed.to_numpy().astype(str)),
+            dims.RUN: np.asarray(run_labels, dtype=str),
+            "obs_run": (dims.OBS, run.to_numpy().astype(str)),
         },
         attrs={
             VALIDATED_ATTR: 1,
@@ -574,6 +591,66 @@ def _intervals(
                 "empty there, or fit with space='linear'."
             )
     return lo, hi
+
+
+def _run_labels(
+    frame: pd.DataFrame,
+    family: pd.Series,
+    seed: pd.Series,
+    params: np.ndarray,
+    step: np.ndarray | None,
+) -> pd.Series:
+    """Label the training run of every row: its checkpoints share one label.
+
+    With a ``model`` column, a run is (family, seed, model). Without one, the rows of a
+    table with checkpoint steps are grouped by (family, seed, N); otherwise every row is
+    its own run.
+    """
+    base = family.astype(str) + "/" + seed.astype(str)
+    if dims.COL_MODEL in frame.columns:
+        blank = _blank(frame[dims.COL_MODEL])
+        model = pd.Series(
+            [_label(v) for v in frame[dims.COL_MODEL]], dtype=object, index=base.index
+        )
+        own = pd.Series([f"row{i}" for i in range(len(frame))], dtype=object, index=base.index)
+        return base + "/" + model.where(~blank, own)
+    if step is not None:
+        return base + "/N=" + pd.Series([f"{p:.6g}" for p in params], index=base.index)
+    return base + "/" + pd.Series([f"row{i}" for i in range(len(frame))], index=base.index)
+
+
+def run_labels(frame: pd.DataFrame) -> pd.Series:
+    """Run label of every row of a long-format table (as :func:`validate` assigns them).
+
+    A run is (family, seed, model) with a ``model`` column, else (family, seed, params)
+    when the table has checkpoint steps, else every row is its own run.
+    """
+    family = pd.Series([_label(v) for v in frame[dims.COL_FAMILY]], dtype=object)
+    if dims.COL_SEED in frame.columns:
+        blank = _blank(frame[dims.COL_SEED])
+        seed = pd.Series(
+            [NO_SEED if b else _label(v) for v, b in zip(frame[dims.COL_SEED], blank, strict=True)],
+            dtype=object,
+        )
+    else:
+        seed = pd.Series([NO_SEED] * len(frame), dtype=object)
+    params = pd.to_numeric(frame[dims.COL_PARAMS], errors="coerce").to_numpy(dtype=float)
+    step = None
+    if dims.COL_STEP in frame.columns:
+        step = pd.to_numeric(frame[dims.COL_STEP], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(step).all():
+            step = None
+    plain = frame.reset_index(drop=True)
+    out = _run_labels(plain, family, seed, params, step)
+    out.index = frame.index
+    return out
+
+
+def has_run_effects(ds: xr.Dataset) -> bool:
+    """Whether some training run has two or more rows (intermediate checkpoints)."""
+    if "run_idx" not in ds:
+        return False
+    return bool(np.bincount(ds["run_idx"].values).max() > 1)
 
 
 def _check_duplicates(

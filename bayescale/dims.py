@@ -14,6 +14,9 @@ Dimensions
 ``config``
     A training configuration (family, N, D, checkpoint step) that was run more than once
     (several seeds): its runs share an offset from the law.
+``run``
+    A training run (family, seed, model): its intermediate checkpoints share a run-level
+    offset from the law.
 ``replicated_config``
     The configurations with two or more runs.
 ``point``
@@ -27,6 +30,7 @@ from __future__ import annotations
 OBS = "obs"
 FAMILY = "family"
 SEED = "seed"
+RUN = "run"
 CONFIG = "config"
 REPLICATED = "replicated_config"
 POINT = "point"
@@ -35,6 +39,7 @@ SAMPLE_DIMS = ("chain", "draw")
 #: Columns of the long data format (see ``docs/data_format.md``).
 COL_FAMILY = "family"
 COL_SEED = "seed"
+COL_MODEL = "model"
 CONFIG = "config"
 REPLICATED = "replicated_config"
 COL_PARAMS = "params"

@@ -23,7 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale import dims
-from bayescale.data import validate
+from bayescale.data import has_run_effects, validate
 from bayescale.diagnostics import Diagnostics, check_convergence
 from bayescale.errors import FitFileError, SpecificationError
 from bayescale.forecast import PointsLike, forecast_draws, summarise
@@ -49,6 +49,7 @@ def make_spec(
     likelihood: str = "normal",
     nu: float = 4.0,
     extrapolation_rate: float = 0.02,
+    run_effects: bool | None = None,
 ) -> ModelSpec:
     """Resolve defaults against validated data into a :class:`~bayescale.model.ModelSpec`."""
     summary = DataSummary.from_dataset(ds, law.inputs)
@@ -63,6 +64,7 @@ def make_spec(
         space=str(ds.attrs["space"]),
         interval_prob=float(ds.attrs["interval_prob"]),
         config_effects=has_replicates(ds),
+        run_effects=has_run_effects(ds) if run_effects is None else bool(run_effects),
         extrapolation_rate=float(extrapolation_rate),
         notes=[n for n in [ds.attrs.get("notes", ""), *notes] if n],
     )
@@ -86,6 +88,7 @@ def fit(
     space: str = "log",
     interval_prob: float = 0.95,
     extrapolation_rate: float = 0.02,
+    run_effects: bool | None = None,
     seed: int | np.random.Generator | None = 0,
     draws: int = 1000,
     tune: int = 1000,
@@ -131,6 +134,11 @@ def fit(
         :math:`\lambda`: standard deviation of the log value added to new-run forecasts
         per e-fold beyond the training data (``docs/forecasting.md``). The default 0.02
         was estimated from held-out larger runs of real data; 0 turns it off.
+    run_effects
+        Model a run-level offset shared by the checkpoints of one training run
+        (``run_sigma``; :func:`bayescale.model.run_marginal_logp`). ``None`` (default):
+        on when some run has several rows (intermediate checkpoints). Checkpoints of one
+        run are correlated; without this they count as independent evidence.
     seed
         Random seed of the sampler and of the posterior predictive draws.
     draws, tune, chains
@@ -181,6 +189,7 @@ def fit(
         likelihood=likelihood,
         nu=nu,
         extrapolation_rate=extrapolation_rate,
+        run_effects=run_effects,
     )
     model = build_model(ds, spec)
     import pymc as pm
@@ -233,10 +242,18 @@ def fit(
     try:
         with model:
             pm.compute_log_likelihood(idata, var_names=[dims.OBSERVED], progressbar=False)
+            if spec.run_effects and spec.likelihood == "normal":
+                _log_likelihood_per_run(idata, ds)
             if posterior_predictive:
-                pm.sample_posterior_predictive(
-                    idata, random_seed=int(pp_seed), extend_inferencedata=True, progressbar=False
-                )
+                with warnings.catch_warnings():
+                    # The run-marginal likelihood draws in NumPy (object mode): expected.
+                    warnings.filterwarnings("ignore", message="Numba will use object mode")
+                    pm.sample_posterior_predictive(
+                        idata,
+                        random_seed=int(pp_seed),
+                        extend_inferencedata=True,
+                        progressbar=False,
+                    )
     except Exception as exc:
         warnings.warn(
             f"sampling finished but post-processing failed ({exc!r}); the posterior is kept",
@@ -245,6 +262,20 @@ def fit(
         )
     result._finish(warn=warn_convergence)
     return result
+
+
+def _log_likelihood_per_run(idata: xr.DataTree, ds: xr.Dataset) -> None:
+    """Sum the pointwise log-likelihood over each run's rows (dim ``run``).
+
+    With run offsets integrated out, a row's log-likelihood is a sequential conditional
+    (:func:`bayescale.model.run_marginal_logp`); only its sum over a run is a meaningful
+    unit, the run's joint density. PSIS-LOO on it leaves one run out.
+    """
+    ll = idata["log_likelihood"].dataset[dims.OBSERVED]
+    run = xr.DataArray(ds["obs_run"].values, dims=dims.OBS, name=dims.RUN)
+    per_run = ll.assign_coords({dims.OBS: ll[dims.OBS].values}).groupby(run).sum()
+    per_run = per_run.sel({dims.RUN: ds[dims.RUN].values})
+    idata["log_likelihood"] = xr.Dataset({dims.OBSERVED: per_run})
 
 
 class ScalingFit:
@@ -313,7 +344,11 @@ class ScalingFit:
                 names += [f"{p.raw_name}_mu", f"{p.raw_name}_tau", f"{p.raw_name}_offset"]
             else:
                 names.append(p.raw_name)
-        names += [n for n in ("sigma", "config_sigma", "config_offset") if n in post]
+        names += [
+            n
+            for n in ("sigma", "config_sigma", "config_offset", "run_sigma", "run_offset")
+            if n in post
+        ]
         return [n for n in names if n in post]
 
     # -- properties -------------------------------------------------------------------
@@ -351,7 +386,7 @@ class ScalingFit:
             for p in self.law.parameters:
                 if self.spec.pooling[p.name] == "pooled":
                     names += [f"{p.raw_name}_mu", f"{p.raw_name}_tau"]
-            names += [n for n in ("sigma", "config_sigma") if n in post]
+            names += [n for n in ("sigma", "config_sigma", "run_sigma") if n in post]
         return [n for n in dict.fromkeys(names) if n in post]
 
     def summary(

@@ -12,7 +12,10 @@ For a point :math:`x` and family :math:`f`, every posterior draw :math:`s` gives
   run noise, and an extrapolation error that grows with the distance :math:`d` of
   :math:`x` beyond the training data (in e-folds, see :func:`extrapolation_distance`):
   :math:`\log \tilde y = \log L^{(s)}(x) + \lambda d\,\epsilon_0
-  + \sigma^{(s)}_\text{config}\epsilon_1 + \sigma^{(s)}\epsilon_2` in log space.
+  + \sigma^{(s)}_\text{config}\epsilon_1 + \sigma^{(s)}_\text{run}\epsilon_3
+  + \sigma^{(s)}\epsilon_2` in log space (the configuration term with repeated runs,
+  the run term with intermediate checkpoints). :func:`seed_share` says how much of the
+  new run's variance is run-to-run noise.
 
 The extrapolation term stands for what neither the posterior of the law nor the noise seen
 inside the data can know: how far the functional form drifts from the truth beyond the
@@ -46,7 +49,14 @@ from bayescale.errors import DataError, SpecificationError
 if TYPE_CHECKING:
     from bayescale.model import ModelSpec
 
-__all__ = ["NEW_FAMILY", "forecast_draws", "parameter_draws", "points_frame", "summarise"]
+__all__ = [
+    "NEW_FAMILY",
+    "forecast_draws",
+    "parameter_draws",
+    "points_frame",
+    "seed_share",
+    "summarise",
+]
 
 NEW_FAMILY = "<new family>"
 
@@ -230,14 +240,20 @@ def forecast_draws(
     if spec.config_effects and "config_sigma" in posterior:
         eta = eta + posterior["config_sigma"].values[..., None] * rng.standard_normal(shape)
     sigma = posterior["sigma"].values[..., None]
+    seed_var = sigma**2 * (1.0 if spec.likelihood == "normal" else _t_variance(spec.nu))
+    run_shift = np.zeros(shape)
+    if spec.run_effects and "run_sigma" in posterior:
+        run_sigma = posterior["run_sigma"].values[..., None]
+        run_shift = run_sigma * rng.standard_normal(shape)
+        seed_var = seed_var + run_sigma**2
     if spec.likelihood == "normal":
         noise = rng.standard_normal(shape)
     else:
         noise = rng.standard_t(spec.nu, size=shape)
     if spec.space == "log":
-        new_run = np.exp(eta + sigma * noise)
+        new_run = np.exp(eta + run_shift + sigma * noise)
     else:
-        new_run = np.exp(eta) + sigma * noise
+        new_run = np.exp(eta) + run_shift + sigma * noise
     labels = [f if f is not None else NEW_FAMILY for f in fams]
     coords: dict[str, Any] = {
         "chain": posterior["chain"].values,
@@ -250,10 +266,46 @@ def forecast_draws(
     coords["extrapolation"] = (dims.POINT, beyond)
     vdims = ("chain", "draw", dims.POINT)
     return xr.Dataset(
-        {"curve": (vdims, curve), "new_run": (vdims, new_run)},
+        {
+            "curve": (vdims, curve),
+            "new_run": (vdims, new_run),
+            "seed_var": (vdims[:2], np.broadcast_to(seed_var, (*shape[:2], 1))[..., 0]),
+        },
         coords=coords,
-        attrs={"metric": posterior.attrs.get("metric", ""), "law": spec.law},
+        attrs={
+            "metric": posterior.attrs.get("metric", ""),
+            "law": spec.law,
+            "space": spec.space,
+            "seed_noise_identified": int(spec.config_effects or spec.run_effects),
+        },
     )
+
+
+def _t_variance(nu: float) -> float:
+    """Variance of a standard Student-t (infinite for nu <= 2: reported as nan)."""
+    return nu / (nu - 2.0) if nu > 2 else float("nan")
+
+
+def seed_share(draws: xr.Dataset) -> np.ndarray:
+    r"""Share of each new-run forecast's variance that is run-to-run (seed) noise.
+
+    .. math::
+
+        s = \frac{\mathbb E[\sigma^2 + \sigma_\text{run}^2]}
+                 {\operatorname{Var}(\log \tilde y)}
+
+    in log space (:math:`\tilde y` instead of :math:`\log \tilde y` in linear space):
+    the part of the new-run interval that no amount of extra data about the law would
+    remove, only averaging over seeds. When the data hold no repeated runs and no
+    checkpoints, :math:`\sigma` also holds the law's misfit, so :math:`s` is an upper
+    bound (``draws.attrs["seed_noise_identified"] == 0``).
+    """
+    new_run = draws["new_run"].values.reshape(-1, draws.sizes[dims.POINT])
+    values = np.log(new_run) if draws.attrs.get("space", "log") == "log" else new_run
+    total = values.var(axis=0)
+    seed = float(np.nanmean(draws["seed_var"].values)) if "seed_var" in draws else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.clip(seed / total, 0.0, 1.0)
 
 
 def summarise(draws: xr.Dataset, *, ci: float = 0.9) -> pd.DataFrame:
@@ -262,13 +314,15 @@ def summarise(draws: xr.Dataset, *, ci: float = 0.9) -> pd.DataFrame:
     One row per (point, quantity): ``quantity`` is ``"curve"`` (the law itself) or
     ``"new_run"`` (a new observed run). Columns: the point's inputs, family and
     ``extrapolation`` (e-folds beyond the data), then ``mean``, ``median``, ``lower``,
-    ``upper`` and ``ci_prob``.
+    ``upper``, ``ci_prob`` and, for new runs, ``seed_share`` (:func:`seed_share`: the
+    share of the forecast's variance that is run-to-run noise).
     """
     if not 0 < ci < 1:
         raise SpecificationError(f"ci must lie in (0, 1), not {ci}")
     q = [(1 - ci) / 2, 0.5, (1 + ci) / 2]
     rows = []
     inputs = [c for c in dims.SCALE_COLUMNS if c in draws.coords]
+    share = seed_share(draws)
     for quantity in ("curve", "new_run"):
         arr = draws[quantity].values.reshape(-1, draws.sizes[dims.POINT])
         lo, med, hi = np.quantile(arr, q, axis=0)
@@ -287,6 +341,7 @@ def summarise(draws: xr.Dataset, *, ci: float = 0.9) -> pd.DataFrame:
                 lower=lo[i],
                 upper=hi[i],
                 ci_prob=ci,
+                seed_share=share[i] if quantity == "new_run" else np.nan,
             )
             rows.append(row)
     return (

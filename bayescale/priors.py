@@ -36,7 +36,8 @@ law is kept inside the data: a break the data do not bracket cannot be estimated
 wider prior (``sd(u)``) let chains settle in different modes (R-hat 1.53 on simulated data).
 The noise scale is :math:`\sigma \sim \mathrm{HalfNormal}(0.05)` in log space (5 % relative
 error; :math:`0.05\,\tilde y` in linear space); the scale of the offsets shared by
-repeated runs of one configuration is :math:`\mathrm{HalfNormal}(0.02)` (likewise
+repeated runs of one configuration is :math:`\mathrm{HalfNormal}(0.02)` and that of the
+offsets shared by the checkpoints of one run :math:`\mathrm{HalfNormal}(0.05)` (likewise
 scaled). The population scale of exponents, :math:`s_g = 0.1`, says that exponents of
 different families differ by about 10 %; with
 three families the data cannot pin :math:`\tau` down and a vague prior produces the funnel
@@ -59,15 +60,15 @@ __all__ = ["DataSummary", "PriorSpec", "default_pooling", "resolve_pooling", "re
 
 Pooling = Literal["shared", "pooled", "independent"]
 POOLING_CHOICES: tuple[str, ...] = ("shared", "pooled", "independent")
-NOISE_KEYS = ("sigma", "config_sigma")
+NOISE_KEYS = ("sigma", "config_sigma", "run_sigma")
 
 
 @dataclass(frozen=True)
 class PriorSpec:
     """Normal prior on a parameter's unconstrained value, and its population scale.
 
-    For the noise scales ``sigma`` and ``config_sigma`` only ``sigma`` is used: the scale of
-    a half-normal prior.
+    For the noise scales ``sigma``, ``config_sigma`` and ``run_sigma`` only ``sigma`` is
+    used: the scale of a half-normal prior.
     """
 
     mu: float = 0.0
@@ -129,6 +130,9 @@ def _default_prior(law: Law, name: str, summary: DataSummary) -> PriorSpec:
     if name == "config_sigma":
         scale = 0.02 if summary.space == "log" else 0.02 * abs(ymed)
         return PriorSpec(sigma=scale)
+    if name == "run_sigma":
+        scale = 0.05 if summary.space == "log" else 0.05 * abs(ymed)
+        return PriorSpec(sigma=scale)
     param = law.parameter(name)
     if param.kind == "offset":
         return PriorSpec(mu=float(np.log(0.6 * ymin)), sigma=0.5, group_sigma=0.2)
@@ -153,8 +157,8 @@ def resolve_priors(
 ) -> dict[str, PriorSpec]:
     """Priors for every parameter and noise scale: the user's beat the data-driven defaults.
 
-    ``priors`` maps a parameter name (or ``"sigma"`` / ``"config_sigma"``) to a
-    :class:`PriorSpec` or a dict with any of ``mu``, ``sigma``, ``group_sigma``; keys left
+    ``priors`` maps a parameter name (or ``"sigma"``, ``"config_sigma"``, ``"run_sigma"``)
+    to a :class:`PriorSpec` or a dict with any of ``mu``, ``sigma``, ``group_sigma``; keys left
     out keep their defaults.
     """
     names = [*law.parameter_names, *NOISE_KEYS]
