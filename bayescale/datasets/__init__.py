@@ -13,14 +13,18 @@ Each data set lives in its own folder next to this module and holds three files:
     Where the data come from (repository, commit, paper), the licence, the families and
     metrics, the row and run counts, what ``value_lo``/``value_hi`` mean, and the CSV name.
 
-A new data set is one folder plus one entry in :data:`_REGISTRY`. Only pandas is imported,
-so ``import bayescale.datasets`` stays cheap.
+A data set may add the optional column ``unique_tokens`` (number of unique training tokens,
+for runs that repeat data); :func:`load` keeps it when the CSV has it.
+
+A new data set is one folder plus one entry in :data:`_REGISTRY`; the shipped CSVs are
+rebuilt from their sources by ``python -m bayescale.datasets.build --source DIR``. Only
+pandas is imported, so ``import bayescale.datasets`` stays cheap.
 
 Examples
 --------
 >>> from bayescale import datasets
 >>> datasets.names()
-['gadre2024']
+['colpret2024', 'gadre2024', 'obsscaling2024', 'porian2024', 'pythia2023', 'wu_lo2024']
 >>> df = datasets.load("gadre2024", metric="loss_c4_val")
 >>> len(df)
 104
@@ -44,7 +48,12 @@ __all__ = ["describe", "licence_text", "load", "names", "provenance"]
 
 #: Registered data sets: public name -> folder inside ``bayescale/datasets``.
 _REGISTRY: dict[str, str] = {
+    "colpret2024": "colpret2024",
     "gadre2024": "gadre2024",
+    "obsscaling2024": "obsscaling2024",
+    "porian2024": "porian2024",
+    "pythia2023": "pythia2023",
+    "wu_lo2024": "wu_lo2024",
 }
 
 #: Column order of a loaded table.
@@ -62,6 +71,9 @@ COLUMNS: tuple[str, ...] = (
     "value_hi",
 )
 
+#: Extra columns kept after :data:`COLUMNS` when a data set's CSV has them.
+OPTIONAL_COLUMNS: tuple[str, ...] = ("unique_tokens",)
+
 # ``compute`` is stored as exact integers that overflow int64, so every numeric column is
 # read as float64; the labels are read as strings.
 _DTYPES: dict[str, str] = {
@@ -75,6 +87,7 @@ _DTYPES: dict[str, str] = {
     "value": "float64",
     "value_lo": "float64",
     "value_hi": "float64",
+    "unique_tokens": "float64",
 }
 
 _PROVENANCE_FILE = "PROVENANCE.json"
@@ -130,7 +143,8 @@ def _table(name: str) -> pd.DataFrame:
     missing = [col for col in COLUMNS if col not in frame.columns]
     if missing:  # pragma: no cover - guards a badly built data set
         raise DataError(f"data set {name!r}: {meta['file']} lacks column(s) {missing}")
-    return frame.loc[:, list(COLUMNS)]
+    extra = [col for col in OPTIONAL_COLUMNS if col in frame.columns]
+    return frame.loc[:, list(COLUMNS) + extra]
 
 
 def provenance(name: str) -> dict[str, Any]:
@@ -194,7 +208,8 @@ def load(name: str, *, metric: str | None = None) -> pd.DataFrame:
     pandas.DataFrame
         One row per (run, checkpoint, metric) with columns ``family``, ``model`` (run
         label), ``seed``, ``params``, ``tokens``, ``compute``, ``checkpoint_step``,
-        ``metric``, ``value``, ``value_lo`` and ``value_hi``; numeric columns are float64.
+        ``metric``, ``value``, ``value_lo`` and ``value_hi``, followed by ``unique_tokens``
+        for data sets that have it (``colpret2024``); numeric columns are float64.
         ``df.attrs["provenance"]`` holds the provenance record (see :func:`provenance`)
         and ``df.attrs["dataset"]`` the name. The frame is a fresh copy and can be changed
         freely.
@@ -275,7 +290,10 @@ def describe(name: str) -> str:
             f"bayescale.datasets.licence_text({name!r})",
         ),
         ("rows", f"{len(frame)} ({int(frame['model'].nunique())} runs)"),
-        ("families", ", ".join(f"{fam} ({n} runs)" for fam, n in runs.items())),
+        (
+            "families",
+            ", ".join(f"{fam} ({n} run{'' if n == 1 else 's'})" for fam, n in runs.items()),
+        ),
         ("metrics", ", ".join(str(m) for m in pd.unique(frame["metric"]))),
         ("N", f"{_count(frame['params'].min())} to {_count(frame['params'].max())} parameters"),
         (
