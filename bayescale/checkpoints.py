@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ from bayescale import dims
 from bayescale.data import read_table, run_labels
 from bayescale.errors import DataError, SpecificationError
 
-__all__ = ["drop_early_checkpoints"]
+__all__ = ["drop_early_checkpoints", "thin_checkpoints"]
 
 _log = logging.getLogger("bayescale")
 
@@ -137,7 +138,8 @@ def drop_early_checkpoints(
         )
     removed = frame.loc[~keep]
     per_family = removed.groupby(dims.COL_FAMILY).size().to_dict() if len(removed) else {}
-    record = {
+    by_family = {str(k): int(v) for k, v in per_family.items()}
+    record: dict[str, Any] = {
         "min_tokens": min_tokens,
         "min_fraction": min_fraction,
         "min_step": min_step,
@@ -147,14 +149,76 @@ def drop_early_checkpoints(
         "removed": int((~keep).sum()),
         "runs_before": int(runs.nunique()),
         "runs_after": int(runs[keep].nunique()),
-        "removed_per_family": {str(k): int(v) for k, v in per_family.items()},
+        "removed_per_family": by_family,
     }
     _log.info(
         "drop_early_checkpoints removed %d of %d rows (%s)",
         record["removed"],
         record["rows_before"],
-        ", ".join(f"{k}: {v}" for k, v in record["removed_per_family"].items()) or "none",
+        ", ".join(f"{k}: {v}" for k, v in by_family.items()) or "none",
     )
     out = frame.loc[keep].copy()
     out.attrs = {**frame.attrs, "checkpoint_filter": record}
+    return out
+
+
+def thin_checkpoints(data: str | os.PathLike[str] | pd.DataFrame, *, per_run: int) -> pd.DataFrame:
+    r"""Keep at most ``per_run`` checkpoints of every run, evenly spaced in log tokens.
+
+    Dense loss curves (thousands of logged steps) add little beyond a few checkpoints
+    per e-fold of tokens, since neighbouring steps are nearly the same measurement, and
+    they slow sampling. For each run with more than ``per_run`` rows, the kept rows are
+    those nearest to ``per_run`` targets evenly spaced in :math:`\log D` between the run's
+    first and last checkpoint (both kept).
+
+    Parameters
+    ----------
+    data
+        Table in the long format (one metric, or several: each metric is thinned alike).
+    per_run
+        Largest number of rows kept per run and metric (>= 2).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The kept rows (original index); ``attrs["checkpoint_thinning"]`` records the
+        rule and the rows before and after.
+    """
+    if int(per_run) < 2:
+        raise SpecificationError(f"per_run must be >= 2, not {per_run}")
+    frame, _ = read_table(data)
+    runs = run_labels(frame).to_numpy()
+    metric = (
+        frame[dims.COL_METRIC].astype(str).to_numpy()
+        if dims.COL_METRIC in frame.columns
+        else np.full(len(frame), "")
+    )
+    log_d = np.log(pd.to_numeric(frame[dims.COL_TOKENS], errors="coerce").to_numpy(float))
+    keep = np.zeros(len(frame), dtype=bool)
+    groups = pd.DataFrame({"run": runs, "metric": metric}).groupby(["run", "metric"]).indices
+    for rows in groups.values():
+        if rows.size <= per_run:
+            keep[rows] = True
+            continue
+        order = rows[np.argsort(log_d[rows], kind="stable")]
+        targets = np.linspace(log_d[order[0]], log_d[order[-1]], int(per_run))
+        pos = np.searchsorted(log_d[order], targets).clip(1, order.size - 1)
+        left = log_d[order[pos - 1]]
+        right = log_d[order[pos]]
+        nearest = np.where(targets - left <= right - targets, pos - 1, pos)
+        keep[order[np.unique(nearest)]] = True
+    record = {
+        "per_run": int(per_run),
+        "rows_before": len(frame),
+        "rows_after": int(keep.sum()),
+        "removed": int((~keep).sum()),
+    }
+    _log.info(
+        "thin_checkpoints kept %d of %d rows (at most %d per run)",
+        record["rows_after"],
+        record["rows_before"],
+        per_run,
+    )
+    out = frame.loc[keep].copy()
+    out.attrs = {**frame.attrs, "checkpoint_thinning": record}
     return out

@@ -89,6 +89,7 @@ def fit(
     interval_prob: float = 0.95,
     extrapolation_rate: float = 0.02,
     run_effects: bool | None = None,
+    prior: str | os.PathLike[str] | ScalingFit | None = None,
     seed: int | np.random.Generator | None = 0,
     draws: int = 1000,
     tune: int = 1000,
@@ -191,6 +192,8 @@ def fit(
         extrapolation_rate=extrapolation_rate,
         run_effects=run_effects,
     )
+    if prior is not None:
+        _apply_reference_prior(spec, law_obj, prior, priors)
     model = build_model(ds, spec)
     import pymc as pm
 
@@ -262,6 +265,27 @@ def fit(
         )
     result._finish(warn=warn_convergence)
     return result
+
+
+def _apply_reference_prior(
+    spec: ModelSpec,
+    law: Law,
+    reference: str | os.PathLike[str] | ScalingFit,
+    user: Mapping[str, Any] | None,
+) -> None:
+    """Replace the default exponent priors of ``spec`` by a reference population's."""
+    from bayescale.reference import exponent_priors
+
+    ref_priors = exponent_priors(reference, law, spec.pooling)
+    chosen = {k: v for k, v in ref_priors.items() if k not in (user or {})}
+    spec.priors.update(chosen)
+    label = reference.spec.law if isinstance(reference, ScalingFit) else str(reference)
+    text = ", ".join(
+        f"{k} ~ logN({v.mu:.3f}, {v.sigma:.3f})"
+        + (f", tau ~ HalfNormal({v.group_sigma:.3f})" if spec.pooling[k] == "pooled" else "")
+        for k, v in chosen.items()
+    )
+    spec.notes.append(f"exponent priors from reference {label!r}: {text}")
 
 
 def _log_likelihood_per_run(idata: xr.DataTree, ds: xr.Dataset) -> None:

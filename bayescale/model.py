@@ -403,7 +403,7 @@ def build_model(ds: xr.Dataset, spec: ModelSpec) -> pm.Model:
             scale = pt.sqrt(sigma**2 + se_data**2)
         else:
             scale = sigma
-        run_idx = ds["run_idx"].values if spec.run_effects else None
+        run_idx = ds["run_idx"].values if spec.run_effects else np.zeros(0, dtype=np.int64)
         if spec.run_effects and spec.likelihood == "normal":
             var = pt.zeros_like(mu) + scale**2
             _run_marginal(pm, pt, mu, var, run_sigma, y_values, run_idx)
