@@ -14,7 +14,9 @@ Heavy modules (PyMC, PyTensor) are imported only when a model is built.
 
 from __future__ import annotations
 
-from bayescale import datasets, dims, laws
+from bayescale import checkpoints, datasets, dims, laws, reference
+from bayescale.checkpoints import drop_early_checkpoints, thin_checkpoints
+from bayescale.compare import Comparison, ParetoKWarning, compare
 from bayescale.data import validate
 from bayescale.diagnostics import Diagnostics, check_convergence
 from bayescale.errors import (
@@ -33,21 +35,28 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BayescaleError",
+    "Comparison",
     "ConvergenceWarning",
     "DataError",
     "Diagnostics",
     "FitFileError",
     "Law",
+    "ParetoKWarning",
     "PriorSpec",
     "ScalingFit",
     "SpecificationError",
     "check_convergence",
+    "checkpoints",
+    "compare",
     "compute_optimal",
     "datasets",
     "dims",
+    "drop_early_checkpoints",
     "fit",
     "get_law",
     "laws",
     "load",
+    "reference",
+    "thin_checkpoints",
     "validate",
 ]

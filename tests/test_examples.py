@@ -2,8 +2,8 @@
 
 Each script runs in a subprocess (``sys.executable``, working directory = repository root)
 with ``--out`` pointing to a temporary folder. The scripts fit real models with the default
-sampler settings: about 30 s for ``quickstart.py`` and 75 s for ``compare_laws.py`` on a
-2-core machine. Select or skip them with ``-m example`` / ``-m "not example"``.
+sampler settings: about 30 s for ``quickstart.py`` and 2 to 3 minutes for ``compare_laws.py`` (five
+models) on a 2-core machine. Select or skip them with ``-m example`` / ``-m "not example"``.
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
             "chinchilla_independent",
             "chinchilla_shared",
             "power_law_compute",
+            "broken_power_law_compute",
             "Interpretation:",
         ],
-        ["compare_laws.png", "compare_laws.csv"],
+        ["compare_laws.png", "compare_laws.csv", "compare_laws_best_fit.png"],
     ),
 }
 
