@@ -205,6 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra log-sd of new-run forecasts per e-fold beyond the data (default: 0.02; "
         "0 turns it off; see docs/forecasting.md)",
     )
+    p.add_argument(
+        "--prior",
+        metavar="REFERENCE",
+        help="take the exponent priors from a reference posterior in models/ (e.g. "
+        "gadre2024_chinchilla; see docs/references.md)",
+    )
+    p.add_argument(
+        "--min-tokens",
+        type=_number,
+        metavar="D",
+        help="drop intermediate checkpoints before D tokens (each run's last is kept; "
+        "the removed rows are reported)",
+    )
     p.add_argument("--draws", type=_positive_int, default=1000, help="draws per chain (1000)")
     p.add_argument("--tune", type=_positive_int, default=1000, help="tuning steps per chain (1000)")
     p.add_argument("--chains", type=_positive_int, default=4, help="number of chains (4)")
@@ -368,8 +381,21 @@ def cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     _check_sampler(args.sampler)
     out_path = Path(args.out)
     _check_writable(out_path)
+    data: Any = args.data
+    if args.min_tokens is not None:
+        from bayescale.checkpoints import drop_early_checkpoints
+
+        data = drop_early_checkpoints(data, min_tokens=args.min_tokens)
+        rec = data.attrs["checkpoint_filter"]
+        removed = ", ".join(f"{k} {v}" for k, v in rec["removed_per_family"].items())
+        print(
+            f"checkpoints: removed {rec['removed']} of {rec['rows_before']} rows before "
+            f"{args.min_tokens:.3g} tokens ({removed or 'none'}); runs kept "
+            f"{rec['runs_after']} of {rec['runs_before']}",
+            file=out,
+        )
     ds = validate(
-        args.data,
+        data,
         metric=args.metric,
         inputs=law.inputs,
         space=args.space,
@@ -415,6 +441,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         space=args.space,
         interval_prob=args.interval_prob,
         extrapolation_rate=args.extrapolation_rate,
+        prior=args.prior,
         seed=args.seed,
         draws=args.draws,
         tune=args.tune,
