@@ -15,6 +15,7 @@ Heavy modules (PyMC, PyTensor) are imported only when a model is built.
 from __future__ import annotations
 
 from bayescale import checkpoints, datasets, dims, laws, reference
+from bayescale.backtest import BacktestResult, backtest
 from bayescale.checkpoints import drop_early_checkpoints, thin_checkpoints
 from bayescale.compare import Comparison, ParetoKWarning, compare
 from bayescale.data import validate
@@ -34,6 +35,7 @@ from bayescale.priors import PriorSpec
 __version__ = "0.1.0"
 
 __all__ = [
+    "BacktestResult",
     "BayescaleError",
     "Comparison",
     "ConvergenceWarning",
@@ -45,6 +47,7 @@ __all__ = [
     "PriorSpec",
     "ScalingFit",
     "SpecificationError",
+    "backtest",
     "check_convergence",
     "checkpoints",
     "compare",

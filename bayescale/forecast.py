@@ -172,17 +172,36 @@ def resolve_families(requested: Sequence[Any], fitted: Sequence[str]) -> list[st
     return out
 
 
-def extrapolation_distance(spec: ModelSpec, x: Mapping[str, np.ndarray]) -> np.ndarray:
+def extrapolation_distance(
+    spec: ModelSpec,
+    x: Mapping[str, np.ndarray],
+    families: Sequence[str | None] | None = None,
+) -> np.ndarray:
     r"""How far each point lies beyond the training data, in e-folds of scale.
 
     :math:`d = \max_k \max(0, \log x_k - \log \max_\text{train} x_k)` over the law's
-    inputs: 0 inside the range of the data, 1 at e times the largest training value.
+    inputs: 0 inside the range of the data, 1 at e times the largest training value. For a
+    point of a fitted family the maximum is over that family's own runs (a family's
+    forecast extrapolates from its own largest run, even when other families have larger
+    ones); for a new family (``None``) or fits stored without per-family ranges, over all
+    runs.
     """
-    log_max = spec.summary.log_max
-    out = np.zeros(len(next(iter(x.values()))))
+    n = len(next(iter(x.values())))
+    fams = list(families) if families is not None else [None] * n
+    out = np.zeros(n)
+    per_family = spec.summary.family_log_max
     for k, values in x.items():
-        if k in log_max:
-            out = np.maximum(out, np.log(np.asarray(values, dtype=float)) - log_max[k])
+        if k not in spec.summary.log_max:
+            continue
+        log_max = np.array(
+            [
+                per_family.get(str(f), {}).get(k, spec.summary.log_max[k])
+                if f is not None
+                else spec.summary.log_max[k]
+                for f in fams
+            ]
+        )
+        out = np.maximum(out, np.log(np.asarray(values, dtype=float)) - log_max)
     return out
 
 
@@ -234,7 +253,7 @@ def forecast_draws(
     curve = law.predict(theta, x, spec.summary.log_ref)
     shape = curve.shape
     eta = np.log(curve)
-    beyond = extrapolation_distance(spec, x)
+    beyond = extrapolation_distance(spec, x, fams)
     if spec.extrapolation_rate > 0:
         eta = eta + spec.extrapolation_rate * beyond * rng.standard_normal(shape)
     if spec.config_effects and "config_sigma" in posterior:

@@ -96,6 +96,8 @@ class DataSummary:
     #: log of the largest value of each input in the training data (where extrapolation
     #: starts; see :mod:`bayescale.forecast`).
     log_max: dict[str, float] = field(default_factory=dict)
+    #: the same per family: a family's forecasts extrapolate from its own largest run.
+    family_log_max: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @classmethod
     def from_dataset(cls, ds: xr.Dataset, inputs: tuple[str, ...]) -> DataSummary:
@@ -108,6 +110,14 @@ class DataSummary:
             log_ref[col] = float(np.mean(logs))
             u_sd[col] = float(max(np.std(logs), 1e-3))
             log_max[col] = float(np.max(logs))
+        family_log_max: dict[str, dict[str, float]] = {}
+        if "obs_family" in ds.coords:
+            fam = ds["obs_family"].values.astype(str)
+            for name in np.unique(fam):
+                rows = fam == name
+                family_log_max[str(name)] = {
+                    col: float(np.max(np.log(ds[col].values[rows]))) for col in inputs
+                }
         return cls(
             y_min=float(np.min(value)),
             y_median=float(np.median(value)),
@@ -115,6 +125,7 @@ class DataSummary:
             u_sd=u_sd,
             space=str(ds.attrs.get("space", "log")),
             log_max=log_max,
+            family_log_max=family_log_max,
         )
 
     def to_dict(self) -> dict[str, Any]:

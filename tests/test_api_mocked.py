@@ -242,6 +242,21 @@ def test_extrapolation_distance_is_zero_inside_the_data(mocked_fit) -> None:
     np.testing.assert_allclose(fc["extrapolation"], 1.0)
 
 
+def test_extrapolation_distance_is_measured_from_the_familys_own_runs(mocked_fit) -> None:
+    from dataclasses import replace
+
+    from bayescale.forecast import extrapolation_distance
+
+    summary = mocked_fit.spec.summary
+    n_max = float(np.exp(summary.log_max["params"]))
+    small = {**summary.family_log_max, "fam_b": {**summary.family_log_max["fam_b"]}}
+    small["fam_b"]["params"] = float(np.log(n_max / np.e))  # fam_b stops one e-fold lower
+    spec = replace(mocked_fit.spec, summary=replace(summary, family_log_max=small))
+    x = {"params": np.array([n_max] * 3), "tokens": np.array([1e6] * 3)}
+    d = extrapolation_distance(spec, x, ["fam_a", "fam_b", None])
+    np.testing.assert_allclose(d, [0.0, 1.0, 0.0])
+
+
 def test_extrapolation_rate_is_validated(runs) -> None:
     ds = bs.validate(runs)
     with pytest.raises(SpecificationError, match="extrapolation_rate"):
