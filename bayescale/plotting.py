@@ -50,6 +50,18 @@ RATIO_TOL = 0.05
 MAX_LEGEND_RATIOS = 10
 DPI = 120
 
+
+def save_figure(fig: Figure, path: str | os.PathLike[str] | None) -> Figure:
+    """Write ``fig`` to ``path`` (format from the suffix, PNG if unknown) when given."""
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fmt = path.suffix[1:].lower()
+        if fmt not in fig.canvas.get_supported_filetypes():
+            fmt = "png"
+        fig.savefig(path, dpi=DPI, format=fmt)
+    return fig
+
 _AXIS_LABELS = {
     dims.COL_PARAMS: "parameters N",
     dims.COL_TOKENS: "training tokens D",
@@ -574,14 +586,7 @@ def plot_fit(
         has_yerr=_yerr(data) is not None,
     )
     fig.suptitle(f"{law.spec}: {law.equation}  (median, {ci:.0%} equal-tailed bands)")
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fmt = path.suffix[1:].lower()
-        if fmt not in fig.canvas.get_supported_filetypes():
-            fmt = "png"
-        fig.savefig(path, dpi=DPI, format=fmt)
-    return fig
+    return save_figure(fig, path)
 
 
 def _legend(
@@ -724,14 +729,7 @@ def plot_compare(
         ax.set_yticks(pos, labels)
     ax.set_xlabel("ELPD difference to the best model ± dse; dotted: best − 4")
     fig.suptitle(title, fontsize="medium")
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fmt = path.suffix[1:].lower()
-        if fmt not in fig.canvas.get_supported_filetypes():
-            fmt = "png"
-        fig.savefig(path, dpi=DPI, format=fmt)
-    return fig
+    return save_figure(fig, path)
 
 
 def plot_backtest(
@@ -850,11 +848,4 @@ def plot_backtest(
         or "Back-test: forecast vs held-out runs"
         + (f" ({metrics[0]})" if len(metrics) == 1 else f" ({len(metrics)} metrics)")
     )
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fmt = path.suffix[1:].lower()
-        if fmt not in fig.canvas.get_supported_filetypes():
-            fmt = "png"
-        fig.savefig(path, dpi=DPI, format=fmt)
-    return fig
+    return save_figure(fig, path)

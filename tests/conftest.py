@@ -6,8 +6,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pymc as pm
 import pytest
-from pymc.testing import mock_sample_setup_and_teardown
+from pymc.testing import mock_sample, mock_sample_setup_and_teardown
 
 from bayescale.errors import ConvergenceWarning
 
@@ -68,6 +69,26 @@ def simulate_runs(
 @pytest.fixture(scope="session")
 def runs() -> pd.DataFrame:
     return simulate_runs()
+
+
+def fit_mocked(data, **kwargs):
+    """``bayescale.fit`` with ``pm.sample`` replaced by prior draws (for module fixtures).
+
+    Defaults: ``draws=100, chains=2``, no progress bar, no second run; convergence
+    warnings (meaningless for prior draws) are silenced.
+    """
+    import bayescale
+
+    options = {"draws": 100, "chains": 2, "progressbar": False, "extend_if_slow": False}
+    options.update(kwargs)
+    original = pm.sample
+    pm.sample = mock_sample
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return bayescale.fit(data, **options)
+    finally:
+        pm.sample = original
 
 
 @pytest.fixture

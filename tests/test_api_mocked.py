@@ -10,6 +10,7 @@ import pandas as pd
 import pymc as pm
 import pytest
 import xarray as xr
+from conftest import fit_mocked
 from pymc.testing import mock_sample
 
 import bayescale as bs
@@ -22,14 +23,7 @@ POINTS = pd.DataFrame({"params": [1e9, 7e9], "tokens": [2e10, 1.4e11]})
 @pytest.fixture(scope="module")
 def mocked_fit(runs) -> bs.ScalingFit:
     """One mocked fit shared by the module (the model compiles once)."""
-    original = pm.sample
-    pm.sample = mock_sample
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return bs.fit(runs, draws=100, chains=2, progressbar=False, extend_if_slow=False)
-    finally:
-        pm.sample = original
+    return fit_mocked(runs)
 
 
 def test_fit_returns_the_documented_groups(mocked_fit) -> None:

@@ -4,20 +4,17 @@ of forecasts."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
-import pymc as pm
 import pytest
-from pymc.testing import mock_sample
+from conftest import fit_mocked
 from scipy import stats
 
 import bayescale as bs
 from bayescale import dims
 from bayescale.checkpoints import drop_early_checkpoints
 from bayescale.data import has_run_effects, run_labels, validate
-from bayescale.errors import ConvergenceWarning, DataError, SpecificationError
+from bayescale.errors import DataError, SpecificationError
 from bayescale.fitting import make_spec
 from bayescale.forecast import forecast_draws, seed_share
 from bayescale.laws import get_law
@@ -150,14 +147,7 @@ def test_model_integrates_run_offsets_out_with_normal_and_samples_them_with_t(
 
 @pytest.fixture(scope="module")
 def mocked_checkpoint_fit(checkpoints) -> bs.ScalingFit:
-    original = pm.sample
-    pm.sample = mock_sample
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return bs.fit(checkpoints, draws=50, chains=2, progressbar=False, extend_if_slow=False)
-    finally:
-        pm.sample = original
+    return fit_mocked(checkpoints, draws=50)
 
 
 def test_log_likelihood_is_per_run_for_leave_one_run_out(mocked_checkpoint_fit) -> None:

@@ -10,6 +10,7 @@ from dataclasses import asdict
 import numpy as np
 import pymc as pm
 import pytest
+from conftest import fit_mocked
 from pymc.testing import mock_sample
 
 import bayescale as bs
@@ -21,14 +22,7 @@ BUILT = [name for name in reference.REFERENCES if (reference.models_dir() / name
 
 @pytest.fixture(scope="module")
 def mocked_fit(runs) -> bs.ScalingFit:
-    original = pm.sample
-    pm.sample = mock_sample
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return bs.fit(runs, draws=200, chains=2, progressbar=False, extend_if_slow=False)
-    finally:
-        pm.sample = original
+    return fit_mocked(runs, draws=200)
 
 
 def test_every_reference_is_built_and_stored_with_its_specification() -> None:

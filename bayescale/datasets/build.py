@@ -30,23 +30,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayescale.datasets import COLUMNS as _COLUMNS
+from bayescale.datasets import OPTIONAL_COLUMNS as _OPTIONAL
+
 HERE = Path(__file__).resolve().parent
 
 #: Output columns; ``unique_tokens`` is written only where a set has it.
-COLUMNS = [
-    "family",
-    "model",
-    "seed",
-    "params",
-    "tokens",
-    "compute",
-    "checkpoint_step",
-    "metric",
-    "value",
-    "value_lo",
-    "value_hi",
-]
-OPTIONAL = ["unique_tokens"]
+COLUMNS = list(_COLUMNS)
+OPTIONAL = list(_OPTIONAL)
 
 #: Source folder (under --source) and CSV file name of each data set.
 SOURCES: dict[str, tuple[str, str]] = {
