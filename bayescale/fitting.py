@@ -10,11 +10,12 @@ identically.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -248,9 +249,7 @@ def fit(
             if spec.run_effects and spec.likelihood == "normal":
                 _log_likelihood_per_run(idata, ds)
             if posterior_predictive:
-                with warnings.catch_warnings():
-                    # The run-marginal likelihood draws in NumPy (object mode): expected.
-                    warnings.filterwarnings("ignore", message="Numba will use object mode")
+                with _object_mode_expected():
                     pm.sample_posterior_predictive(
                         idata,
                         random_seed=int(pp_seed),
@@ -265,6 +264,14 @@ def fit(
         )
     result._finish(warn=warn_convergence)
     return result
+
+
+@contextlib.contextmanager
+def _object_mode_expected() -> Iterator[None]:
+    """Silence Numba's object-mode notice: the run-marginal likelihood draws in NumPy."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Numba will use object mode")
+        yield
 
 
 def _apply_reference_prior(
@@ -498,7 +505,7 @@ class ScalingFit:
         """Draw from the prior and prior predictive; adds ``prior``/``prior_predictive``."""
         import pymc as pm
 
-        with self.model():
+        with self.model(), _object_mode_expected():
             prior = pm.sample_prior_predictive(draws=draws, random_seed=seed)
         for group in ("prior", "prior_predictive"):
             self.idata[group] = prior[group]
@@ -520,7 +527,7 @@ class ScalingFit:
             else:
                 import pymc as pm
 
-                with self.model():
+                with self.model(), _object_mode_expected():
                     pm.sample_posterior_predictive(
                         self.idata, extend_inferencedata=True, progressbar=False
                     )

@@ -15,12 +15,15 @@ The rate lambda adds ``lambda * d`` to the log-scale standard deviation of a new
 ``d`` being the distance beyond the training data in e-folds (``docs/forecasting.md``).
 
 Cases: the 8 validation losses of the shipped Gadre et al. (2024) data (3 corpora, cut at
-N = 1e9) and, when ``../shared/data`` is present, the Epoch AI extraction of Hoffmann et
-al. (2022) (one family, cuts at 3e8 and 1e9; not shipped: no licence stated).
+N = 1e9); when ``../shared/data`` is present, the Epoch AI extraction of Hoffmann et
+al. (2022) (one family, cuts at 3e8 and 1e9; not shipped: no licence stated); and two
+checkpointed multi-family sets, ColPret (GPT-3, OPT, OLMo, datablations C4 and OSCAR;
+cut at 3e9) and Pythia LAMBADA log-perplexity (cut at 1.5e9), where only the final
+checkpoint of each larger run is forecast.
 
 Usage::
 
-    .venv/bin/python benchmarks/extrapolation_check.py      # about 5 minutes on 2 cores
+    .venv/bin/python benchmarks/extrapolation_check.py      # about 8 minutes on 2 cores
 """
 
 from __future__ import annotations
@@ -42,8 +45,15 @@ Z90 = stats.norm.ppf(0.95)
 
 
 def heldout_errors(name: str, df: pd.DataFrame, cut: float) -> tuple[pd.DataFrame, bool]:
-    """Log-scale errors, predictive sds and distances of the runs above ``cut``."""
+    """Log-scale errors, predictive sds and distances of the runs above ``cut``.
+
+    With intermediate checkpoints, the runs below the cut keep them all and only the final
+    checkpoint of each larger run is forecast (its last, largest-D row).
+    """
     train, test = df[df["params"] <= cut], df[df["params"] > cut]
+    if "model" in test and test["model"].notna().all():
+        test = test[test["tokens"] == test.groupby("model")["tokens"].transform("max")]
+        test = test.drop_duplicates("model", keep="last")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         fit = bs.fit(train, seed=0, progressbar=False, extrapolation_rate=0.0)
@@ -61,6 +71,26 @@ def heldout_errors(name: str, df: pd.DataFrame, cut: float) -> tuple[pd.DataFram
         }
     )
     return frame, fit.diagnostics.ok
+
+
+def checkpoint_cases() -> list[tuple[str, pd.DataFrame, float]]:
+    """Multi-family checkpointed data: ColPret (the reference's families) and Pythia.
+
+    Checkpoints before 10B tokens are dropped and curves thinned to 12 per run, as for the
+    ``colpret2024_chinchilla`` reference (``docs/checkpoints.md``).
+    """
+    from bayescale.checkpoints import drop_early_checkpoints, thin_checkpoints
+    from bayescale.reference import REFERENCES, _load_data
+
+    colpret = _load_data(REFERENCES["colpret2024_chinchilla"])
+    pythia = bs.datasets.load("pythia2023", metric="lambada_openai_ppl_0shot").copy()
+    pythia["value"] = np.log(pythia["value"])  # log-perplexity: the per-token loss
+    pythia[["value_lo", "value_hi"]] = np.nan
+    pythia = thin_checkpoints(drop_early_checkpoints(pythia, min_tokens=1e10), per_run=12)
+    return [
+        ("colpret2024 loss N<=3e9", colpret, 3e9),
+        ("pythia2023 lambada N<=1.5e9", pythia, 1.5e9),
+    ]
 
 
 def mle_rate(frame: pd.DataFrame) -> float:
@@ -90,6 +120,7 @@ def main() -> None:
         cases += [(f"epoch chinchilla N<={cut:.0e}", df, cut) for cut in (3e8, 1e9)]
     else:
         print(f"skipping the Epoch Chinchilla cases: {epoch} not found")
+    cases += checkpoint_cases()
     frames, converged = [], {}
     for name, df, cut in cases:
         frame, ok = heldout_errors(name, df, cut)

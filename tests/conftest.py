@@ -86,6 +86,8 @@ def fit_mocked(data, **kwargs):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
+            # mock_sample draws the prior predictive; run effects draw it in NumPy
+            warnings.filterwarnings("ignore", message="Numba will use object mode")
             return bayescale.fit(data, **options)
     finally:
         pm.sample = original
