@@ -10,7 +10,8 @@ final token count, or by step) and reports every row it removes; nothing is drop
 silently.
 
 A run is identified as in :func:`bayescale.validate`: by (family, seed, model) when the
-table has a ``model`` column, else by (family, seed, params). Checkpoints of one run are
+table has a ``model`` column, else by (family, seed, params); the table needs a
+``checkpoint_step`` column (without one every row is a final checkpoint). Checkpoints of one run are
 correlated; :func:`bayescale.fit` models that with a run-level offset (``run_sigma``,
 see :func:`bayescale.model.run_marginal_logp`) instead of treating them as independent.
 
@@ -47,6 +48,22 @@ _log = logging.getLogger("bayescale")
 
 #: The Hitchhiker's Guide's cut-off: checkpoints before 10 B tokens are left out.
 HITCHHIKER_MIN_TOKENS = 1e10
+
+
+def _require_steps(frame: pd.DataFrame) -> None:
+    """Raise unless the table marks intermediate checkpoints with ``checkpoint_step``."""
+    steps = (
+        pd.to_numeric(frame[dims.COL_STEP], errors="coerce")
+        if dims.COL_STEP in frame.columns
+        else None
+    )
+    if steps is None or steps.isna().all():
+        raise DataError(
+            "column 'checkpoint_step' is missing or empty, so every row is a final "
+            "checkpoint of its own run and there are no intermediate checkpoints to filter. "
+            "Give intermediate checkpoints their training step (and the rows of one run a "
+            "common 'model' label)."
+        )
 
 
 def drop_early_checkpoints(
@@ -106,7 +123,8 @@ def drop_early_checkpoints(
         if val is not None and not (np.isfinite(val) and val >= 0):
             raise SpecificationError(f"{name} must be a number >= 0, not {val}")
     frame, _ = read_table(data)
-    needed = [dims.COL_FAMILY, dims.COL_TOKENS] + ([dims.COL_STEP] if min_step is not None else [])
+    _require_steps(frame)
+    needed = [dims.COL_FAMILY, dims.COL_TOKENS]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataError(
@@ -187,6 +205,7 @@ def thin_checkpoints(data: str | os.PathLike[str] | pd.DataFrame, *, per_run: in
     if int(per_run) < 2:
         raise SpecificationError(f"per_run must be >= 2, not {per_run}")
     frame, _ = read_table(data)
+    _require_steps(frame)
     runs = run_labels(frame).to_numpy()
     metric = (
         frame[dims.COL_METRIC].astype(str).to_numpy()

@@ -602,11 +602,14 @@ def _run_labels(
 ) -> pd.Series:
     """Label the training run of every row: its checkpoints share one label.
 
-    With a ``model`` column, a run is (family, seed, model). Without one, the rows of a
-    table with checkpoint steps are grouped by (family, seed, N); otherwise every row is
-    its own run.
+    Only a table with checkpoint steps has runs of several rows: there a run is
+    (family, seed, model) with a ``model`` column, else (family, seed, N). Without
+    checkpoint steps every row is its own run (a ``model`` label may then name a model
+    size shared by runs with different token budgets, as in IsoFLOP data).
     """
     base = family.astype(str) + "/" + seed.astype(str)
+    if step is None:
+        return base + "/" + pd.Series([f"row{i}" for i in range(len(frame))], index=base.index)
     if dims.COL_MODEL in frame.columns:
         blank = _blank(frame[dims.COL_MODEL])
         model = pd.Series(
@@ -614,16 +617,14 @@ def _run_labels(
         )
         own = pd.Series([f"row{i}" for i in range(len(frame))], dtype=object, index=base.index)
         return base + "/" + model.where(~blank, own)
-    if step is not None:
-        return base + "/N=" + pd.Series([f"{p:.6g}" for p in params], index=base.index)
-    return base + "/" + pd.Series([f"row{i}" for i in range(len(frame))], index=base.index)
+    return base + "/N=" + pd.Series([f"{p:.6g}" for p in params], index=base.index)
 
 
 def run_labels(frame: pd.DataFrame) -> pd.Series:
     """Run label of every row of a long-format table (as :func:`validate` assigns them).
 
-    A run is (family, seed, model) with a ``model`` column, else (family, seed, params)
-    when the table has checkpoint steps, else every row is its own run.
+    In a table with checkpoint steps a run is (family, seed, model) with a ``model``
+    column, else (family, seed, params); without checkpoint steps every row is its own run.
     """
     family = pd.Series([_label(v) for v in frame[dims.COL_FAMILY]], dtype=object)
     if dims.COL_SEED in frame.columns:

@@ -51,7 +51,8 @@ def heldout_errors(name: str, df: pd.DataFrame, cut: float) -> tuple[pd.DataFram
     checkpoint of each larger run is forecast (its last, largest-D row).
     """
     train, test = df[df["params"] <= cut], df[df["params"] > cut]
-    if "model" in test and test["model"].notna().all():
+    checkpointed = "checkpoint_step" in test and test["checkpoint_step"].notna().any()
+    if checkpointed and "model" in test and test["model"].notna().all():
         test = test[test["tokens"] == test.groupby("model")["tokens"].transform("max")]
         test = test.drop_duplicates("model", keep="last")
     with warnings.catch_warnings():

@@ -89,8 +89,8 @@ def test_filter_errors_name_the_problem(checkpoints) -> None:
         drop_early_checkpoints(checkpoints)
     with pytest.raises(SpecificationError, match="min_fraction"):
         drop_early_checkpoints(checkpoints, min_fraction=1.5)
-    with pytest.raises(DataError, match="checkpoint_step"):
-        drop_early_checkpoints(checkpoints.drop(columns="checkpoint_step"), min_step=3)
+    with pytest.raises(DataError, match="no intermediate checkpoints"):
+        drop_early_checkpoints(checkpoints.drop(columns="checkpoint_step"), min_tokens=1e9)
     with pytest.raises(DataError, match="remove every row"):
         drop_early_checkpoints(checkpoints, min_tokens=1e15, keep_final=False)
 
@@ -102,6 +102,9 @@ def test_runs_are_identified_by_model_label_or_size(checkpoints) -> None:
     assert has_run_effects(ds)
     without_model = validate(checkpoints.drop(columns="model"))
     assert without_model.sizes[dims.RUN] == 8  # grouped by (family, seed, params)
+    # without checkpoint steps a model label names a size, not a run: rows are runs
+    no_steps = validate(checkpoints.drop(columns="checkpoint_step").drop_duplicates("tokens"))
+    assert not has_run_effects(no_steps)
     np.testing.assert_array_equal(pd.factorize(run_labels(checkpoints))[0], ds["run_idx"].values)
     final_only = checkpoints.groupby("model").tail(1).drop(columns="checkpoint_step")
     assert not has_run_effects(validate(final_only))
