@@ -259,10 +259,12 @@ def forecast_draws(
     if spec.config_effects and "config_sigma" in posterior:
         eta = eta + posterior["config_sigma"].values[..., None] * rng.standard_normal(shape)
     sigma = posterior["sigma"].values[..., None]
-    seed_var = sigma**2 * (1.0 if spec.likelihood == "normal" else _t_variance(spec.nu))
+    seed_var = np.broadcast_to(
+        sigma**2 * (1.0 if spec.likelihood == "normal" else _t_variance(spec.nu)), shape
+    )
     run_shift = np.zeros(shape)
     if spec.run_effects and "run_sigma" in posterior:
-        run_sigma = posterior["run_sigma"].values[..., None]
+        run_sigma = run_scale(posterior, fams)
         run_shift = run_sigma * rng.standard_normal(shape)
         seed_var = seed_var + run_sigma**2
     if spec.likelihood == "normal":
@@ -288,7 +290,7 @@ def forecast_draws(
         {
             "curve": (vdims, curve),
             "new_run": (vdims, new_run),
-            "seed_var": (vdims[:2], np.broadcast_to(seed_var, (*shape[:2], 1))[..., 0]),
+            "seed_var": (vdims, seed_var),
         },
         coords=coords,
         attrs={
@@ -298,6 +300,23 @@ def forecast_draws(
             "seed_noise_identified": int(spec.config_effects or spec.run_effects),
         },
     )
+
+
+def run_scale(posterior: xr.Dataset, families: Sequence[str | None]) -> np.ndarray:
+    """Run-offset scale of each point's family, ``(chain, draw, point)``.
+
+    A fitted family uses its own ``run_sigma``; a new family the root mean square over the
+    fitted families (per draw). Fits saved with one shared scale broadcast it.
+    """
+    da = posterior["run_sigma"]
+    if dims.FAMILY not in da.dims:
+        return np.repeat(da.values[..., None], len(families), axis=-1)
+    fitted = [str(f) for f in da[dims.FAMILY].values]
+    rms = np.sqrt((da.values**2).mean(axis=-1))
+    cols = [
+        da.values[..., fitted.index(f)] if f is not None and f in fitted else rms for f in families
+    ]
+    return np.stack(cols, axis=-1)
 
 
 def _t_variance(nu: float) -> float:
@@ -310,7 +329,7 @@ def seed_share(draws: xr.Dataset) -> np.ndarray:
 
     .. math::
 
-        s = \frac{\mathbb E[\sigma^2 + \sigma_\text{run}^2]}
+        s = \frac{\mathbb E[\sigma^2 + \sigma_{\text{run},f}^2]}
                  {\operatorname{Var}(\log \tilde y)}
 
     in log space (:math:`\tilde y` instead of :math:`\log \tilde y` in linear space):
@@ -319,10 +338,15 @@ def seed_share(draws: xr.Dataset) -> np.ndarray:
     checkpoints, :math:`\sigma` also holds the law's misfit, so :math:`s` is an upper
     bound (``draws.attrs["seed_noise_identified"] == 0``).
     """
-    new_run = draws["new_run"].values.reshape(-1, draws.sizes[dims.POINT])
+    n_points = draws.sizes[dims.POINT]
+    new_run = draws["new_run"].values.reshape(-1, n_points)
     values = np.log(new_run) if draws.attrs.get("space", "log") == "log" else new_run
     total = values.var(axis=0)
-    seed = float(np.nanmean(draws["seed_var"].values)) if "seed_var" in draws else np.nan
+    seed = (
+        np.nanmean(draws["seed_var"].values.reshape(-1, n_points), axis=0)
+        if "seed_var" in draws
+        else np.full(n_points, np.nan)
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.clip(seed / total, 0.0, 1.0)
 

@@ -19,7 +19,13 @@ The configuration term is present only when some configuration was run more than
 :math:`\sigma_\text{config}\epsilon_c` is what the runs of one configuration share: the
 law's misfit there. Repeated runs thus inform the run-to-run noise instead of counting as
 independent evidence about the curve. Without repeated runs the two cannot be told apart
-and :math:`\sigma` holds both. How :math:`\theta_f` is built from the pooling choices is
+and :math:`\sigma` holds both.
+
+With intermediate checkpoints (a training run with several rows), the rows of run
+:math:`r` of family :math:`f` also share a run offset
+:math:`b_r \sim \mathcal N(0, \sigma_{\text{run},f}^2)`, one scale per family, integrated
+out exactly (:func:`run_marginal_logp`), so the checkpoints of one run do not count as
+independent evidence either. How :math:`\theta_f` is built from the pooling choices is
 in :mod:`bayescale.priors`.
 """
 
@@ -261,11 +267,14 @@ def run_marginal_logp(
     one makes :math:`\tau` a funnel). The sum over a run's rows is that run's joint log
     density; summed per run, the values give leave-one-run-out LOO.
 
-    ``ops`` is ``pytensor.tensor`` or ``numpy``.
+    ``tau`` is a scalar or one value per observation (equal within a run: the scale of
+    the run's family). ``ops`` is ``pytensor.tensor`` or ``numpy``.
     """
     order, position, start = run_order(np.asarray(run_idx))
     e = (value - mu)[order]
     v = var[order]
+    if getattr(tau, "ndim", 0):
+        tau = tau[order]
     w = 1.0 / v
     cw = ops.cumsum(w) - w
     cew = ops.cumsum(e * w) - e * w
@@ -302,7 +311,10 @@ def _run_marginal(
         size: tuple[int, ...] | None = None,
     ) -> np.ndarray:
         rng = rng or np.random.default_rng()
-        offsets = tau_ * rng.standard_normal(int(run_idx.max()) + 1)
+        tau_obs = np.broadcast_to(tau_, run_idx.shape)
+        first = np.unique(run_idx, return_index=True)[1]
+        offsets = np.zeros(int(run_idx.max()) + 1)
+        offsets[run_idx[first]] = tau_obs[first] * rng.standard_normal(first.size)
         mean = np.broadcast_to(mu_, run_idx.shape) + offsets[run_idx]
         return mean + np.sqrt(var_) * rng.standard_normal(run_idx.shape)
 
@@ -389,7 +401,11 @@ def build_model(ds: xr.Dataset, spec: ModelSpec) -> pm.Model:
             config_sigma = pm.HalfNormal("config_sigma", spec.priors["config_sigma"].sigma)
         if spec.run_effects:
             run_prior = spec.priors.get("run_sigma", PriorSpec(sigma=0.05))
-            run_sigma = pm.HalfNormal("run_sigma", run_prior.sigma)
+            # One scale per family: a family whose runs stray from the law must not
+            # loosen the runs of the others (a shared scale let 0.24 from one family
+            # free the level of every run, and a family with one run lost its curve).
+            run_sigma = pm.HalfNormal("run_sigma", run_prior.sigma, dims=dims.FAMILY)
+            run_tau = run_sigma[family_idx]
         if spec.config_effects and spec.likelihood == "normal" and not spec.run_effects:
             _marginal_replicates(pm, pt, mu, sigma, config_sigma, y_values, se, config_idx)
             return model
@@ -406,12 +422,12 @@ def build_model(ds: xr.Dataset, spec: ModelSpec) -> pm.Model:
         run_idx = ds["run_idx"].values if spec.run_effects else np.zeros(0, dtype=np.int64)
         if spec.run_effects and spec.likelihood == "normal":
             var = pt.zeros_like(mu) + scale**2
-            _run_marginal(pm, pt, mu, var, run_sigma, y_values, run_idx)
+            _run_marginal(pm, pt, mu, var, run_tau, y_values, run_idx)
             return model
         if spec.run_effects:
             r_idx = pm.Data("run_idx", run_idx, dims=dims.OBS)
             run_offset = pm.Normal("run_offset", 0.0, 1.0, dims=dims.RUN)
-            shift = run_sigma * run_offset[r_idx]
+            shift = run_tau * run_offset[r_idx]
             mu = mu + shift
         y = pm.Data("y_observed", y_values, dims=dims.OBS)
         if spec.likelihood == "normal":

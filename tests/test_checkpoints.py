@@ -125,6 +125,14 @@ def test_run_marginal_logp_is_the_exact_joint_density_per_run() -> None:
         cov = np.diag(var[rows]) + tau**2
         exact = stats.multivariate_normal(mu[rows], cov).logpdf(value[rows])
         np.testing.assert_allclose(lp[rows].sum(), exact, rtol=1e-10)
+    # one scale per run's family: tau given per observation
+    tau_run = np.array([0.1, 0.5, 0.3, 0.0])
+    lp_f = run_marginal_logp(np, value, mu, var, tau_run[run_idx], run_idx)
+    for r in range(4):
+        rows = run_idx == r
+        cov = np.diag(var[rows]) + tau_run[r] ** 2
+        exact = stats.multivariate_normal(mu[rows], cov).logpdf(value[rows])
+        np.testing.assert_allclose(lp_f[rows].sum(), exact, rtol=1e-10)
     # tau -> 0 gives independent normals
     lp0 = run_marginal_logp(np, value, mu, var, 0.0, run_idx)
     np.testing.assert_allclose(lp0, stats.norm(mu, np.sqrt(var)).logpdf(value))
@@ -136,7 +144,7 @@ def test_model_integrates_run_offsets_out_with_normal_and_samples_them_with_t(
     ds = validate(checkpoints)
     law = get_law("chinchilla")
     normal = build_model(ds, make_spec(ds, law))
-    assert "run_sigma" in normal.named_vars
+    assert normal.named_vars_to_dims["run_sigma"] == (dims.FAMILY,)  # one scale per family
     assert "run_offset" not in normal.named_vars
     robust = build_model(ds, make_spec(ds, law, likelihood="studentt"))
     assert robust.named_vars_to_dims["run_offset"] == (dims.RUN,)
@@ -179,8 +187,9 @@ def test_seed_share_is_the_variance_fraction_of_run_noise(mocked_checkpoint_fit)
         fitted=fit.families,
         family="fam_a",
     )
+    run_sigma = fit.posterior["run_sigma"].sel(family="fam_a")
     expected = float(
-        (fit.posterior["sigma"] ** 2 + fit.posterior["run_sigma"] ** 2).mean()
+        (fit.posterior["sigma"] ** 2 + run_sigma**2).mean()
         / np.log(draws["new_run"].values).var()
     )
     np.testing.assert_allclose(seed_share(draws), min(expected, 1.0), rtol=1e-10)
