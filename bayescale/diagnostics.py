@@ -55,7 +55,7 @@ class Diagnostics:
                 "families (pooling='shared') rather than only raising target_accept."
             )
         if self.bad_rhat:
-            names = ", ".join(f"{k} ({v:.3f})" for k, v in _worst(self.bad_rhat, True))
+            names = ", ".join(f"{k} ({_fmt_rhat(v)})" for k, v in _worst(self.bad_rhat, True))
             out.append(
                 f"R-hat above {RHAT_MAX} for {names}: chains disagree. Run more tuning "
                 "and draws (tune=2000, draws=2000) or more informative priors."
@@ -71,7 +71,8 @@ class Diagnostics:
     def __str__(self) -> str:
         status = "ok" if self.ok else "NOT CONVERGED"
         return (
-            f"divergences {self.divergences}, max R-hat {self.max_rhat:.3f} (<= {RHAT_MAX}), "
+            f"divergences {self.divergences}, max R-hat {_fmt_rhat(self.max_rhat)} "
+            f"(<= {RHAT_MAX}), "
             f"min bulk ESS {self.min_ess_bulk:.0f} (>= {ESS_BULK_MIN:.0f}): {status}"
         )
 
@@ -127,3 +128,9 @@ def check_convergence(
             stacklevel=3,
         )
     return diag
+
+
+def _fmt_rhat(value: float) -> str:
+    """R-hat with 3 decimals, or 4 when 3 would hide that it exceeds the threshold."""
+    text = f"{value:.3f}"
+    return f"{value:.4f}" if value > RHAT_MAX and float(text) <= RHAT_MAX else text

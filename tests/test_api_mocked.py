@@ -255,3 +255,11 @@ def test_extrapolation_rate_is_validated(runs) -> None:
     ds = bs.validate(runs)
     with pytest.raises(SpecificationError, match="extrapolation_rate"):
         bs.fitting.make_spec(ds, bs.get_law("chinchilla"), extrapolation_rate=-0.1)
+
+
+def test_rhat_just_above_the_threshold_is_not_printed_as_the_threshold() -> None:
+    from bayescale.diagnostics import _fmt_rhat
+
+    assert _fmt_rhat(1.0104) == "1.0104"
+    assert _fmt_rhat(1.0096) == "1.010"
+    assert _fmt_rhat(1.05) == "1.050"
