@@ -400,7 +400,7 @@ def build_model(ds: xr.Dataset, spec: ModelSpec) -> pm.Model:
         if spec.config_effects:
             config_sigma = pm.HalfNormal("config_sigma", spec.priors["config_sigma"].sigma)
         if spec.run_effects:
-            run_prior = spec.priors.get("run_sigma", PriorSpec(sigma=0.05))
+            run_prior = spec.priors.get("run_sigma", PriorSpec(sigma=0.02))
             # One scale per family: a family whose runs stray from the law must not
             # loosen the runs of the others (a shared scale let 0.24 from one family
             # free the level of every run, and a family with one run lost its curve).

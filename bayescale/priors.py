@@ -36,10 +36,11 @@ law is kept inside the data: a break the data do not bracket cannot be estimated
 wider prior (``sd(u)``) let chains settle in different modes (R-hat 1.53 on simulated data).
 The noise scale is :math:`\sigma \sim \mathrm{HalfNormal}(0.05)` in log space (5 % relative
 error; :math:`0.05\,\tilde y` in linear space); the scale of the offsets shared by
-repeated runs of one configuration is :math:`\mathrm{HalfNormal}(0.02)` and that of the
-offsets shared by the checkpoints of one run :math:`\mathrm{HalfNormal}(0.05)` (likewise
-scaled). The population scale of exponents, :math:`s_g = 0.1`, says that exponents of
-different families differ by about 10 %; with
+repeated runs of one configuration is :math:`\mathrm{HalfNormal}(0.02)`, and so is that
+of the offsets shared by the checkpoints of one run, per family (likewise scaled): runs
+of one configuration are expected to differ by a few per cent at most. The population scale of
+exponents, :math:`s_g = 0.1`, says that exponents of different families differ by about
+10 %; with
 three families the data cannot pin :math:`\tau` down and a vague prior produces the funnel
 that made a naive model diverge (``docs/pooling.md``).
 """
@@ -142,7 +143,7 @@ def _default_prior(law: Law, name: str, summary: DataSummary) -> PriorSpec:
         scale = 0.02 if summary.space == "log" else 0.02 * abs(ymed)
         return PriorSpec(sigma=scale)
     if name == "run_sigma":
-        scale = 0.05 if summary.space == "log" else 0.05 * abs(ymed)
+        scale = 0.02 if summary.space == "log" else 0.02 * abs(ymed)
         return PriorSpec(sigma=scale)
     param = law.parameter(name)
     if param.kind == "offset":
