@@ -11,7 +11,11 @@ fall inside the fit's 50 % and 90 % intervals at the nominal rates.
 The design is shaped like a small real sweep (Gadre et al. 2024, small end): 3 families x
 5 model sizes (N = 2e7 ... 5e8) x 3 tokens-per-parameter ratios (D/N = 5, 20, 80), with
 one run per configuration (``single``) or two seeds per configuration (``seeds``, which
-adds the ``config_sigma`` term).
+adds the ``config_sigma`` term). A third design, ``checkpoints``, has intermediate
+checkpoints: 3 families x 4 sizes (N = 2e7 ... 5e8), one run each to D = 20 N, measured at
+20, 35, 50, 70 and 100 % of its tokens (``checkpoint_step`` 1-5, a ``model`` label per
+run), so the model has a run offset per run with one scale ``run_sigma`` per family,
+integrated out in the likelihood.
 
 How (one spec, fixed across replications):
 
@@ -23,23 +27,32 @@ How (one spec, fixed across replications):
 2. ``pm.sample_prior_predictive`` on ``build_model(reference, spec)`` draws the true
    parameters and the simulated observations (with replicated configurations: the
    configuration means and within sums of squares; the two runs are rebuilt from them,
-   which is exact because the runs of a configuration are exchangeable normals).
+   which is exact because the runs of a configuration are exchangeable normals; with
+   checkpoints the observed variable is drawn by the run-marginal ``CustomDist``'s NumPy
+   ``random``, offsets included).
 3. A draw whose simulated losses leave ``[0.5, 20]`` is rejected and the next one used.
    The criterion reads only the simulated data, so ranks stay uniform (for every accepted
    data set the posterior is still the posterior under the unchanged prior); it changes
    which true parameters get tested, and the rejection rate is reported.
 4. The model of each replication is ``build_model(simulated, spec)``; nutpie compiles the
    model once per design and each replication swaps in its data (``with_data``): the same
-   density that ``bayescale.fit`` samples, at a fraction of the compile time. NUTS
+   density that ``bayescale.fit`` samples, at a fraction of the compile time (checked for
+   the checkpoint design's ``CustomDist`` likelihood too: with the same seed the swapped
+   model gives the same draws as a model compiled on the replication's data). NUTS
    settings are bayescale's (``target_accept=0.95``), with shorter chains.
 5. Ranks: the number of (thinned, :data:`RANK_DRAWS`) posterior draws below the truth, for
    every family-level law parameter, the population means and scales and the noise
    scales. Forecasts: :func:`bayescale.forecast.forecast_draws` with the spec's
-   ``extrapolation_rate`` (0.02) and with 0.
+   ``extrapolation_rate`` (0.02) and with 0. A new run drawn from the truth gets a new
+   configuration offset (``seeds``) or a new run offset of its family's ``run_sigma``
+   (``checkpoints``), as the forecast's new run does.
 
 Usage::
 
-    .venv/bin/python benchmarks/calibration_sbc.py                  # ~30 min (300 fits)
+    .venv/bin/python benchmarks/calibration_sbc.py --designs single seeds  # ~30 min
+    # one design, merged with the other designs' results already in --out:
+    .venv/bin/python benchmarks/calibration_sbc.py --designs checkpoints --merge \\
+        --reps 1000 --max-minutes 24
     .venv/bin/python benchmarks/calibration_sbc.py --quick          # a minute, smoke test
     .venv/bin/python benchmarks/calibration_sbc.py --plot-only      # redraw from results
 
@@ -68,7 +81,13 @@ SIZES = (2e7, 5e7, 1e8, 2e8, 5e8)
 RATIOS = (5.0, 20.0, 80.0)
 #: Values of the reference data set (its smallest and median loss set the default priors).
 REFERENCE = {"E": 1.8, "A": 450.0, "alpha": 0.34, "B": 410.0, "beta": 0.28}
-DESIGNS = {"single": 1, "seeds": 2}
+#: Design name -> runs (seeds) per configuration.
+DESIGNS = {"single": 1, "seeds": 2, "checkpoints": 1}
+#: Design ``checkpoints``: one run per family and size at D/N = 20, each measured at
+#: 5 checkpoints (fractions of its final tokens), so the run offsets are modelled.
+CHECKPOINT_SIZES = (2e7, 6e7, 1.7e8, 5e8)
+CHECKPOINT_RATIO = 20.0
+CHECKPOINT_FRACTIONS = (0.2, 0.35, 0.5, 0.7, 1.0)
 FACTORS = (3.0, 10.0, 30.0)
 LEVELS = (0.5, 0.9)
 NOMINAL_GRID = np.round(np.arange(0.05, 1.0, 0.05), 2)
@@ -106,6 +125,41 @@ def design_frame(seeds: int = 1) -> pd.DataFrame:
                         }
                     )
     return pd.DataFrame(rows)
+
+
+def checkpoint_frame() -> pd.DataFrame:
+    """The reference data set of design ``checkpoints``: every family x size trained once
+    to D = 20 N, with rows at :data:`CHECKPOINT_FRACTIONS` of the final tokens
+    (``checkpoint_step`` 1, 2, ...) and one ``model`` label per run."""
+    rows = []
+    for fam in FAMILIES:
+        for n in CHECKPOINT_SIZES:
+            for step, frac in enumerate(CHECKPOINT_FRACTIONS, start=1):
+                d = frac * CHECKPOINT_RATIO * n
+                value = (
+                    REFERENCE["E"]
+                    + REFERENCE["A"] * n ** -REFERENCE["alpha"]
+                    + REFERENCE["B"] * d ** -REFERENCE["beta"]
+                )
+                rows.append(
+                    {
+                        "family": fam,
+                        "model": f"{fam}-{n:.2g}",
+                        "params": n,
+                        "tokens": d,
+                        "checkpoint_step": step,
+                        "metric": "loss",
+                        "value": value,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def design_data(name: str) -> pd.DataFrame:
+    """The reference data set of a design in :data:`DESIGNS`."""
+    if name == "checkpoints":
+        return checkpoint_frame()
+    return design_frame(DESIGNS[name])
 
 
 def reference_spec(frame: pd.DataFrame, law: str = "chinchilla") -> tuple[Any, Any]:
@@ -258,17 +312,26 @@ def run_design(
     draws: int,
     tune: int,
     chains: int,
+    max_minutes: float | None = None,
     log: Any = print,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """SBC replications of one design: (ranks and convergence, forecast checks, info)."""
+    """SBC replications of one design: (ranks and convergence, forecast checks, info).
+
+    ``seeds`` runs per configuration (designs ``single`` and ``seeds``); the design named
+    ``checkpoints`` uses :func:`checkpoint_frame`. With ``max_minutes`` no replication
+    is started once that much wall time has passed (fewer than ``reps`` may be run; the
+    replications run are the first ones of the same sequence, so they stay i.i.d.).
+    """
     import nutpie
     import pymc as pm
 
+    from bayescale import dims
     from bayescale.diagnostics import check_convergence
     from bayescale.forecast import forecast_draws
     from bayescale.model import build_model
 
-    frame = design_frame(seeds)
+    wall_start = time.perf_counter()
+    frame = checkpoint_frame() if name == "checkpoints" else design_frame(seeds)
     ref_ds, spec = reference_spec(frame)
     law = spec.law_obj
     ref_model = build_model(ref_ds, spec)
@@ -291,6 +354,9 @@ def run_design(
     considered = rejected = 0
     k = 0
     for rep in range(reps):
+        if max_minutes is not None and time.perf_counter() - wall_start > 60 * max_minutes:
+            log(f"[{name}] time budget of {max_minutes:g} min used: {rep} replications")
+            break
         # next accepted prior draw
         while True:
             if k >= pool:
@@ -369,6 +435,9 @@ def run_design(
         eta = np.log(true_curve) + float(truth["sigma"]) * rng.standard_normal(len(points))
         if "config_sigma" in truth:
             eta = eta + float(truth["config_sigma"]) * rng.standard_normal(len(points))
+        if "run_sigma" in truth:  # a new run's offset, with its family's scale
+            tau = truth["run_sigma"].values[[fam_idx[f] for f in points["family"]]]
+            eta = eta + tau * rng.standard_normal(len(points))
         new_run = np.exp(eta)
         fc_seed = int(rng.integers(2**31))
         pts = points[["family", *law.inputs]]
@@ -410,6 +479,9 @@ def run_design(
         "seeds_per_config": seeds,
         "observations": int(ds.sizes["obs"]),
         "config_effects": bool(spec.config_effects),
+        "run_effects": bool(spec.run_effects),
+        "runs": int(ref_ds.sizes[dims.RUN]) if dims.RUN in ref_ds.sizes else None,
+        "replications": len(rank_rows),
         "priors": {k: dataclasses.asdict(v) for k, v in spec.priors.items()},
         "pooling": spec.pooling,
         "extrapolation_rate": spec.extrapolation_rate,
@@ -417,6 +489,8 @@ def run_design(
         "prior_draws_rejected": rejected,
         "rejection_rate": rejected / considered if considered else float("nan"),
         "compile_seconds": compile_seconds,
+        "wall_seconds": time.perf_counter() - wall_start,
+        "max_minutes": max_minutes,
         "rank_quantities": [c for c in rank_rows[0] if "[" in c or c in names] if rank_rows else [],
     }
     return pd.DataFrame(rank_rows), pd.DataFrame(fc_rows), info
@@ -537,13 +611,22 @@ def plot_ecdf(ranks: pd.DataFrame, path: Path) -> None:
     designs = list(dict.fromkeys(ranks["design"]))
     fig, axes = plt.subplots(1, len(designs), figsize=(5.5 * len(designs), 3.8), squeeze=False)
     grid = np.linspace(0, 1, 201)
+    # one colour per kind of quantity across all panels (the last noise scales: black, navy)
+    kinds = list(
+        dict.fromkeys(
+            c.split("[")[0]
+            for d in designs
+            for c in rank_columns(ranks[ranks["design"] == d])
+            if ranks.loc[ranks["design"] == d, c].notna().any()
+        )
+    )
+    palette = [plt.cm.tab10(i) for i in range(10)] + ["k", "navy", "lime"]
     for ax, design in zip(axes[0], designs, strict=True):
         group = ranks[ranks["design"] == design]
         cols = [c for c in rank_columns(group) if group[c].notna().any()]
         n = len(group)
         band = ecdf_band(n)
         ax.fill_between(grid, -band, band, color="0.85", label="95% simultaneous band")
-        kinds = list(dict.fromkeys(c.split("[")[0] for c in cols))
         styles = ["-", "--", ":"]
         for col in cols:
             u = (group[col].to_numpy(float) + 0.5) / (RANK_DRAWS + 1)
@@ -557,14 +640,20 @@ def plot_ecdf(ranks: pd.DataFrame, path: Path) -> None:
                 ecdf - grid,
                 lw=0.9,
                 ls=style,
-                color=plt.cm.tab10(kinds.index(kind)) if kinds.index(kind) < 10 else "k",
+                color=palette[kinds.index(kind) % len(palette)],
                 label=kind if first else None,
             )
         ax.axhline(0, color="k", lw=0.6)
         ax.set_title(f"design '{design}' ({n} replications)", fontsize=9)
         ax.set_xlabel("fractional rank")
         ax.set_ylabel("ECDF − uniform")
+    labelled: dict[str, Any] = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            labelled.setdefault(label, handle)
     axes[0][-1].legend(
+        labelled.values(),
+        labelled.keys(),
         fontsize=7,
         loc="center left",
         bbox_to_anchor=(1.0, 0.5),
@@ -658,8 +747,13 @@ def report(ranks: pd.DataFrame, fc: pd.DataFrame, infos: Sequence[Mapping[str, A
     for info in infos:
         d = info["design"]
         g = ranks[ranks["design"] == d]
+        runs = info.get("runs")
+        if info.get("run_effects") and runs:
+            size = f"{info['observations']} rows ({runs} runs with checkpoints) each"
+        else:
+            size = f"{info['observations']} runs each"
         lines.append(
-            f"design {d}: {len(g)} replications, {info['observations']} runs each; prior draws "
+            f"design {d}: {len(g)} replications, {size}; prior draws "
             f"rejected (loss outside {LOSS_BOUNDS}): {info['prior_draws_rejected']} of "
             f"{info['prior_draws_considered']} ({info['rejection_rate']:.1%})"
         )
@@ -693,10 +787,62 @@ def report(ranks: pd.DataFrame, fc: pd.DataFrame, infos: Sequence[Mapping[str, A
     return "\n".join(lines)
 
 
+def load_results(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
+    """``ranks.csv``, ``forecasts.csv`` and ``info.json`` of an earlier run in ``out``."""
+    ranks = pd.read_csv(out / "ranks.csv")
+    fc = pd.read_csv(out / "forecasts.csv")
+    infos = json.loads((out / "info.json").read_text())
+    return ranks, fc, infos
+
+
+def save_results(
+    out: Path, ranks: pd.DataFrame, fc: pd.DataFrame, infos: Sequence[Mapping[str, Any]]
+) -> None:
+    ranks.to_csv(out / "ranks.csv", index=False)
+    fc.to_csv(out / "forecasts.csv", index=False)
+    (out / "info.json").write_text(json.dumps(list(infos), indent=1))
+
+
+def merge_results(
+    old: tuple[pd.DataFrame, pd.DataFrame, Sequence[Mapping[str, Any]]],
+    new: tuple[Sequence[pd.DataFrame], Sequence[pd.DataFrame], Sequence[Mapping[str, Any]]],
+) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
+    """Results of earlier designs (``old``: ranks, forecasts, infos) with those of newly
+    run designs (``new``: lists of the same), a design run anew replacing its old rows.
+    Designs are ordered as in :data:`DESIGNS` (unknown ones last)."""
+    new_ranks = pd.concat(new[0]) if len(new[0]) else pd.DataFrame()
+    new_fc = pd.concat(new[1]) if len(new[1]) else pd.DataFrame()
+    fresh = {info["design"] for info in new[2]}
+    infos = [dict(i) for i in old[2] if i["design"] not in fresh] + [dict(i) for i in new[2]]
+    order = {d: k for k, d in enumerate(DESIGNS)}
+
+    def combine(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+        if len(before):
+            before = before[~before["design"].isin(fresh)]
+        both = pd.concat([f for f in (before, after) if len(f)], ignore_index=True)
+        key = both["design"].map(lambda d: order.get(d, len(order)))
+        return both.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
+
+    infos.sort(key=lambda i: order.get(i["design"], len(order)))
+    return combine(old[0], new_ranks), combine(old[1], new_fc), infos
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=150, help="replications per design")
     parser.add_argument("--designs", nargs="*", default=list(DESIGNS), choices=list(DESIGNS))
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the results of the other designs already in --out and add (or replace) "
+        "those of --designs",
+    )
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="per design: start no new replication after this much wall time",
+    )
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--tune", type=int, default=500)
@@ -710,33 +856,39 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.quick:
         args.reps, args.draws, args.tune = 4, 200, 200
     if args.plot_only:
-        ranks = pd.read_csv(args.out / "ranks.csv")
-        fc = pd.read_csv(args.out / "forecasts.csv")
-        infos = json.loads((args.out / "info.json").read_text())
+        ranks, fc, infos = load_results(args.out)
     else:
         start = time.perf_counter()
-        all_ranks, all_fc, infos = [], [], []
-        for i, design in enumerate(args.designs):
+        if args.merge:
+            old_ranks, old_fc, old_infos = load_results(args.out)
+        else:
+            old_ranks, old_fc, old_infos = pd.DataFrame(), pd.DataFrame(), []
+        new_ranks, new_fc, new_infos = [], [], []
+        for design in args.designs:
+            # the seed offset is the design's position in DESIGNS, so a design run alone
+            # (--merge) draws the same replications as in a full run
             r, f, info = run_design(
                 design,
                 DESIGNS[design],
                 args.reps,
-                seed=args.seed + i,
+                seed=args.seed + list(DESIGNS).index(design),
                 draws=args.draws,
                 tune=args.tune,
                 chains=args.chains,
+                max_minutes=args.max_minutes,
             )
-            all_ranks.append(r)
-            all_fc.append(f)
-            infos.append(info)
+            new_ranks.append(r)
+            new_fc.append(f)
+            new_infos.append(info)
             # write as we go, so a long run leaves results behind
-            pd.concat(all_ranks).to_csv(args.out / "ranks.csv", index=False)
-            pd.concat(all_fc).to_csv(args.out / "forecasts.csv", index=False)
-            (args.out / "info.json").write_text(json.dumps(infos, indent=1))
-        ranks, fc = pd.concat(all_ranks), pd.concat(all_fc)
+            ranks, fc, infos = merge_results(
+                (old_ranks, old_fc, old_infos), (new_ranks, new_fc, new_infos)
+            )
+            save_results(args.out, ranks, fc, infos)
         total = time.perf_counter() - start
-        infos[0]["total_seconds"] = total
-        (args.out / "info.json").write_text(json.dumps(infos, indent=1))
+        if not args.merge:
+            infos[0]["total_seconds"] = total
+        save_results(args.out, ranks, fc, infos)
         print(f"total {total / 60:.1f} min")
     text = report(ranks, fc, infos)
     (args.out / "summary.txt").write_text(text + "\n")

@@ -118,3 +118,54 @@ def test_one_tiny_replication_runs() -> None:
     assert set(fc["quantity"]) == {"curve", "new_run", "new_run_rate0"}
     assert len(fc) == 3 * len(sbc.forecast_points())
     assert info["prior_draws_considered"] >= 1
+
+
+def test_checkpoint_design_has_runs_of_five_checkpoints() -> None:
+    frame = sbc.checkpoint_frame()
+    assert len(frame) == 3 * 4 * 5
+    assert sorted(set(frame["checkpoint_step"])) == [1, 2, 3, 4, 5]
+    final = frame[frame["checkpoint_step"] == 5]
+    assert np.allclose(final["tokens"] / final["params"], sbc.CHECKPOINT_RATIO)
+    for _, run in frame.groupby("model"):
+        assert len(run) == 5 and run["params"].nunique() == 1
+        frac = run["tokens"].to_numpy() / run["tokens"].max()
+        assert np.allclose(frac, sbc.CHECKPOINT_FRACTIONS)
+        assert np.all(np.diff(run["value"].to_numpy()) < 0)  # loss falls during training
+    ds, spec = sbc.reference_spec(frame)
+    assert spec.run_effects and not spec.config_effects
+    assert ds.sizes["run"] == 12
+    assert np.bincount(ds["run_idx"].values).tolist() == [5] * 12
+    assert sbc.design_data("checkpoints").equals(frame)
+    assert len(sbc.design_data("seeds")) == 90
+
+
+def test_merge_replaces_a_design_and_keeps_the_others() -> None:
+    import pandas as pd
+
+    def part(design: str, n: int, extra: str) -> pd.DataFrame:
+        return pd.DataFrame({"design": [design] * n, "rep": range(n), extra: 1.0})
+
+    old_ranks = pd.concat([part("single", 3, "sigma"), part("checkpoints", 2, "run_sigma")])
+    old_fc = pd.concat([part("single", 4, "pit"), part("checkpoints", 1, "pit")])
+    old_infos = [{"design": "single", "x": 1}, {"design": "checkpoints", "x": 0}]
+    new = (
+        [part("checkpoints", 5, "run_sigma")],
+        [part("checkpoints", 6, "pit")],
+        [{"design": "checkpoints", "x": 2}],
+    )
+    ranks, fc, infos = sbc.merge_results((old_ranks, old_fc, old_infos), new)
+    assert ranks["design"].tolist() == ["single"] * 3 + ["checkpoints"] * 5
+    assert fc["design"].tolist() == ["single"] * 4 + ["checkpoints"] * 6
+    assert infos == [{"design": "single", "x": 1}, {"design": "checkpoints", "x": 2}]
+    # a new design is ordered as in DESIGNS, before or after the old ones
+    ranks2, _, infos2 = sbc.merge_results(
+        (
+            part("checkpoints", 2, "run_sigma"),
+            part("checkpoints", 1, "pit"),
+            [{"design": "checkpoints"}],
+        ),
+        ([part("seeds", 2, "config_sigma")], [part("seeds", 1, "pit")], [{"design": "seeds"}]),
+    )
+    assert ranks2["design"].tolist() == ["seeds", "seeds", "checkpoints", "checkpoints"]
+    assert [i["design"] for i in infos2] == ["seeds", "checkpoints"]
+    assert ranks2["config_sigma"].isna().sum() == 2
