@@ -62,6 +62,7 @@ def save_figure(fig: Figure, path: str | os.PathLike[str] | None) -> Figure:
         fig.savefig(path, dpi=DPI, format=fmt)
     return fig
 
+
 _AXIS_LABELS = {
     dims.COL_PARAMS: "parameters N",
     dims.COL_TOKENS: "training tokens D",

@@ -189,8 +189,7 @@ def test_seed_share_is_the_variance_fraction_of_run_noise(mocked_checkpoint_fit)
     )
     run_sigma = fit.posterior["run_sigma"].sel(family="fam_a")
     expected = float(
-        (fit.posterior["sigma"] ** 2 + run_sigma**2).mean()
-        / np.log(draws["new_run"].values).var()
+        (fit.posterior["sigma"] ** 2 + run_sigma**2).mean() / np.log(draws["new_run"].values).var()
     )
     np.testing.assert_allclose(seed_share(draws), min(expected, 1.0), rtol=1e-10)
     assert draws.attrs["seed_noise_identified"] == 1
