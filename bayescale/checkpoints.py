@@ -50,6 +50,26 @@ _log = logging.getLogger("bayescale")
 HITCHHIKER_MIN_TOKENS = 1e10
 
 
+def _checked_tokens(frame: pd.DataFrame, caller: str) -> np.ndarray:
+    """Check the columns a checkpoint filter reads; return the token counts."""
+    needed = [dims.COL_FAMILY, dims.COL_PARAMS, dims.COL_TOKENS]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{caller} needs column(s) {missing}; the table has {[str(c) for c in frame.columns]}"
+        )
+    _require_steps(frame)
+    tokens = pd.to_numeric(frame[dims.COL_TOKENS], errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~(np.isfinite(tokens) & (tokens > 0)))
+    if bad.size:
+        raise DataError(
+            f"column 'tokens': not a finite number > 0 in rows {bad[:8].tolist()} (holding "
+            f"{frame[dims.COL_TOKENS].iloc[bad[:8]].tolist()}); fix or remove those rows "
+            "before filtering checkpoints"
+        )
+    return tokens
+
+
 def _require_steps(frame: pd.DataFrame) -> None:
     """Raise unless the table marks intermediate checkpoints with ``checkpoint_step``."""
     steps = (
@@ -123,21 +143,7 @@ def drop_early_checkpoints(
         if val is not None and not (np.isfinite(val) and val >= 0):
             raise SpecificationError(f"{name} must be a number >= 0, not {val}")
     frame, _ = read_table(data)
-    _require_steps(frame)
-    needed = [dims.COL_FAMILY, dims.COL_TOKENS]
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"drop_early_checkpoints needs column(s) {missing}; the table has "
-            f"{[str(c) for c in frame.columns]}"
-        )
-    tokens = pd.to_numeric(frame[dims.COL_TOKENS], errors="coerce").to_numpy(dtype=float)
-    bad = np.flatnonzero(~np.isfinite(tokens))
-    if bad.size:
-        raise DataError(
-            f"column 'tokens': not a finite number in rows {bad[:8].tolist()}; fix those rows "
-            "before filtering checkpoints"
-        )
+    tokens = _checked_tokens(frame, "drop_early_checkpoints")
     runs = run_labels(frame)
     final = pd.Series(tokens).groupby(runs.to_numpy()).transform("max").to_numpy()
     keep = np.ones(len(frame), dtype=bool)
@@ -205,14 +211,13 @@ def thin_checkpoints(data: str | os.PathLike[str] | pd.DataFrame, *, per_run: in
     if int(per_run) < 2:
         raise SpecificationError(f"per_run must be >= 2, not {per_run}")
     frame, _ = read_table(data)
-    _require_steps(frame)
+    log_d = np.log(_checked_tokens(frame, "thin_checkpoints"))
     runs = run_labels(frame).to_numpy()
     metric = (
         frame[dims.COL_METRIC].astype(str).to_numpy()
         if dims.COL_METRIC in frame.columns
         else np.full(len(frame), "")
     )
-    log_d = np.log(pd.to_numeric(frame[dims.COL_TOKENS], errors="coerce").to_numpy(float))
     keep = np.zeros(len(frame), dtype=bool)
     groups = pd.DataFrame({"run": runs, "metric": metric}).groupby(["run", "metric"]).indices
     for rows in groups.values():

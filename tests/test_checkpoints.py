@@ -12,7 +12,7 @@ from scipy import stats
 
 import bayescale as bs
 from bayescale import dims
-from bayescale.checkpoints import drop_early_checkpoints
+from bayescale.checkpoints import drop_early_checkpoints, thin_checkpoints
 from bayescale.data import has_run_effects, run_labels, validate
 from bayescale.errors import DataError, SpecificationError
 from bayescale.fitting import make_spec
@@ -91,8 +91,29 @@ def test_filter_errors_name_the_problem(checkpoints) -> None:
         drop_early_checkpoints(checkpoints, min_fraction=1.5)
     with pytest.raises(DataError, match="no intermediate checkpoints"):
         drop_early_checkpoints(checkpoints.drop(columns="checkpoint_step"), min_tokens=1e9)
+    with pytest.raises(DataError, match=r"needs column\(s\) \['tokens'\]"):
+        thin_checkpoints(checkpoints.drop(columns="tokens"), per_run=3)
+    bad = checkpoints.copy()
+    bad.loc[4, "tokens"] = -1.0
+    with pytest.raises(DataError, match=r"'tokens'.*rows \[4\]"):
+        thin_checkpoints(bad, per_run=3)
+    with pytest.raises(SpecificationError, match="per_run"):
+        thin_checkpoints(checkpoints, per_run=1)
     with pytest.raises(DataError, match="remove every row"):
         drop_early_checkpoints(checkpoints, min_tokens=1e15, keep_final=False)
+
+
+def test_thinning_keeps_log_spaced_checkpoints_with_both_ends(checkpoints) -> None:
+    thin = thin_checkpoints(checkpoints, per_run=3)
+    assert thin.groupby("model").size().eq(3).all()
+    rec = thin.attrs["checkpoint_thinning"]
+    assert rec["rows_after"] == len(thin) == 24 and rec["removed"] == len(checkpoints) - 24
+    for _, run in checkpoints.groupby("model"):
+        kept = thin[thin["model"] == run["model"].iloc[0]]["tokens"]
+        assert kept.min() == run["tokens"].min() and kept.max() == run["tokens"].max()
+    # fractions 0.1..1.0: the log-midpoint of [0.1, 1] is 0.316, nearest kept fraction 0.35
+    mid = sorted(thin[thin["model"] == "fam_a-3e+07"]["tokens"])[1] / (3e7 * 40)
+    assert mid == pytest.approx(0.35)
 
 
 # -- run labels --------------------------------------------------------------------------
