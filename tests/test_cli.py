@@ -409,3 +409,47 @@ def test_demo_holds_out_the_large_runs(demo_result: tuple[dict, str]) -> None:
     assert "coverage:" in report and "median absolute relative error" in report
     assert "budget C = 1.00e22 FLOPs" in report
     assert "<new family>" in report
+
+
+# -- fit options: checkpoints and reference priors ---------------------------------------
+def test_min_tokens_without_checkpoints_is_a_clean_error(
+    runs_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["fit", str(runs_csv), "--out", str(tmp_path / "x.nc"), "--min-tokens", "1e9"]
+    code, _, err = run([*argv, "--metric", "loss"], capsys)
+    assert_clean_error(code, err, "checkpoint_step", "no intermediate checkpoints")
+
+
+def test_unknown_reference_prior_is_a_clean_error(
+    runs_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], mock_pymc_sample: None
+) -> None:
+    argv = ["fit", str(runs_csv), "--out", str(tmp_path / "x.nc"), "--metric", "loss"]
+    code, _, err = run([*argv, "--prior", "no_such_reference", *FAST], capsys)
+    assert_clean_error(code, err, "no_such_reference", "known references")
+
+
+def test_min_tokens_reports_the_removed_checkpoints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mock_pymc_sample: None
+) -> None:
+    rows = [
+        {
+            "family": fam,
+            "model": f"{fam}-{n:.0e}",
+            "params": n,
+            "tokens": frac * 40 * n,
+            "checkpoint_step": step,
+            "value": 2.0 + 400 * n**-0.34 + 400 * (frac * 40 * n) ** -0.28,
+        }
+        for fam in ("a", "b")
+        for n in (1e8, 3e8, 1e9)
+        for step, frac in enumerate((0.1, 0.3, 1.0))
+    ]
+    path = tmp_path / "ckpt.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    argv = ["fit", str(path), "--out", str(tmp_path / "c.nc"), "--min-tokens", "1e10", *FAST]
+    code, out, _ = run(argv, capsys)
+    assert code == 0
+    # below 1e10 tokens per family: two checkpoints each of the 1e8 run (whose final,
+    # 4e9, is kept) and of the 3e8 run, one of the 1e9 run
+    assert "checkpoints: removed 10 of 18 rows before 1e+10 tokens (a 5, b 5)" in out
+    assert "runs kept 6 of 6" in out
