@@ -21,6 +21,12 @@ Dimensions
     The configurations with two or more runs.
 ``point``
     A point at which a forecast is made.
+``model``
+    A language model whose attempts at problems are counted (pass@k data).
+``problem``
+    A problem (question) attempted several times by each model.
+``k``
+    A number of attempts (samples) at inference time.
 ``chain``, ``draw``
     MCMC sample dimensions (ArviZ conventions).
 """
@@ -34,6 +40,9 @@ RUN = "run"
 CONFIG = "config"
 REPLICATED = "replicated_config"
 POINT = "point"
+MODEL = "model"
+PROBLEM = "problem"
+K = "k"
 SAMPLE_DIMS = ("chain", "draw")
 
 #: Columns of the long data format (see ``docs/data_format.md``).

@@ -1,0 +1,586 @@
+"""Fit the pass@k model with NUTS; forecast coverage, exponents and attempts; save and load.
+
+Data flow: counts table -> :func:`~bayescale.passk.counts.validate_counts` (an
+``xarray.Dataset``) -> :func:`~bayescale.passk.model.build_passk_model` (PyMC) -> NUTS ->
+:class:`PassKFit` (an ArviZ ``DataTree`` plus the data and specification) -> coverage
+forecasts, exponents, attempts needed, plots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayescale import dims
+from bayescale.diagnostics import Diagnostics, check_convergence
+from bayescale.errors import FitFileError, SpecificationError
+from bayescale.passk.counts import to_counts_frame, validate_counts
+from bayescale.passk.curves import (
+    attempts_for_coverage,
+    observed_coverage,
+    population_coverage,
+    sample_problem_p,
+)
+from bayescale.passk.estimator import coverage_curve
+from bayescale.passk.model import CELL, PassKSpec, build_passk_model, cells, make_passk_spec
+
+__all__ = ["PassKFit", "fit", "load"]
+
+FORMAT_VERSION = 1
+DATA_GROUP = "counts_data"
+KIND = "passk"
+
+NewSizes = Mapping[str, float] | Sequence[float] | float | None
+
+
+def fit(
+    counts: str | os.PathLike[str] | pd.DataFrame | xr.Dataset,
+    *,
+    zero_inflation: bool = True,
+    trend: bool | None = None,
+    model_effects: bool | None = None,
+    priors: Mapping[str, tuple[float, float]] | None = None,
+    seed: int = 0,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    nuts_sampler: str = "nutpie",
+    target_accept: float = 0.9,
+    progressbar: bool = True,
+    warn_convergence: bool = True,
+    extend_if_slow: bool = True,
+    **sampler_kwargs: Any,
+) -> PassKFit:
+    r"""Fit the hierarchical Beta-binomial model of per-problem success with NUTS.
+
+    Parameters
+    ----------
+    counts
+        Per-problem attempt counts (DataFrame, CSV path, or the Dataset of
+        :func:`~bayescale.passk.validate_counts`): ``model``, ``problem``,
+        ``n_samples``, ``n_correct``, optionally ``params`` and other model columns.
+    zero_inflation
+        Let a share :math:`\pi_m` of problems be never solvable (default). Without it,
+        coverage tends to 1 as :math:`k \to \infty`.
+    trend
+        Let :math:`\log a`, :math:`\log b`, :math:`\operatorname{logit}\pi` vary linearly
+        in :math:`\log N` (needed to forecast an unseen model size). Default: when every
+        model has ``params`` and there are two sizes or more.
+    model_effects
+        Partially pooled model-level deviations from the trend. Default: with three models
+        or more.
+    priors
+        Overrides of :data:`~bayescale.passk.model.DEFAULT_PRIORS`, e.g.
+        ``{"mu_a": (np.log(0.5), 0.5)}``.
+    seed, draws, tune, chains, nuts_sampler, target_accept, progressbar
+        NUTS settings, passed to :func:`pymc.sample`. The default ``target_accept=0.9``
+        is a measured choice: at 0.8, fits of the Pythia MATH counts had occasional
+        divergences where :math:`\tau_a` approaches 0 (the funnel of the model-level
+        deviations).
+    warn_convergence
+        Warn (:class:`~bayescale.errors.ConvergenceWarning`) when diagnostics fall short.
+    extend_if_slow
+        When R-hat or bulk ESS fall short without divergences, sample once more with twice
+        ``tune`` and ``draws`` (recorded in ``fit.spec.notes``). With zero inflation the
+        share :math:`\pi` of never-solved problems is often barely identified (near 0),
+        and its chains then mix slowly.
+
+    Returns
+    -------
+    PassKFit
+    """
+    ds = validate_counts(counts)
+    spec = make_passk_spec(
+        ds,
+        zero_inflation=zero_inflation,
+        trend=trend,
+        model_effects=model_effects,
+        priors=dict(priors) if priors else None,
+    )
+    model = build_passk_model(ds, spec)
+    import pymc as pm
+
+    attempts = [(draws, tune)] + ([(2 * draws, 2 * tune)] if extend_if_slow else [])
+    for attempt, (n_draws, n_tune) in enumerate(attempts):
+        with model:
+            idata = pm.sample(
+                draws=n_draws,
+                tune=n_tune,
+                chains=chains,
+                random_seed=seed + attempt,
+                nuts_sampler=nuts_sampler,
+                target_accept=target_accept,
+                progressbar=progressbar,
+                compute_convergence_checks=False,
+                **sampler_kwargs,
+            )
+        diag = check_convergence(idata, var_names=spec.sampled_names(), warn=False)
+        # Slow mixing without divergences is cured by longer chains; divergences are not.
+        if diag.ok or diag.divergences or attempt == len(attempts) - 1:
+            break
+        spec.notes.append(
+            f"sampled again with tune={2 * tune}, draws={2 * draws}: the first run fell "
+            f"short ({diag})"
+        )
+    sampler = {
+        "nuts_sampler": nuts_sampler,
+        "draws": n_draws,
+        "tune": n_tune,
+        "chains": chains,
+        "target_accept": target_accept,
+        "seed": seed,
+    }
+    result = PassKFit(idata, spec, ds, sampler=sampler, model=model)
+    try:
+        with model:
+            pm.compute_log_likelihood(idata, var_names=[dims.OBSERVED], progressbar=False)
+        _per_row(idata, ds)
+    except Exception as exc:  # the posterior must never be lost to post-processing
+        warnings.warn(
+            f"sampling finished but the log-likelihood failed ({exc!r}); the posterior is kept",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    result._finish(warn=warn_convergence)
+    return result
+
+
+def _per_row(idata: xr.DataTree, ds: xr.Dataset) -> None:
+    """Turn the per-cell (weighted) log-likelihood and observations into one per row.
+
+    A cell's term is ``weight`` identical rows' log-likelihood summed, so each row's is the
+    cell's divided by its weight; :func:`arviz.loo` then leaves out one problem of one
+    model at a time.
+    """
+    *_, weight, row_cell = cells(ds)
+    ll = idata["log_likelihood"].dataset[dims.OBSERVED]
+    per_row = ll.isel({CELL: row_cell}) / xr.DataArray(weight[row_cell], dims=CELL)
+    per_row = per_row.rename({CELL: dims.OBS}).assign_coords({dims.OBS: ds[dims.OBS].values})
+    idata["log_likelihood"] = xr.Dataset({dims.OBSERVED: per_row})
+    idata["observed_data"] = xr.Dataset(
+        {dims.OBSERVED: (dims.OBS, ds["n_correct"].values)},
+        coords={dims.OBS: ds[dims.OBS].values},
+    )
+
+
+class PassKFit:
+    """A fitted pass@k model: posterior, counts, specification and forecasts.
+
+    Attributes
+    ----------
+    idata : xarray.DataTree
+        Groups ``posterior`` (with ``a``, ``b``, ``pi`` per model), ``sample_stats``,
+        ``observed_data``, ``constant_data``, ``log_likelihood`` (per model and problem, so
+        :func:`arviz.loo` leaves one problem of one model out) and ``counts_data``.
+    spec : PassKSpec
+    data : xarray.Dataset
+        The validated counts.
+    diagnostics : Diagnostics
+    """
+
+    def __init__(
+        self,
+        idata: xr.DataTree,
+        spec: PassKSpec,
+        data: xr.Dataset,
+        *,
+        sampler: Mapping[str, Any] | None = None,
+        model: Any = None,
+    ) -> None:
+        self.idata = idata
+        self.spec = spec
+        self.data = data
+        self.sampler = dict(sampler or {})
+        self._model = model
+        self.diagnostics: Diagnostics | None = None
+
+    def _finish(self, *, warn: bool) -> None:
+        self.idata[DATA_GROUP] = self.data
+        self.idata.attrs.update(
+            {
+                "bayescale_kind": KIND,
+                "bayescale_format": FORMAT_VERSION,
+                "bayescale_spec": self.spec.to_json(),
+                "bayescale_sampler": json.dumps(self.sampler),
+            }
+        )
+        self.diagnostics = check_convergence(self.idata, var_names=self._sampled_names(), warn=warn)
+
+    def _sampled_names(self) -> list[str]:
+        post = self.posterior
+        return [n for n in self.spec.sampled_names() if n in post]
+
+    # -- properties -------------------------------------------------------------------
+    @property
+    def posterior(self) -> xr.Dataset:
+        return self.idata["posterior"].dataset
+
+    @property
+    def models(self) -> list[str]:
+        return [str(m) for m in self.data[dims.MODEL].values]
+
+    def model(self) -> Any:
+        """The PyMC model (rebuilt from data and specification after :func:`load`)."""
+        if self._model is None:
+            self._model = build_passk_model(self.data, self.spec)
+        return self._model
+
+    def __repr__(self) -> str:
+        return (
+            f"<PassKFit models={self.models} rows={self.data.sizes[dims.OBS]} "
+            f"zero_inflation={self.spec.zero_inflation} trend={self.spec.trend} "
+            f"diagnostics: {self.diagnostics}>"
+        )
+
+    def summary(self, ci: float = 0.9) -> pd.DataFrame:
+        """ArviZ summary of the per-model Beta parameters and the hyperparameters."""
+        import arviz as az
+
+        names = ["a", "b"] + (["pi"] if self.spec.zero_inflation else [])
+        names += [n for n in self._sampled_names() if not n.startswith("z_")]
+        return az.summary(self.idata, var_names=names, ci_prob=ci, ci_kind="eti")
+
+    # -- draws ------------------------------------------------------------------------
+    def _thin(self, da: xr.DataArray, max_draws: int | None) -> xr.DataArray:
+        total = da.sizes["chain"] * da.sizes["draw"]
+        if max_draws is None or total <= max_draws:
+            return da
+        step = int(np.ceil(total / max_draws))
+        return da.isel(draw=slice(None, None, step))
+
+    def _resolve_models(self, models: Sequence[str] | str | None) -> list[str]:
+        if models is None:
+            return self.models
+        chosen = [models] if isinstance(models, str) else list(models)
+        unknown = [m for m in chosen if m not in self.models]
+        if unknown:
+            raise SpecificationError(
+                f"unknown model(s) {unknown}; the fit has {self.models}. For a model size "
+                "that was not fitted, pass params={'label': N} instead."
+            )
+        return chosen
+
+    def _new_sizes(self, params: NewSizes) -> dict[str, float]:
+        if params is None:
+            return {}
+        if not self.spec.trend:
+            raise SpecificationError(
+                "this fit has no trend in model size (fit with 'params' for two sizes or "
+                "more, trend=True), so it cannot forecast a new model size"
+            )
+        if isinstance(params, Mapping):
+            sizes = {str(k): float(v) for k, v in params.items()}
+        else:
+            values = np.atleast_1d(np.asarray(params, dtype=float))
+            sizes = {f"N={v:.3g}": float(v) for v in values}
+        bad = [k for k, v in sizes.items() if not v > 0]
+        if bad:
+            raise SpecificationError(f"params must be > 0 for {bad}")
+        return sizes
+
+    def beta_draws(
+        self,
+        *,
+        models: Sequence[str] | str | None = None,
+        params: NewSizes = None,
+        seed: int = 0,
+        max_draws: int | None = None,
+    ) -> xr.Dataset:
+        r"""Posterior draws of :math:`a`, :math:`b`, :math:`\pi` for fitted models and new sizes.
+
+        For a new size :math:`N`, :math:`\log a = \mu_a + \beta_a x + \tau_a z` with a fresh
+        :math:`z \sim \mathcal N(0, 1)` per draw (the spread of a model not yet seen
+        around the trend), and likewise for :math:`b`.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``a``, ``b``, ``pi`` with dims ``(chain, draw, model)``.
+        """
+        post = self.posterior
+        chosen = self._resolve_models(models) if models is not None or params is None else []
+        sizes = self._new_sizes(params)
+        parts = []
+        if chosen:
+            sel = post[["a", "b"] + (["pi"] if self.spec.zero_inflation else [])].sel(
+                {dims.MODEL: chosen}
+            )
+            if not self.spec.zero_inflation:
+                sel = sel.assign(pi=xr.zeros_like(sel["a"]))
+            parts.append(sel)
+        if sizes:
+            rng = np.random.default_rng(seed)
+            x = xr.DataArray(
+                np.log(list(sizes.values())) - self.spec.log_params_center,
+                dims=dims.MODEL,
+                coords={dims.MODEL: list(sizes)},
+            )
+            out = {}
+            for name in ("a", "b", "pi"):
+                if name == "pi" and not self.spec.zero_inflation:
+                    out["pi"] = xr.zeros_like(out["a"])
+                    continue
+                lin = post[f"mu_{name}"] + post[f"slope_{name}"] * x
+                if self.spec.model_effects and name != "pi":
+                    z = rng.standard_normal(lin.shape)
+                    lin = lin + post[f"tau_{name}"] * xr.DataArray(z, dims=lin.dims)
+                out[name] = np.exp(lin) if name != "pi" else 1.0 / (1.0 + np.exp(-lin))
+            parts.append(xr.Dataset(out).transpose("chain", "draw", dims.MODEL))
+        ds = xr.concat(parts, dim=dims.MODEL) if len(parts) > 1 else parts[0]
+        ds = ds.transpose("chain", "draw", dims.MODEL)
+        return ds.map(lambda v: self._thin(v, max_draws))
+
+    def exponent(
+        self, *, ci: float = 0.9, models: Sequence[str] | str | None = None, params: NewSizes = None
+    ) -> pd.DataFrame:
+        r"""Posterior of the inference-loss exponent :math:`a` per model (and new sizes).
+
+        The loss of the solvable problems falls as :math:`k^{-a}` for large :math:`k`.
+        Returns mean, median and the equal-tailed ``ci`` interval per model.
+        """
+        a = self.beta_draws(models=models, params=params)["a"]
+        stacked = a.stack(sample=("chain", "draw")).transpose(dims.MODEL, "sample")
+        return _summarise(stacked.values, a[dims.MODEL].values, ci)
+
+    def coverage_draws(
+        self,
+        k: Sequence[float] | np.ndarray | float,
+        *,
+        models: Sequence[str] | str | None = None,
+        params: NewSizes = None,
+        problems: str = "observed",
+        n_problems: int | None = None,
+        max_draws: int | None = 1000,
+        seed: int = 0,
+    ) -> xr.DataArray:
+        r"""Posterior draws of coverage (pass@k) at attempts ``k``.
+
+        Parameters
+        ----------
+        k
+            Numbers of attempts (any positive values; :math:`10^6` is fine).
+        models, params
+            Fitted models (default: all, unless ``params`` is given) and new model sizes
+            (``{"label": N}`` or a list of N) forecast from the trend.
+        problems
+            ``"observed"``: coverage of the fitted problem set itself, each problem's
+            :math:`p_j` drawn from its posterior given its counts (the quantity the
+            unbiased estimator targets on these problems; fitted models only).
+            ``"population"``: expected pass@k of a new problem from the same
+            distribution, :math:`(1-\pi)(1 - B(a, b+k)/B(a, b))`.
+        n_problems
+            With ``problems="population"``: the coverage of a set of this many new
+            problems (draws :math:`p_j` from the population), which adds the sampling
+            spread of a finite benchmark. For a held-out model evaluated on a benchmark
+            of :math:`P` problems, pass :math:`P`.
+        max_draws
+            Thin to at most this many posterior draws (chains kept).
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``(chain, draw, model, k)``.
+        """
+        kk = np.atleast_1d(np.asarray(k, dtype=float))
+        if np.any(~(kk >= 1)):
+            raise SpecificationError(f"k must be >= 1, got {kk[~(kk >= 1)][:3].tolist()}")
+        if problems not in ("observed", "population"):
+            raise SpecificationError(
+                f"problems must be 'observed' or 'population', not {problems!r}"
+            )
+        if problems == "observed" and params is not None:
+            raise SpecificationError(
+                "problems='observed' needs counts of the model; for a new model size use "
+                "problems='population' (with n_problems=P for a benchmark of P problems)"
+            )
+        draws = self.beta_draws(models=models, params=params, seed=seed, max_draws=max_draws)
+        rng = np.random.default_rng(seed)
+        labels = [str(m) for m in draws[dims.MODEL].values]
+        stacked = draws.stack(sample=("chain", "draw")).transpose(dims.MODEL, "sample")
+        out = np.empty((len(labels), stacked.sizes["sample"], kk.size))
+        for i, label in enumerate(labels):
+            a = stacked["a"].values[i]
+            b = stacked["b"].values[i]
+            pi = stacked["pi"].values[i]
+            if problems == "observed":
+                rows = self.data["model_idx"].values == self.models.index(label)
+                n = self.data["n_samples"].values[rows]
+                c = self.data["n_correct"].values[rows]
+                lp = np.log(pi) - np.log1p(-pi) if self.spec.zero_inflation else None
+                out[i] = observed_coverage(sample_problem_p(n, c, a, b, lp, rng), kk)
+            elif n_problems:
+                p = rng.beta(a[:, None], b[:, None], size=(a.size, int(n_problems)))
+                p = np.where(rng.random(p.shape) < pi[:, None], 0.0, p)
+                out[i] = observed_coverage(p, kk)
+            else:
+                out[i] = population_coverage(a, b, pi, kk)
+        da = xr.DataArray(
+            out,
+            dims=(dims.MODEL, "sample", dims.K),
+            coords={dims.MODEL: labels, "sample": stacked["sample"], dims.K: kk},
+            name="coverage",
+        ).unstack("sample")
+        return da.transpose("chain", "draw", dims.MODEL, dims.K)
+
+    def coverage(
+        self,
+        k: Sequence[float] | np.ndarray | float,
+        *,
+        ci: float = 0.9,
+        **kwargs: Any,
+    ) -> pd.DataFrame:
+        """Coverage forecasts at ``k``: mean, median and ``ci`` interval per model and k.
+
+        Keyword arguments as :meth:`coverage_draws`.
+        """
+        da = self.coverage_draws(k, **kwargs)
+        q = da.quantile([(1 - ci) / 2, 0.5, (1 + ci) / 2], dim=("chain", "draw"))
+        rows = []
+        for m in da[dims.MODEL].values:
+            for j, kk in enumerate(da[dims.K].values):
+                rows.append(
+                    {
+                        "model": str(m),
+                        "k": float(kk),
+                        "mean": float(da.sel({dims.MODEL: m}).isel({dims.K: j}).mean()),
+                        "median": float(q.sel({dims.MODEL: m}).isel({dims.K: j})[1]),
+                        "lower": float(q.sel({dims.MODEL: m}).isel({dims.K: j})[0]),
+                        "upper": float(q.sel({dims.MODEL: m}).isel({dims.K: j})[2]),
+                    }
+                )
+        frame = pd.DataFrame(rows)
+        frame.attrs["ci_prob"] = ci
+        return frame
+
+    def attempts_for(
+        self,
+        target: float,
+        *,
+        models: Sequence[str] | str | None = None,
+        params: NewSizes = None,
+        cost_per_attempt: float | Mapping[str, float] | None = None,
+        ci: float = 0.9,
+    ) -> pd.DataFrame:
+        r"""Attempts (and cost) needed for population coverage ``target``, with intervals.
+
+        Per posterior draw, :math:`k^*` solves :math:`(1-\pi)(1 - B(a, b+k)/B(a, b)) =`
+        ``target`` (:func:`~bayescale.passk.curves.attempts_for_coverage`); where the
+        target exceeds the ceiling :math:`1 - \pi` it is unreachable (:math:`k^* = \infty`).
+        ``p_reachable`` is the posterior probability that it can be reached; the median and
+        interval are over all draws (an infinite upper end means "maybe never").
+
+        ``cost_per_attempt`` (a number, or one per model) adds ``cost_*`` columns.
+        Without it, the cost per attempt is ``compute_per_sample`` when the data gave it.
+        """
+        draws = self.beta_draws(models=models, params=params)
+        rows = []
+        for label in draws[dims.MODEL].values:
+            one = draws.sel({dims.MODEL: label}).stack(sample=("chain", "draw"))
+            k_star = attempts_for_coverage(
+                target, one["a"].values, one["b"].values, one["pi"].values
+            )
+            lo, med, hi = np.quantile(k_star, [(1 - ci) / 2, 0.5, (1 + ci) / 2])
+            row: dict[str, Any] = {
+                "model": str(label),
+                "target": target,
+                "k_median": med,
+                "k_lower": lo,
+                "k_upper": hi,
+                "p_reachable": float(np.isfinite(k_star).mean()),
+            }
+            cost = self._cost(str(label), cost_per_attempt)
+            if cost is not None:
+                row.update(
+                    cost_per_attempt=cost,
+                    cost_median=med * cost,
+                    cost_lower=lo * cost,
+                    cost_upper=hi * cost,
+                )
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        frame.attrs["ci_prob"] = ci
+        return frame
+
+    def _cost(self, label: str, cost: float | Mapping[str, float] | None) -> float | None:
+        if isinstance(cost, Mapping):
+            return float(cost[label]) if label in cost else None
+        if cost is not None:
+            return float(cost)
+        if label in self.models:
+            value = float(self.data["compute_per_sample"].sel({dims.MODEL: label}))
+            return value if np.isfinite(value) else None
+        return None
+
+    def observed_curve(self, k: Sequence[int] | None = None) -> pd.DataFrame:
+        """The data's own coverage: the unbiased pass@k averaged over problems, per model."""
+        rows = []
+        for i, label in enumerate(self.models):
+            sel = self.data["model_idx"].values == i
+            kk, cov = coverage_curve(
+                self.data["n_samples"].values[sel], self.data["n_correct"].values[sel], k
+            )
+            rows += [
+                {"model": label, "k": int(a), "coverage": float(c)}
+                for a, c in zip(kk, cov, strict=True)
+            ]
+        return pd.DataFrame(rows)
+
+    def counts_frame(self) -> pd.DataFrame:
+        """The fitted counts as a DataFrame."""
+        return to_counts_frame(self.data)
+
+    # -- plots and persistence --------------------------------------------------------
+    def plot(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
+        """Coverage against k with credible bands and the data (:func:`plot_coverage`)."""
+        from bayescale.passk.plotting import plot_coverage
+
+        return plot_coverage(self, path=path, **kwargs)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write posterior, counts and specification to one NetCDF file (h5netcdf)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.idata.to_netcdf(path, engine="h5netcdf")
+        return path
+
+
+def _summarise(draws: np.ndarray, labels: Sequence[Any], ci: float) -> pd.DataFrame:
+    """Mean, median, interval of ``draws`` (models x samples)."""
+    lo, med, hi = np.quantile(draws, [(1 - ci) / 2, 0.5, (1 + ci) / 2], axis=1)
+    frame = pd.DataFrame(
+        {"mean": draws.mean(axis=1), "median": med, "lower": lo, "upper": hi},
+        index=pd.Index([str(x) for x in labels], name="model"),
+    )
+    frame.attrs["ci_prob"] = ci
+    return frame
+
+
+def load(path: str | os.PathLike[str]) -> PassKFit:
+    """Load a fit written by :meth:`PassKFit.save`."""
+    path = Path(path)
+    if not path.exists():
+        raise FitFileError(f"no fit file at {str(path)!r}")
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf").load()
+    except (OSError, ValueError) as exc:
+        raise FitFileError(f"{str(path)!r} is not a readable NetCDF fit file: {exc}") from exc
+    if tree.attrs.get("bayescale_kind") != KIND:
+        raise FitFileError(
+            f"{str(path)!r} is not a pass@k fit (for scaling-law fits use bayescale.load)"
+        )
+    if int(tree.attrs.get("bayescale_format", 0)) > FORMAT_VERSION:
+        raise FitFileError(f"{str(path)!r} was written by a newer bayescale; upgrade")
+    spec = PassKSpec.from_json(str(tree.attrs["bayescale_spec"]))
+    data = tree[DATA_GROUP].dataset.copy()
+    sampler = json.loads(str(tree.attrs.get("bayescale_sampler", "{}")))
+    result = PassKFit(tree, spec, data, sampler=sampler)
+    result.diagnostics = check_convergence(tree, var_names=result._sampled_names(), warn=False)
+    return result
