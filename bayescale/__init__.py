@@ -14,7 +14,7 @@ Heavy modules (PyMC, PyTensor) are imported only when a model is built.
 
 from __future__ import annotations
 
-from bayescale import checkpoints, datasets, dims, laws, reference
+from bayescale import checkpoints, datasets, dims, laws, passk, reference
 from bayescale.backtest import BacktestResult, backtest
 from bayescale.checkpoints import drop_early_checkpoints, thin_checkpoints
 from bayescale.compare import Comparison, ParetoKWarning, compare
@@ -59,6 +59,7 @@ __all__ = [
     "get_law",
     "laws",
     "load",
+    "passk",
     "reference",
     "thin_checkpoints",
     "validate",

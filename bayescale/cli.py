@@ -285,8 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", type=_positive_int, default=1000, help="tuning steps per chain (1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.set_defaults(func=cmd_demo)
+    from bayescale.passk.cli import add_passk_parser
+
+    add_passk_parser(sub, number=_number, probability=_probability, positive_int=_positive_int)
     for subparser in sub.choices.values():
         _accept_negative_numbers(subparser)
+        for action in subparser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for nested in action.choices.values():
+                    _accept_negative_numbers(nested)
     return parser
 
 
@@ -674,7 +681,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     func: Callable[[argparse.Namespace, TextIO], int] = args.func
     try:
-        with _quiet_environment(sample=args.command in ("fit", "demo")):
+        samples = args.command in ("fit", "demo") or (
+            args.command == "passk" and args.passk_command == "fit"
+        )
+        with _quiet_environment(sample=samples):
             return func(args, sys.stdout)
     except BayescaleError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,0 +1,71 @@
+"""Inference-time scaling: pass@k as attempts grow, voting, compute-optimal inference.
+
+Data flow: a counts table (one row per model and problem: ``n_samples`` attempts,
+``n_correct`` correct) -> :func:`validate_counts` (an ``xarray.Dataset``) -> the
+hierarchical zero-inflated Beta-binomial model (:mod:`bayescale.passk.model`, PyMC) ->
+NUTS -> :class:`PassKFit` (an ArviZ ``DataTree``) -> coverage forecasts at any k, the
+inference-loss exponent, attempts for a target coverage, plots
+(:mod:`bayescale.passk.plotting`) and compute-optimal choices
+(:mod:`bayescale.passk.compute`).
+
+>>> from bayescale import passk
+>>> counts = passk.example_counts()
+>>> fit = passk.fit(counts)                             # doctest: +SKIP
+>>> fit.coverage([1_000, 1_000_000], ci=0.9)            # doctest: +SKIP
+>>> fit.attempts_for(0.5, cost_per_attempt=1e12)         # doctest: +SKIP
+
+``docs/passk.md`` has the model, its checks on real data and the command line.
+"""
+
+from __future__ import annotations
+
+from bayescale.passk.compute import (
+    accuracy_vs_compute,
+    best_allocation,
+    inference_flops,
+    optimal_model_by_budget,
+    pareto_frontier,
+    plot_compute_frontier,
+)
+from bayescale.passk.counts import to_counts_frame, validate_counts
+from bayescale.passk.estimator import coverage_curve, pass_at_k, subsample_counts
+from bayescale.passk.fitting import PassKFit, fit, load
+from bayescale.passk.plotting import plot_coverage
+from bayescale.passk.simulate import example_counts, example_truth, simulate_counts
+from bayescale.passk.voting import (
+    VotingCurveFit,
+    best_of_n_accuracy,
+    fit_voting_curve,
+    majority_vote_accuracy,
+    validate_answers,
+    voting_limit,
+    weighted_vote_accuracy,
+)
+
+__all__ = [
+    "PassKFit",
+    "VotingCurveFit",
+    "accuracy_vs_compute",
+    "best_allocation",
+    "best_of_n_accuracy",
+    "coverage_curve",
+    "example_counts",
+    "example_truth",
+    "fit",
+    "fit_voting_curve",
+    "inference_flops",
+    "load",
+    "majority_vote_accuracy",
+    "optimal_model_by_budget",
+    "pareto_frontier",
+    "pass_at_k",
+    "plot_compute_frontier",
+    "plot_coverage",
+    "simulate_counts",
+    "subsample_counts",
+    "to_counts_frame",
+    "validate_answers",
+    "validate_counts",
+    "voting_limit",
+    "weighted_vote_accuracy",
+]

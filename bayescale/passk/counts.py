@@ -32,7 +32,16 @@ import pandas as pd
 import xarray as xr
 
 from bayescale import dims
-from bayescale.data import _CSV_LINES, _blank, _fail_rows, _label, _numeric, _where, read_table
+from bayescale.data import (
+    _CSV_LINES,
+    _blank,
+    _fail_rows,
+    _fmt,
+    _label,
+    _numeric,
+    _where,
+    read_table,
+)
 from bayescale.errors import DataError
 
 __all__ = [
@@ -217,7 +226,7 @@ def validate_counts(
             if len(distinct) > 1:
                 raise DataError(
                     f"column {col!r}: model {label!r} has {len(distinct)} different values "
-                    f"({', '.join(repr(v) for v in distinct[:4])}) in {where(rows)}. A model "
+                    f"({', '.join(_fmt(v) for v in distinct[:4])}) in {where(rows)}. A model "
                     f"has one {col}: make them equal, or give the variants different model "
                     "labels."
                 )

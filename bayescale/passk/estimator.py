@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Largest min(c, k) for which the log ratio is summed term by term.
-EXACT_TERMS = 2048
+EXACT_TERMS = 4096
 
 ArrayLike = int | float | Sequence[int] | Sequence[float] | np.ndarray
 

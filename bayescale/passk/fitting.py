@@ -296,9 +296,10 @@ class PassKFit:
     ) -> xr.Dataset:
         r"""Posterior draws of :math:`a`, :math:`b`, :math:`\pi` for fitted models and new sizes.
 
-        For a new size :math:`N`, :math:`\log a = \mu_a + \beta_a x + \tau_a z` with a fresh
-        :math:`z \sim \mathcal N(0, 1)` per draw (the spread of a model not yet seen
-        around the trend), and likewise for :math:`b`.
+        For a new size :math:`N`, :math:`\log a = \mu_a + \beta_a x + \tau_a s z` with a
+        fresh :math:`z \sim \mathcal N(0, 1)` per draw and :math:`s^2 = 1 + 1/M + x^2 /
+        \sum_m x_m^2` (a model not yet seen, plus the error of the trend fitted on
+        :math:`M` models), and likewise for :math:`b`.
 
         Returns
         -------
@@ -323,6 +324,11 @@ class PassKFit:
                 dims=dims.MODEL,
                 coords={dims.MODEL: list(sizes)},
             )
+            # A new model: a fresh effect plus the error of the fitted trend at x
+            # (model.py): variance tau^2 (1 + 1/M + x^2 / sum x_m^2).
+            x_fit = self.data["params"].values.astype(float)
+            x_fit = np.log(x_fit) - self.spec.log_params_center
+            scale = np.sqrt(1.0 + 1.0 / x_fit.size + x**2 / np.sum(x_fit**2))
             out = {}
             for name in ("a", "b", "pi"):
                 if name == "pi" and not self.spec.zero_inflation:
@@ -331,7 +337,7 @@ class PassKFit:
                 lin = post[f"mu_{name}"] + post[f"slope_{name}"] * x
                 if self.spec.model_effects and name != "pi":
                     z = rng.standard_normal(lin.shape)
-                    lin = lin + post[f"tau_{name}"] * xr.DataArray(z, dims=lin.dims)
+                    lin = lin + post[f"tau_{name}"] * scale * xr.DataArray(z, dims=lin.dims)
                 out[name] = np.exp(lin) if name != "pi" else 1.0 / (1.0 + np.exp(-lin))
             parts.append(xr.Dataset(out).transpose("chain", "draw", dims.MODEL))
         ds = xr.concat(parts, dim=dims.MODEL) if len(parts) > 1 else parts[0]

@@ -18,8 +18,16 @@ model-level deviations partially pooled (non-centred):
 
     \log a_m &= \mu_a + \beta_a x_m + \tau_a z_{a,m}, \\
     \log b_m &= \mu_b + \beta_b x_m + \tau_b z_{b,m}, \\
-    \operatorname{logit} \pi_m &= \mu_\pi + \beta_\pi x_m,
-    \qquad z_{\cdot,m} \sim \mathcal N(0, 1).
+    \operatorname{logit} \pi_m &= \mu_\pi + \beta_\pi x_m.
+
+The deviations :math:`\tau z_m` are the part of i.i.d. :math:`\mathcal N(0, \tau^2)`
+model effects that the trend cannot absorb: :math:`z = (I - P) u`, :math:`u \sim
+\mathcal N(0, I)`, with :math:`P` the projection onto :math:`\operatorname{span}\{1,
+x\}` (``ZeroSumNormal`` and the component along :math:`x` taken out). The intercept,
+slope and effects are then not redundant, which removed the divergences the plain
+non-centred version had when :math:`\tau` was large (``docs/passk.md``). A model not yet
+seen differs from the fitted trend by a fresh effect plus the trend's own error,
+variance :math:`\tau^2 (1 + 1/M + x^2 / \sum_m x_m^2)` for :math:`M` fitted models.
 
 Coverage after :math:`k` attempts is then :math:`\text{pass@}k = (1-\pi)\bigl(1 -
 B(a, b+k)/B(a, b)\bigr)`, and the inference loss of the solvable problems decays as
@@ -234,7 +242,9 @@ def build_passk_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
                 out = out + pm.Normal(f"slope_{name}", *pr[f"slope_{name}"]) * x
             if spec.model_effects and name in ("a", "b"):
                 tau = pm.HalfNormal(f"tau_{name}", pr[f"tau_{name}"][0])
-                z = pm.Normal(f"z_{name}", 0.0, 1.0, dims=dims.MODEL)
+                z = pm.ZeroSumNormal(f"z_{name}", 1.0, dims=dims.MODEL)
+                if spec.trend:  # x sums to 0 over models; take z's component along x out
+                    z = z - x * pm.math.dot(x, z) / pm.math.dot(x, x)
                 out = out + tau * z
             return out
 

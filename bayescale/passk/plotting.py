@@ -86,7 +86,7 @@ def plot_coverage(
         ax.fill_between(grid, q[0], q[2], color=color, alpha=0.15, lw=0)
         ax.plot(grid, q[1], color=color, lw=1.6, ls="--", label=f"{label} (forecast)")
     if held_out is not None:
-        for j, (label, frame) in enumerate(held_out.groupby("model", sort=False)):
+        for j, (_label, frame) in enumerate(held_out.groupby("model", sort=False)):
             ax.plot(
                 frame["k"],
                 frame["coverage"],
