@@ -205,7 +205,8 @@ def cmd_passk_forecast(args: argparse.Namespace, out: TextIO) -> int:
                 f"   P(reachable) = {row['p_reachable']:.2f}"
             )
             if "cost_median" in row and pd.notna(row.get("cost_median")):
-                line += f"   cost {row['cost_median']:.3g} [{row['cost_lower']:.3g}, {row['cost_upper']:.3g}]"
+                cost = (row["cost_median"], row["cost_lower"], row["cost_upper"])
+                line += "   cost {:.3g} [{:.3g}, {:.3g}]".format(*cost)
             print(line, file=out)
     if args.plot:
         print(f"wrote {args.plot}", file=out)
