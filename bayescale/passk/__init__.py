@@ -28,6 +28,12 @@ from bayescale.passk.compute import (
     plot_compute_frontier,
 )
 from bayescale.passk.counts import to_counts_frame, validate_counts
+from bayescale.passk.coverage_laws import (
+    CoverageLawFit,
+    compare_coverage_laws,
+    empirical_exponent,
+    fit_coverage_law,
+)
 from bayescale.passk.estimator import coverage_curve, pass_at_k, subsample_counts
 from bayescale.passk.fitting import PassKFit, fit, load
 from bayescale.passk.plotting import plot_coverage
@@ -43,15 +49,19 @@ from bayescale.passk.voting import (
 )
 
 __all__ = [
+    "CoverageLawFit",
     "PassKFit",
     "VotingCurveFit",
     "accuracy_vs_compute",
     "best_allocation",
     "best_of_n_accuracy",
+    "compare_coverage_laws",
     "coverage_curve",
+    "empirical_exponent",
     "example_counts",
     "example_truth",
     "fit",
+    "fit_coverage_law",
     "fit_voting_curve",
     "inference_flops",
     "load",

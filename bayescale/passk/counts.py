@@ -26,6 +26,7 @@ Nothing is dropped silently; what is filled in is recorded in ``ds.attrs["notes"
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -127,7 +128,7 @@ def validate_counts(
             "n_samples and n_correct (one row per model and problem; see docs/passk.md)."
         )
 
-    def where(rows: np.ndarray | list[int]) -> str:
+    def where(rows: Sequence[int] | np.ndarray) -> str:
         return _where(rows, csv_lines)
 
     for col in ("model", "problem"):

@@ -329,7 +329,7 @@ class PassKFit:
             x_fit = self.data["params"].values.astype(float)
             x_fit = np.log(x_fit) - self.spec.log_params_center
             scale = np.sqrt(1.0 + 1.0 / x_fit.size + x**2 / np.sum(x_fit**2))
-            out = {}
+            out: dict[str, xr.DataArray] = {}
             for name in ("a", "b", "pi"):
                 if name == "pi" and not self.spec.zero_inflation:
                     out["pi"] = xr.zeros_like(out["a"])
@@ -338,7 +338,7 @@ class PassKFit:
                 if self.spec.model_effects and name != "pi":
                     z = rng.standard_normal(lin.shape)
                     lin = lin + post[f"tau_{name}"] * scale * xr.DataArray(z, dims=lin.dims)
-                out[name] = np.exp(lin) if name != "pi" else 1.0 / (1.0 + np.exp(-lin))
+                out[name] = np.exp(lin) if name != "pi" else 1.0 / (1.0 + np.exp(-lin))  # type: ignore[assignment]
             parts.append(xr.Dataset(out).transpose("chain", "draw", dims.MODEL))
         ds = xr.concat(parts, dim=dims.MODEL) if len(parts) > 1 else parts[0]
         ds = ds.transpose("chain", "draw", dims.MODEL)
@@ -354,7 +354,7 @@ class PassKFit:
         """
         a = self.beta_draws(models=models, params=params)["a"]
         stacked = a.stack(sample=("chain", "draw")).transpose(dims.MODEL, "sample")
-        return _summarise(stacked.values, a[dims.MODEL].values, ci)
+        return _summarise(stacked.values, list(a[dims.MODEL].values), ci)
 
     def coverage_draws(
         self,

@@ -79,12 +79,12 @@ def plot_coverage(
             ax.plot(obs["k"], obs["coverage"], "o", color=colors[i], ms=3.5, mec="white", mew=0.4)
     for j, (label, n_params) in enumerate((params or {}).items()):
         color = colors[len(chosen) + j]
-        da = fit.coverage_draws(
+        new = fit.coverage_draws(
             grid, params={label: n_params}, problems="population", n_problems=n_problems
         )
-        q = da.quantile([lo_q, 0.5, hi_q], dim=("chain", "draw")).values[:, 0]
-        ax.fill_between(grid, q[0], q[2], color=color, alpha=0.15, lw=0)
-        ax.plot(grid, q[1], color=color, lw=1.6, ls="--", label=f"{label} (forecast)")
+        qn = new.quantile([lo_q, 0.5, hi_q], dim=("chain", "draw")).values[:, 0]
+        ax.fill_between(grid, qn[0], qn[2], color=color, alpha=0.15, lw=0)
+        ax.plot(grid, qn[1], color=color, lw=1.6, ls="--", label=f"{label} (forecast)")
     if held_out is not None:
         for j, (_label, frame) in enumerate(held_out.groupby("model", sort=False)):
             ax.plot(
