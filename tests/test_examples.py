@@ -2,7 +2,7 @@
 
 Each script runs in a subprocess (``sys.executable``, working directory = repository root)
 with ``--out`` pointing to a temporary folder. The scripts fit real models with the default
-sampler settings: about 30 s for ``quickstart.py`` and 2 to 3 minutes for ``compare_laws.py`` (five
+sampler settings: about 30 s for ``quickstart.py`` and ``inference_scaling.py``, and 2 to 3 minutes for ``compare_laws.py`` (five
 models) on a 2-core machine. Select or skip them with ``-m example`` / ``-m "not example"``.
 """
 
@@ -45,6 +45,22 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
             "Interpretation:",
         ],
         ["compare_laws.png", "compare_laws.csv", "compare_laws_best_fit.png"],
+    ),
+    "inference_scaling.py": (
+        [
+            "Diagnostics: divergences 0",
+            ": ok",
+            "Inference-loss exponent",
+            "N=3e10",
+            "Compute-optimal model",
+            "prob_best",
+            "reloaded fit forecasts identically: True",
+        ],
+        [
+            "inference_scaling_fit.nc",
+            "inference_scaling_coverage.png",
+            "inference_scaling_frontier.png",
+        ],
     ),
 }
 
