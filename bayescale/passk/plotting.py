@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from bayescale import dims
-from bayescale.plotting import save_figure
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from bayescale.passk.fitting import PassKFit
 
 __all__ = ["plot_coverage"]
@@ -59,6 +59,10 @@ def plot_coverage(
     path
         Save the figure there (format from the suffix).
     """
+    from matplotlib.figure import Figure
+
+    from bayescale.plotting import save_figure
+
     n_max = float(fit.data["n_samples"].max())
     k_hi = float(k_max) if k_max is not None else 100.0 * n_max
     grid = np.unique(np.round(np.logspace(0, np.log10(k_hi), 60)))
