@@ -211,6 +211,38 @@ def _numeric(frame: pd.DataFrame, col: str, where: Where, *, required: bool) -> 
     return num
 
 
+def count_column(
+    frame: pd.DataFrame, col: str, where: Where, *, minimum: int, meaning: str
+) -> np.ndarray:
+    """Column ``col`` as int64 counts: numbers, whole, at least ``minimum``, no gaps.
+
+    ``meaning`` completes the fix of the error message, e.g. ``"A count is how many
+    samples gave that answer"``.
+    """
+    num = _numeric(frame, col, where, required=True)
+    frac = np.flatnonzero(num != np.round(num))
+    if frac.size:
+        _fail_rows(
+            col,
+            frac,
+            frame[col],
+            "not a whole number",
+            f"{meaning}, a whole number: fix or remove those rows.",
+            where,
+        )
+    low = np.flatnonzero(num < minimum)
+    if low.size:
+        _fail_rows(
+            col,
+            low,
+            frame[col],
+            f"must be >= {minimum} but is not",
+            f"{meaning}: fix or remove those rows.",
+            where,
+        )
+    return num.astype(np.int64)
+
+
 def _fail_rows(
     col: str, rows: np.ndarray, cells: Any, problem: str, fix: str, where: Where
 ) -> None:

@@ -210,7 +210,7 @@ def test_non_integer_counts():
     with pytest.raises(
         DataError,
         match=r"column 'n_correct': not a whole number in rows 1, 4 \(0-based\): 2\.5, 0\.1\. "
-        r"Counts of attempts are integers: fix or remove those rows",
+        r"n_correct counts correct attempts, a whole number: fix or remove those rows",
     ):
         validate_counts(counts_frame(n_correct=[0, 2.5, 10, 1, 0.1, 100]))
 

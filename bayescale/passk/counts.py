@@ -41,6 +41,7 @@ from bayescale.data import (
     _label,
     _numeric,
     _where,
+    count_column,
     read_table,
 )
 from bayescale.errors import DataError
@@ -141,41 +142,12 @@ def validate_counts(
     model = pd.Series([_label(v) for v in frame["model"]], dtype=object)
     problem = pd.Series([_label(v) for v in frame["problem"]], dtype=object)
 
-    counts = {}
-    for col in ("n_samples", "n_correct"):
-        num = _numeric(frame, col, where, required=True)
-        frac = np.flatnonzero(num != np.round(num))
-        if frac.size:
-            _fail_rows(
-                col,
-                frac,
-                frame[col],
-                "not a whole number",
-                "Counts of attempts are integers: fix or remove those rows.",
-                where,
-            )
-        counts[col] = num.astype(np.int64)
-    n, c = counts["n_samples"], counts["n_correct"]
-    bad = np.flatnonzero(n < 1)
-    if bad.size:
-        _fail_rows(
-            "n_samples",
-            bad,
-            frame["n_samples"],
-            "must be >= 1 but is not",
-            "A problem needs at least one attempt: fix or remove those rows.",
-            where,
-        )
-    bad = np.flatnonzero(c < 0)
-    if bad.size:
-        _fail_rows(
-            "n_correct",
-            bad,
-            frame["n_correct"],
-            "must be >= 0 but is not",
-            "n_correct counts correct attempts: fix or remove those rows.",
-            where,
-        )
+    n = count_column(
+        frame, "n_samples", where, minimum=1, meaning="A problem needs at least one attempt"
+    )
+    c = count_column(
+        frame, "n_correct", where, minimum=0, meaning="n_correct counts correct attempts"
+    )
     bad = np.flatnonzero(c > n)
     if bad.size:
         pairs = ", ".join(f"{int(c[r])} > {int(n[r])}" for r in bad[:8])

@@ -109,6 +109,7 @@ from bayescale.data import (
     _label,
     _numeric,
     _where,
+    count_column,
     read_table,
 )
 from bayescale.diagnostics import Diagnostics, check_convergence
@@ -243,28 +244,9 @@ def validate_answers(data: Source) -> pd.DataFrame:
         col: pd.Series([_label(v) for v in frame[col]], dtype=object)
         for col in ("model", "problem", "answer")
     }
-    num = _numeric(frame, "count", where, required=True)
-    frac = np.flatnonzero(num != np.round(num))
-    if frac.size:
-        _fail_rows(
-            "count",
-            frac,
-            frame["count"],
-            "not a whole number",
-            "A count is how many samples gave that answer: fix or remove those rows.",
-            where,
-        )
-    neg = np.flatnonzero(num < 0)
-    if neg.size:
-        _fail_rows(
-            "count",
-            neg,
-            frame["count"],
-            "must be >= 0 but is not",
-            "A count is how many samples gave that answer: fix or remove those rows.",
-            where,
-        )
-    count = num.astype(np.int64)
+    count = count_column(
+        frame, "count", where, minimum=0, meaning="A count is how many samples gave that answer"
+    )
     correct = _bool_cells(frame, "is_correct", where)
 
     key = labels["model"] + "\x00" + labels["problem"]
