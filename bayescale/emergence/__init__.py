@@ -1,0 +1,1 @@
+"""Emergence: difficulty slices, Slice-and-Sandwich, sigmoidal emergence, the quanta model."""
