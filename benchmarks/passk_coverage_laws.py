@@ -40,10 +40,7 @@ from bayescale.passk.coverage_laws import (
 )
 from bayescale.passk.estimator import coverage_curve, subsample_counts
 
-DATA = (
-    Path(__file__).resolve().parents[2]
-    / "shared/data/monkeys_pythia_math/pythia_math_per_problem_counts.csv"
-)
+DATA = Path("/work/shared/data/monkeys_pythia_math/pythia_math_per_problem_counts.csv")
 FORECAST_K = (1000, 10000)
 CI = 0.9
 

@@ -3,7 +3,8 @@
 Each script runs in a subprocess (``sys.executable``, working directory = repository root)
 with ``--out`` pointing to a temporary folder. The scripts fit real models with the default
 sampler settings: about 30 s each for ``quickstart.py`` and ``inference_scaling.py``, and
-2 to 3 minutes for ``compare_laws.py`` (five models) on a 2-core machine. Select or skip them with ``-m example`` / ``-m "not example"``.
+2 to 3 minutes for ``compare_laws.py`` (five models) on a 2-core machine. Select or skip
+them with ``-m example`` / ``-m "not example"``.
 """
 
 from __future__ import annotations

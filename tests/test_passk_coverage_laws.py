@@ -24,10 +24,7 @@ from bayescale.passk.coverage_laws import (
 )
 from bayescale.passk.estimator import coverage_curve
 
-REAL = (
-    Path(__file__).resolve().parents[2]
-    / "shared/data/monkeys_pythia_math/pythia_math_per_problem_counts.csv"
-)
+REAL = Path("/work/shared/data/monkeys_pythia_math/pythia_math_per_problem_counts.csv")
 K_GRID = 2.0 ** np.arange(13)  # 1 ... 4096
 #: Known parameters of two simulated models, per law.
 TRUE = {

@@ -1,6 +1,6 @@
 """The pass@k model on real repeated-sampling counts (Brown et al. 2024, Pythia on MATH).
 
-Reads ``../shared/data/monkeys_pythia_math`` (not shipped: no licence stated) and skips
+Reads ``/work/shared/data/monkeys_pythia_math`` (not shipped: no licence stated) and skips
 when it is absent. The model sees 100 attempts per problem (a hypergeometric subsample of
 the 10,000); the truth is the unbiased coverage from all 10,000. The full study, with
 more seeds and every size held out, is ``benchmarks/passk_forecast.py`` (docs/passk.md).
@@ -17,7 +17,7 @@ import pytest
 
 from bayescale import passk
 
-DATA = Path(__file__).resolve().parents[2] / "shared/data/monkeys_pythia_math"
+DATA = Path("/work/shared/data/monkeys_pythia_math")
 CSV = DATA / "pythia_math_per_problem_counts.csv"
 
 pytestmark = [
