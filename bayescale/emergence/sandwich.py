@@ -1,0 +1,771 @@
+r"""Bayesian Slice-and-Sandwich: forecast emergence from difficulty slices (Wu & Lo 2024).
+
+Wu and Lo, *U-shaped and Inverted-U Scaling behind Emergent Abilities of Large Language
+Models*, ICLR 2025, arXiv:2410.01692 (code: ``tony10101105/ExpEmergence``,
+``fit_cluster.py``). The questions of a task are sliced by difficulty (the slice table of
+:mod:`bayescale.emergence.slicing`, slice 0 = easiest). On the target-conditioned (TC)
+Brier score (lower is better) easy questions first get *worse* with compute (inverse
+scaling) and then improve, hard questions improve slowly; the two offset each other, so
+the task's accuracy is flat until the easy questions turn, then it soars. Slice-and-
+Sandwich fits each slice's trend below a compute cut-off, combines them into the task's
+Brier score and maps that to accuracy.
+
+The model (one task; models :math:`i` with training compute :math:`C_i` below the cut-off
+:math:`C^*`; :math:`x_i` is :math:`\log_{10} C_i` mapped linearly onto :math:`[-1, 1]`
+over the fitted models):
+
+.. math::
+
+    f_s(x) &= m_s + d_s\Big(\beta_{s0} + \sum_{k=1}^{K} \beta_{sk}\, x^k\Big),
+    \qquad \beta_{sk} \sim \mathcal N(0, 1.5/k),
+    \ \beta_{s0} \sim \mathcal N(0, 1),\\
+    (\mathbf y_{i} - \mathbf m) / \mathbf d &\sim
+    \mathcal N_S\big((\mathbf f(x_i) - \mathbf m) / \mathbf d,\ \Sigma\big),
+    \qquad \Sigma = \operatorname{diag}(\boldsymbol\sigma)\,\Omega\,
+    \operatorname{diag}(\boldsymbol\sigma),\ \Omega \sim \mathrm{LKJ}(2),\\
+    B(x) &= \sum_s w_s f_s(x), \qquad w_s = n_s / \textstyle\sum_r n_r,\\
+    a_i &\sim \mathcal N\big(\alpha + \gamma\,(B(x_i) - \bar B),\ \sigma_a\big),
+    \qquad \gamma \sim \mathcal N(-1, 0.5).
+
+:math:`y_{si}` is model :math:`i`'s mean TC Brier score on slice :math:`s` (standardised
+by the slice's mean :math:`m_s` and sd :math:`d_s` over the fitted models, so that slices
+near 0 or 1 with tiny scatter get the same geometry as the others), :math:`n_s`
+the slice's number of questions (so :math:`B` is the task's overall Brier score, the
+question-weighted mean of the slices), :math:`a_i` the task's accuracy. Higher
+coefficients are shrunk by their decreasing prior scales; the slices of one task share a
+correlated residual (a model that is sharper or better than its compute suggests is so
+on every slice) and the accuracy mapping. The accuracy is a
+linear function of the combined Brier *curve* (Wu & Lo's "sandwich" mapping, their
+OLS plus mean calibration, made Bayesian); given the parameters it does not depend on
+the model's own slice residuals, so its pointwise log-likelihood is exactly
+:math:`\log p(a_i \mid C_i, \theta)` and PSIS-LOO on it compares with any law of
+accuracy against compute (:func:`bayescale.compare`).
+
+**Emergence threshold.** With :math:`E(x)` the question-weighted Brier curve of the
+easy slices (the easiest third of the questions) on a grid of :math:`\log_{10} C` from
+the smallest fitted model to the horizon, a *turn* is a local maximum :math:`x_T` of
+:math:`E` whose rise before (:math:`E(x_T) - \min_{x \le x_T} E`) and fall after
+(:math:`E(x_T) - \min_{x \ge x_T} E`) both reach ``min_rise`` (0.03 Brier); the most
+prominent one is the threshold of the draw. :meth:`SandwichFit.threshold` summarises
+:math:`x_T` over the draws with a turn and reports :math:`P(\text{turn})`.
+
+**P(emergent)** is the posterior probability of three conditions, each evaluated per
+draw: (A) a turn as above (inverted U of the easy slices); (B) the hard slices (hardest
+third) improve while the easy ones worsen, :math:`H(x_T) < H(x_0)` with
+:math:`x_0 = \arg\min_{x \le x_T} E`; (C) the overall Brier curve improves after the turn
+faster than before it: its mean slope over :math:`[x_T, x_T + 1]` (one decade, cut at
+the horizon) is below its mean slope over :math:`[x_0, x_T]` by at least ``min_rise``
+per decade. See ``docs/emergence.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from numpy.typing import ArrayLike
+
+from bayescale.diagnostics import Diagnostics, check_convergence
+from bayescale.errors import DataError, SpecificationError
+
+if TYPE_CHECKING:
+    import pymc as pm
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "WU_LO_EMERGENT",
+    "WU_LO_ROBUSTNESS_THRESHOLDS",
+    "SandwichFit",
+    "fit_sandwich",
+    "load_wu_lo_slices",
+]
+
+#: Wu & Lo's classification of their nine tasks (``utils.basic_parameter["type"]``):
+#: six "Emergence" tasks and three "No Emergence" controls.
+WU_LO_EMERGENT: dict[str, bool] = {
+    "mmlu": True,
+    "arithmetic": True,
+    "parsinlu_qa_mc": True,
+    "hindu_knowledge": True,
+    "analogical_similarity": True,
+    "conceptual_combinations": True,
+    "hellaswag": False,
+    "arc": False,
+    "abstract_narrative_understanding": False,
+}
+#: Earlier cut-offs of Wu & Lo's robustness analysis (``fit_parameter``), log10 FLOPs.
+WU_LO_ROBUSTNESS_THRESHOLDS: dict[str, tuple[float, ...]] = {
+    "mmlu": (22.5, 22.3, 22.1),
+    "parsinlu_qa_mc": (23.3, 23.1, 22.9),
+    "arithmetic": (22.8, 22.6, 22.4),
+}
+
+#: Prior sd of the k-th polynomial coefficient is _COEF_SCALE / k (standardised slice
+#: scores, x on [-1, 1]).
+_COEF_SCALE = 1.5
+_GRID = 241
+#: Measurement-noise floor of a slice score (TC Brier), added to the residual variance.
+_NOISE_FLOOR = 0.005
+_SAMPLE = ("chain", "draw")
+
+
+# --------------------------------------------------------------------------- data
+def load_wu_lo_slices(
+    tasks: Sequence[str] | None = None, *, exclude_models: Sequence[str] = ()
+) -> pd.DataFrame:
+    """The slice table of the shipped data set ``wu_lo2024`` (10 Brier slices per task).
+
+    Uses :func:`bayescale.emergence.slicing.slice_table_from_wu_lo` (slice 0 = group
+    ``g0`` = easiest: the lowest mean TC Brier score, checked in the data: strong models
+    score best on it).
+
+    Parameters
+    ----------
+    tasks
+        Tasks to keep (default all nine).
+    exclude_models
+        Models to leave out, e.g. ``slicing.WU_LO_FILTERED_MODELS`` (Wu & Lo's filter of
+        probably over-trained small models).
+    """
+    from bayescale import datasets
+    from bayescale.emergence.slicing import slice_table_from_wu_lo
+
+    frame = datasets.load("wu_lo2024")
+    if exclude_models:
+        frame = frame[~frame["model"].isin(list(exclude_models))].reset_index(drop=True)
+    return slice_table_from_wu_lo(frame, tasks)
+
+
+@dataclass(frozen=True)
+class _TaskData:
+    """One task's slice Brier scores and accuracy, one row per model, by compute."""
+
+    task: str
+    models: np.ndarray
+    families: np.ndarray
+    log_c: np.ndarray
+    briers: np.ndarray  # (model, slice)
+    acc: np.ndarray
+    weights: np.ndarray
+    labels: list[str]
+
+
+def _task_data(table: pd.DataFrame, task: str | None) -> _TaskData:
+    need = ["task", "model", "compute", "slice", "metric", "value"]
+    missing = [c for c in need if c not in table.columns]
+    if missing:
+        raise DataError(
+            f"the slice table lacks column(s) {missing}; pass the output of "
+            "bayescale.emergence.slicing (e.g. slice_table_from_wu_lo())."
+        )
+    tasks = list(pd.unique(table["task"]))
+    if task is None:
+        if len(tasks) != 1:
+            raise SpecificationError(f"the table holds tasks {tasks}: pass task=... (one of them)")
+        task = str(tasks[0])
+    if task not in tasks:
+        raise DataError(f"task {task!r} is not in the slice table (it has {tasks})")
+    sub = table[table["task"] == task]
+    sl = sub[(sub["metric"] == "brier") & (sub["slice"] >= 0)]
+    acc = sub[(sub["metric"] == "acc") & (sub["slice"] == -1)]
+    if sl.empty or acc.empty:
+        raise DataError(
+            f"task {task!r} needs Brier slice rows (metric 'brier', slice >= 0) and overall "
+            "accuracy rows (metric 'acc', slice -1); found "
+            f"{len(sl)} and {len(acc)}. Build the table with bayescale.emergence.slicing."
+        )
+    wide = sl.pivot_table(index="model", columns="slice", values="value", aggfunc="mean")
+    n_slices = wide.shape[1]
+    if n_slices < 3:
+        raise DataError(f"task {task!r} has {n_slices} Brier slices; the sandwich needs >= 3")
+    if "n_questions" in sl.columns and sl["n_questions"].notna().all():
+        counts = sl.groupby("slice")["n_questions"].first().reindex(wide.columns)
+        weights = counts.to_numpy(float) / counts.sum()
+    else:
+        weights = np.full(n_slices, 1.0 / n_slices)
+    labels = (
+        sl.groupby("slice")["slice_label"].first().reindex(wide.columns).astype(str).tolist()
+        if "slice_label" in sl.columns
+        else [str(s) for s in wide.columns]
+    )
+    meta = sub.groupby("model").agg(
+        compute=("compute", "first"),
+        family=("family", "first") if "family" in sub.columns else ("model", "first"),
+    )
+    a = acc.groupby("model")["value"].mean()
+    frame = wide.join(a.rename("acc"), how="inner").join(meta, how="inner").dropna()
+    dropped = sorted(set(wide.index) | set(a.index) - set(frame.index))
+    if len(frame) < len(set(wide.index) | set(a.index)):
+        warnings.warn(
+            f"task {task!r}: left out model(s) without every slice and accuracy: {dropped[:8]}",
+            stacklevel=3,
+        )
+    if (frame["compute"] <= 0).any():
+        raise DataError(f"task {task!r}: compute must be > 0 (training FLOPs)")
+    frame = frame.reset_index().sort_values(["compute", "model"], kind="stable")
+    return _TaskData(
+        task=task,
+        models=frame["model"].astype(str).to_numpy(),
+        families=frame["family"].astype(str).to_numpy(),
+        log_c=np.log10(frame["compute"].to_numpy(float)),
+        briers=frame[list(wide.columns)].to_numpy(float),
+        acc=frame["acc"].to_numpy(float),
+        weights=weights,
+        labels=labels,
+    )
+
+
+def _slice_scaling(briers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd (floored) of each slice over the fitted models: the model's units."""
+    loc = briers.mean(axis=0)
+    scale = np.maximum(briers.std(axis=0), 0.01)
+    return loc, scale
+
+
+def _groups(weights: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Easy and hard slices: those whose middle question lies in the first/last fraction."""
+    cum = np.cumsum(weights)
+    mid = cum - weights / 2
+    easy = np.flatnonzero(mid <= fraction)
+    hard = np.flatnonzero(mid >= 1 - fraction)
+    if easy.size == 0:
+        easy = np.array([0])
+    if hard.size == 0:
+        hard = np.array([len(weights) - 1])
+    return easy, hard
+
+
+# --------------------------------------------------------------------------- model
+def _build_model(
+    x: np.ndarray, briers: np.ndarray, acc: np.ndarray, weights: np.ndarray, degree: int
+) -> pm.Model:
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    n, n_slices = briers.shape
+    coords = {"obs": np.arange(n), "slice": np.arange(n_slices), "power": np.arange(1, degree + 1)}
+    powers = np.stack([x**k for k in range(1, degree + 1)], axis=1)
+    b_ref = float(np.mean(briers @ weights))
+    loc, scale = _slice_scaling(briers)
+    z_obs = (briers - loc) / scale
+    with pm.Model(coords=coords) as model:
+        beta0 = pm.Normal("beta0", mu=0.0, sigma=1.0, dims="slice")
+        coef_sd = _COEF_SCALE / np.arange(1, degree + 1)
+        beta = pm.Normal("beta", 0.0, coef_sd[None, :], dims=("slice", "power"))
+        f_std = beta0[None, :] + pt.dot(powers, beta.T)
+        chol, _, _ = pm.LKJCholeskyCov(
+            "resid", n=n_slices, eta=2.0, sd_dist=pm.HalfNormal.dist(1.0), compute_corr=True
+        )
+        # A measurement floor keeps slices that every model scores alike (all 0 or all 1)
+        # from a degenerate, zero-variance likelihood.
+        cov = pt.dot(chol, chol.T) + np.diag((_NOISE_FLOOR / scale) ** 2)
+        pm.MvNormal("brier", mu=f_std, cov=cov, observed=z_obs, dims=("obs", "slice"))
+        curve = pt.dot(loc[None, :] + scale[None, :] * f_std, weights)
+        alpha = pm.Normal("alpha", mu=float(acc.mean()), sigma=0.2)
+        gamma = pm.Normal("gamma", mu=-1.0, sigma=0.5)
+        sigma_acc = pm.HalfNormal("sigma_acc", sigma=0.1)
+        pm.Normal(
+            "y",
+            mu=alpha + gamma * (curve - b_ref),
+            sigma=sigma_acc,
+            observed=acc,
+            dims="obs",
+        )
+    model.b_ref = b_ref  # type: ignore[attr-defined]
+    return model
+
+
+# --------------------------------------------------------------------------- result
+@dataclass
+class SandwichFit:
+    """Posterior of a Bayesian Slice-and-Sandwich fit of one task.
+
+    Attributes
+    ----------
+    idata : xarray.DataTree
+        ``posterior``, ``sample_stats``, ``log_likelihood`` (``y``: overall accuracy of
+        the fitted models, dim ``obs`` ordered by compute then model, coords ``model`` and
+        ``compute``), ``observed_data``.
+    task : str
+        The task.
+    cutoff : float
+        Compute cut-off (FLOPs): models with compute below it were fitted.
+    diagnostics : Diagnostics
+        Convergence of the fit.
+    data : xarray.Dataset
+        Every model of the task (fitted and held out): ``log_c``, ``brier`` (model,
+        slice), ``acc``, ``held_out``.
+    weights : numpy.ndarray
+        Question shares of the slices.
+    easy, hard : numpy.ndarray
+        Indices of the easy and hard slices.
+    """
+
+    idata: xr.DataTree
+    task: str
+    cutoff: float
+    diagnostics: Diagnostics
+    data: xr.Dataset
+    weights: np.ndarray
+    easy: np.ndarray
+    hard: np.ndarray
+    degree: int
+    x_range: tuple[float, float]
+    b_ref: float
+    horizon: float
+    slice_loc: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    slice_scale: np.ndarray = field(default_factory=lambda: np.ones(0))
+    min_rise: float = 0.03
+    labels: list[str] = field(default_factory=list)
+    metric: str = "acc"
+    spec: Any = field(default_factory=lambda: SimpleNamespace(space="linear"))
+
+    # -- posterior curves -----------------------------------------------------------------
+    def _draws(self) -> dict[str, np.ndarray]:
+        post = self.idata["posterior"].dataset.stack(sample=_SAMPLE)
+        return {
+            "beta0": post["beta0"].transpose("sample", "slice").values,
+            "beta": post["beta"].transpose("sample", "slice", "power").values,
+            "alpha": post["alpha"].values,
+            "gamma": post["gamma"].values,
+            "sigma_acc": post["sigma_acc"].values,
+            "chol": post["resid_cholesky"].values
+            if "resid_cholesky" in post
+            else np.zeros((post.sizes["sample"], len(self.weights), len(self.weights))),
+        }
+
+    def _x(self, log_c: np.ndarray) -> np.ndarray:
+        lo, hi = self.x_range
+        return 2.0 * (np.asarray(log_c, float) - lo) / (hi - lo) - 1.0
+
+    def slice_curves(self, log_c: ArrayLike) -> np.ndarray:
+        """Posterior draws of every slice's Brier curve: array (sample, point, slice)."""
+        d = self._draws()
+        x = self._x(np.atleast_1d(np.asarray(log_c, float)))
+        powers = np.stack([x**k for k in range(1, self.degree + 1)], axis=1)
+        std = d["beta0"][:, None, :] + np.einsum("pk,nsk->nps", powers, d["beta"])
+        return self.slice_loc + self.slice_scale * std
+
+    def _group(self, curves: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        w = self.weights[idx]
+        return curves[..., idx] @ (w / w.sum())
+
+    def _emergence_draws(self) -> dict[str, np.ndarray]:
+        grid = np.linspace(self.x_range[0], self.horizon, _GRID)
+        curves = self.slice_curves(grid)
+        easy = self._group(curves, self.easy)
+        hard = self._group(curves, self.hard)
+        overall = curves @ self.weights
+        n = easy.shape[0]
+        d_easy = np.diff(easy, axis=1)
+        is_max = np.zeros_like(easy, dtype=bool)
+        is_max[:, 1:-1] = (d_easy[:, :-1] > 0) & (d_easy[:, 1:] <= 0)
+        rise = easy - np.minimum.accumulate(easy, axis=1)
+        fall = easy - np.minimum.accumulate(easy[:, ::-1], axis=1)[:, ::-1]
+        prom = np.where(is_max, np.minimum(rise, fall), -np.inf)
+        j_t = np.argmax(prom, axis=1)
+        rows = np.arange(n)
+        turn = prom[rows, j_t] >= self.min_rise
+        before = np.where(np.arange(_GRID)[None, :] <= j_t[:, None], easy, np.inf)
+        j_0 = np.argmin(before, axis=1)
+        x_t, x_0 = grid[j_t], grid[j_0]
+        offset = hard[rows, j_t] < hard[rows, j_0]
+        x_end = np.minimum(x_t + 1.0, grid[-1])
+        j_end = np.clip(np.searchsorted(grid, x_end), 0, _GRID - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope_before = (overall[rows, j_t] - overall[rows, j_0]) / (x_t - x_0)
+            slope_after = (overall[rows, j_end] - overall[rows, j_t]) / (grid[j_end] - x_t)
+        soar = np.nan_to_num(slope_after, nan=np.inf) <= (
+            np.nan_to_num(slope_before, nan=-np.inf) - self.min_rise
+        )
+        return {
+            "turn": turn,
+            "x_t": np.where(turn, x_t, np.nan),
+            "offset": turn & offset,
+            "emergent": turn & offset & soar,
+        }
+
+    # -- public summaries -------------------------------------------------------------------
+    def threshold(self, ci: float = 0.9) -> dict[str, float]:
+        r"""Posterior of the emergence threshold :math:`\log_{10} C_T` (FLOPs).
+
+        Parameters
+        ----------
+        ci
+            Probability of the equal-tailed interval.
+
+        Returns
+        -------
+        dict
+            ``median``, ``lower``, ``upper`` (log10 FLOPs, over the draws with a turn;
+            NaN when none has one), ``p_turn`` (share of draws with a turn between the
+            smallest fitted model and the horizon), ``ci``.
+        """
+        _check_ci(ci)
+        em = self._emergence_draws()
+        xt = em["x_t"][np.isfinite(em["x_t"])]
+        q = (1 - ci) / 2
+        if xt.size:
+            lo, med, hi = np.quantile(xt, [q, 0.5, 1 - q])
+        else:
+            lo = med = hi = np.nan
+        return {
+            "median": float(med),
+            "lower": float(lo),
+            "upper": float(hi),
+            "p_turn": float(em["turn"].mean()),
+            "ci": ci,
+        }
+
+    def emergence(self) -> dict[str, float]:
+        """Posterior probabilities of the conditions of emergence (module docstring).
+
+        ``p_turn`` (A), ``p_offset`` (A and B), ``p_emergent`` (A, B and C).
+        """
+        em = self._emergence_draws()
+        return {
+            "p_turn": float(em["turn"].mean()),
+            "p_offset": float(em["offset"].mean()),
+            "p_emergent": float(em["emergent"].mean()),
+        }
+
+    def p_emergent(self) -> float:
+        """Posterior probability that the task is emergent (conditions A, B and C)."""
+        return self.emergence()["p_emergent"]
+
+    def forecast(
+        self, compute: ArrayLike, ci: float = 0.9, *, seed: int | None = 0
+    ) -> pd.DataFrame:
+        r"""Forecast the overall Brier score, accuracy and each slice at given compute.
+
+        Parameters
+        ----------
+        compute
+            Training compute (FLOPs, > 0).
+        ci
+            Probability of the equal-tailed intervals.
+        seed
+            Seed of the noise draws of the predictive intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per compute and quantity (``"acc"``, ``"brier"`` = overall TC Brier,
+            ``"slice_<s>"``): ``compute``, ``log_c``, ``quantity``, ``median``, ``lower``,
+            ``upper`` (the curve: the mean of models of that compute) and ``pred_lower``,
+            ``pred_upper`` (a new model of that compute: adds the residual scatter).
+        """
+        _check_ci(ci)
+        c = np.atleast_1d(np.asarray(compute, float))
+        if not np.all(c > 0):
+            raise SpecificationError("compute must be > 0 (training FLOPs)")
+        log_c = np.log10(c)
+        d = self._draws()
+        rng = np.random.default_rng(seed)
+        curves = self.slice_curves(log_c)  # (n, p, s)
+        n, p, s = curves.shape
+        eps = np.einsum("nij,npj->npi", d["chol"], rng.standard_normal((n, p, s)))
+        eps = eps * self.slice_scale + _NOISE_FLOOR * rng.standard_normal((n, p, s))
+        pred = curves + eps
+        overall = curves @ self.weights
+        acc = d["alpha"][:, None] + d["gamma"][:, None] * (overall - self.b_ref)
+        acc_pred = acc + d["sigma_acc"][:, None] * rng.standard_normal((n, p))
+        q = [(1 - ci) / 2, 0.5, 1 - (1 - ci) / 2]
+        rows = []
+
+        def add(name: str, mean: np.ndarray, new: np.ndarray) -> None:
+            lo, med, hi = np.quantile(mean, q, axis=0)
+            plo, _, phi = np.quantile(new, q, axis=0)
+            for i in range(p):
+                rows.append((c[i], log_c[i], name, med[i], lo[i], hi[i], plo[i], phi[i]))
+
+        add("acc", acc, acc_pred)
+        add("brier", overall, pred @ self.weights)
+        for j in range(s):
+            add(f"slice_{j}", curves[..., j], pred[..., j])
+        cols = ["compute", "log_c", "quantity", "median", "lower", "upper"]
+        return pd.DataFrame(rows, columns=[*cols, "pred_lower", "pred_upper"])
+
+    def held_out_check(self, ci: float = 0.9) -> pd.DataFrame:
+        """Forecasts of the held-out models (compute >= cut-off) against what they scored.
+
+        Returns one row per held-out model: ``model``, ``log_c``, ``acc`` (observed),
+        ``acc_median``, ``acc_lower``, ``acc_upper`` (predictive interval of a new model),
+        ``covered``, and the same for ``brier``.
+        """
+        held = self.data["held_out"].values
+        if not held.any():
+            return pd.DataFrame()
+        log_c = self.data["log_c"].values[held]
+        fc = self.forecast(10**log_c, ci)
+        out = pd.DataFrame({"model": self.data["model"].values[held].astype(str), "log_c": log_c})
+        observed = {
+            "acc": self.data["acc"].values[held],
+            "brier": self.data["brier"].values[held] @ self.weights,
+        }
+        for name, obs in observed.items():
+            f = fc[fc["quantity"] == name]
+            out[name] = obs
+            out[f"{name}_median"] = f["median"].to_numpy()
+            out[f"{name}_lower"] = f["pred_lower"].to_numpy()
+            out[f"{name}_upper"] = f["pred_upper"].to_numpy()
+            out[f"{name}_covered"] = (obs >= out[f"{name}_lower"]) & (obs <= out[f"{name}_upper"])
+        return out
+
+    def summary(self, ci: float = 0.9) -> str:
+        """Threshold, emergence probabilities, held-out errors and diagnostics as text."""
+        th = self.threshold(ci)
+        em = self.emergence()
+        lines = [
+            f"Slice-and-Sandwich fit of {self.task!r}: {int((~self.data['held_out']).sum())} "
+            f"models below the cut-off 10^{np.log10(self.cutoff):.2f} FLOPs, "
+            f"{len(self.weights)} slices, polynomial degree {self.degree}",
+            f"threshold log10 C: median {th['median']:.2f}, {ci:.0%} interval "
+            f"[{th['lower']:.2f}, {th['upper']:.2f}], P(turn in range) {th['p_turn']:.2f}",
+            f"P(turn) {em['p_turn']:.2f}, P(turn and offset) {em['p_offset']:.2f}, "
+            f"P(emergent) {em['p_emergent']:.2f}",
+        ]
+        check = self.held_out_check(ci)
+        if len(check):
+            err = (check["acc_median"] - check["acc"]).abs()
+            lines.append(
+                f"held out ({len(check)} models): accuracy MAE {err.mean():.3f}, "
+                f"{ci:.0%} coverage {check['acc_covered'].mean():.2f}"
+            )
+        lines.append(f"diagnostics: {self.diagnostics}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def plot(self, path: str | os.PathLike[str] | None = None, ci: float = 0.9) -> Figure:
+        """Slice trends, easy/hard groups with the threshold, and the sandwich forecast.
+
+        Four panels: (1) every slice's data and posterior median trend; (2) the easy and
+        hard groups with credible bands, the cut-off and the threshold's posterior (its
+        interval shaded, its density on a twin axis); (3) the overall Brier score and (4)
+        the accuracy forecast with the curve's credible band and a new model's predictive
+        band, fitted models filled and held-out models open.
+        """
+        from matplotlib.figure import Figure
+
+        from bayescale.plotting import save_figure
+
+        _check_ci(ci)
+        held = self.data["held_out"].values
+        log_c = self.data["log_c"].values
+        br = self.data["brier"].values
+        grid = np.linspace(min(self.x_range[0], log_c.min()), self.horizon, 120)
+        fc = self.forecast(10**grid, ci)
+        curves = self.slice_curves(grid)
+        q = [(1 - ci) / 2, 0.5, 1 - (1 - ci) / 2]
+        fig = Figure(figsize=(12, 9), layout="constrained")
+        axes = fig.subplots(2, 2)
+        cutoff = np.log10(self.cutoff)
+        from matplotlib import colormaps
+
+        cmap = colormaps["viridis"]
+        ax = axes[0, 0]
+        n_s = br.shape[1]
+        for j in range(n_s):
+            col = cmap(j / max(n_s - 1, 1))
+            ax.scatter(log_c[~held], br[~held, j], s=8, color=col)
+            ax.scatter(log_c[held], br[held, j], s=8, facecolors="none", edgecolors=col)
+            ax.plot(grid, np.median(curves[..., j], axis=0), color=col, lw=1.2)
+        ax.set_title(f"{self.task}: TC Brier per slice (dark = easy)")
+        ax2 = axes[0, 1]
+        th = self.threshold(ci)
+        for idx, name, col in ((self.easy, "easy", "C3"), (self.hard, "hard", "C0")):
+            g = self._group(curves, idx)
+            lo, med, hi = np.quantile(g, q, axis=0)
+            obs = br[:, idx] @ (self.weights[idx] / self.weights[idx].sum())
+            ax2.fill_between(grid, lo, hi, color=col, alpha=0.25)
+            ax2.plot(grid, med, color=col, label=f"{name} slices")
+            ax2.scatter(log_c[~held], obs[~held], s=10, color=col)
+            ax2.scatter(log_c[held], obs[held], s=10, facecolors="none", edgecolors=col)
+        if np.isfinite(th["median"]):
+            ax2.axvspan(th["lower"], th["upper"], color="0.6", alpha=0.25, label="threshold CI")
+            ax2.axvline(th["median"], color="0.3", ls="--", lw=1)
+            xt = self._emergence_draws()["x_t"]
+            twin = ax2.twinx()
+            twin.hist(xt[np.isfinite(xt)], bins=40, density=True, color="0.4", alpha=0.3)
+            twin.set_ylabel("threshold density")
+        ax2.set_title(
+            f"easy vs hard (P(turn) = {th['p_turn']:.2f}, P(emergent) = {self.p_emergent():.2f})"
+        )
+        ax2.legend(loc="best", fontsize=8)
+        for ax3, name, obs in (
+            (axes[1, 0], "brier", br @ self.weights),
+            (axes[1, 1], "acc", self.data["acc"].values),
+        ):
+            f = fc[fc["quantity"] == name]
+            ax3.fill_between(
+                grid,
+                f["pred_lower"],
+                f["pred_upper"],
+                color="C2",
+                alpha=0.12,
+                label=f"new model {ci:.0%}",
+            )
+            ax3.fill_between(
+                grid, f["lower"], f["upper"], color="C2", alpha=0.3, label=f"curve {ci:.0%}"
+            )
+            ax3.plot(grid, f["median"], color="C2", label="median")
+            ax3.scatter(log_c[~held], obs[~held], s=12, color="k", label="fitted")
+            ax3.scatter(
+                log_c[held], obs[held], s=14, facecolors="none", edgecolors="C1", label="held out"
+            )
+            ax3.set_title(
+                f"sandwich forecast: {'overall TC Brier' if name == 'brier' else 'accuracy'}"
+            )
+            ax3.legend(loc="best", fontsize=8)
+        for a in axes.flat:
+            a.axvline(cutoff, color="k", ls=":", lw=1)
+            a.set_xlabel("log10 training compute (FLOPs)")
+        return save_figure(fig, path)
+
+
+def _check_ci(ci: float) -> None:
+    if not 0 < ci < 1:
+        raise SpecificationError(f"ci must be in (0, 1), not {ci!r}")
+
+
+# --------------------------------------------------------------------------- fitting
+def fit_sandwich(
+    table: pd.DataFrame,
+    task: str | None = None,
+    *,
+    cutoff: float,
+    degree: int = 5,
+    easy_fraction: float = 1 / 3,
+    min_rise: float = 0.03,
+    horizon: float | None = None,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    seed: int | None = None,
+    nuts_sampler: str = "nutpie",
+    progressbar: bool = False,
+) -> SandwichFit:
+    r"""Fit a Bayesian Slice-and-Sandwich to one task of a slice table.
+
+    Parameters
+    ----------
+    table
+        Slice table (:mod:`bayescale.emergence.slicing`): Brier slices (``metric``
+        ``"brier"``, ``slice`` 0 = easiest) and the overall accuracy (``metric`` ``"acc"``,
+        ``slice`` -1) of every model.
+    task
+        The task (may be left out when the table holds one).
+    cutoff
+        Compute cut-off :math:`C^*` (FLOPs): models with compute below it are fitted, the
+        others are held out (kept for plots and :meth:`SandwichFit.held_out_check`).
+    degree
+        Degree :math:`K` of every slice's polynomial in scaled log compute (Wu & Lo: 5
+        for the easy, 2 for the hard group); higher terms are shrunk.
+    easy_fraction
+        Share of the questions forming the easy group (and the hard group).
+    min_rise
+        Smallest rise and fall (TC Brier) of the easy curve that counts as a turn.
+    horizon
+        Largest :math:`\log_{10} C` searched for a turn (default: the largest model of
+        the table, or one decade past the cut-off when none is held out).
+    draws, tune, chains, seed, nuts_sampler, progressbar
+        Passed to :func:`pymc.sample`.
+
+    Returns
+    -------
+    SandwichFit
+
+    Raises
+    ------
+    DataError
+        Missing columns, slices or accuracy, or too few models below the cut-off.
+    SpecificationError
+        Invalid options.
+    """
+    import pymc as pm
+
+    if not (isinstance(degree, int) and 1 <= degree <= 8):
+        raise SpecificationError(f"degree must be an integer in 1..8, not {degree!r}")
+    if not 0 < easy_fraction <= 0.5:
+        raise SpecificationError(f"easy_fraction must be in (0, 0.5], not {easy_fraction!r}")
+    if not (np.isfinite(cutoff) and cutoff > 0):
+        raise SpecificationError(f"cutoff must be a compute in FLOPs > 0, not {cutoff!r}")
+    td = _task_data(table, task)
+    log_cut = float(np.log10(cutoff))
+    fit_mask = td.log_c < log_cut
+    n_fit = int(fit_mask.sum())
+    if n_fit < degree + 5:
+        raise DataError(
+            f"task {td.task!r}: only {n_fit} models below the cut-off 10^{log_cut:.2f} FLOPs; "
+            f"degree {degree} needs at least {degree + 5}. Raise the cut-off or lower degree."
+        )
+    lo, hi = float(td.log_c[fit_mask].min()), float(td.log_c[fit_mask].max())
+    if hi - lo < 0.5:
+        raise DataError(
+            f"task {td.task!r}: the models below the cut-off span {hi - lo:.2f} decades of "
+            "compute; a trend needs at least 0.5."
+        )
+    if horizon is None:
+        horizon = float(td.log_c.max()) if (~fit_mask).any() else log_cut + 1.0
+    horizon = max(float(horizon), hi)
+    x = 2.0 * (td.log_c[fit_mask] - lo) / (hi - lo) - 1.0
+    model = _build_model(x, td.briers[fit_mask], td.acc[fit_mask], td.weights, degree)
+    with model:
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=seed,
+            nuts_sampler=nuts_sampler,
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+        )
+        pm.compute_log_likelihood(idata, var_names=["y"], progressbar=False)
+    obs_coords = {
+        "model": ("obs", td.models[fit_mask]),
+        "compute": ("obs", 10 ** td.log_c[fit_mask]),
+    }
+    for group in ("log_likelihood", "observed_data"):
+        idata[group] = idata[group].dataset.assign_coords(obs_coords)
+    sampled = ["beta0", "beta", "resid", "alpha", "gamma", "sigma_acc"]
+    post = idata["posterior"].dataset
+    diag = check_convergence(idata, var_names=[v for v in sampled if v in post])
+    easy, hard = _groups(td.weights, easy_fraction)
+    loc, scale = _slice_scaling(td.briers[fit_mask])
+    data = xr.Dataset(
+        {
+            "log_c": ("model", td.log_c),
+            "brier": (("model", "slice"), td.briers),
+            "acc": ("model", td.acc),
+            "held_out": ("model", ~fit_mask),
+            "family": ("model", td.families),
+        },
+        coords={"model": td.models, "slice": np.arange(td.briers.shape[1])},
+    )
+    return SandwichFit(
+        idata=idata,
+        task=td.task,
+        cutoff=float(cutoff),
+        diagnostics=diag,
+        data=data,
+        weights=td.weights,
+        easy=easy,
+        hard=hard,
+        degree=degree,
+        x_range=(lo, hi),
+        b_ref=float(model.b_ref),  # type: ignore[attr-defined]
+        horizon=horizon,
+        slice_loc=loc,
+        slice_scale=scale,
+        min_rise=min_rise,
+        labels=td.labels,
+    )

@@ -1,0 +1,160 @@
+"""Bayesian Slice-and-Sandwich: data checks, the LOO interface, threshold and forecasts."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from bayescale.emergence.sandwich import (
+    WU_LO_EMERGENT,
+    SandwichFit,
+    _groups,
+    fit_sandwich,
+    load_wu_lo_slices,
+)
+from bayescale.errors import DataError, SpecificationError
+
+
+def simulated_table(n_models: int = 40, seed: int = 3) -> pd.DataFrame:
+    """A task with an inverted-U easy slice turning at log10 C = 22.5 and a U hard slice."""
+    rng = np.random.default_rng(seed)
+    log_c = np.sort(rng.uniform(20.0, 24.0, n_models))
+    n_slices = 6
+    difficulty = np.linspace(0.0, 1.0, n_slices)
+    t = log_c[:, None] - 22.5
+    easy_shape = 0.5 - 0.12 * t**2  # rises to a peak at 22.5, then falls
+    hard_shape = 0.8 - 0.08 * (t + 1.5)  # improves steadily
+    briers = (1 - difficulty) * easy_shape + difficulty * hard_shape
+    briers = np.clip(briers + rng.normal(0, 0.02, briers.shape), 0.0, 1.0)
+    overall = briers.mean(axis=1)
+    acc = 0.25 + 1.2 * (0.55 - overall) + rng.normal(0, 0.01, n_models)
+    rows = []
+    for i in range(n_models):
+        base = {"task": "sim", "model": f"m{i:02d}", "family": "f", "compute": 10 ** log_c[i]}
+        for s in range(n_slices):
+            rows.append(
+                {
+                    **base,
+                    "slice": s,
+                    "n_slices": n_slices,
+                    "slice_label": f"s{s}",
+                    "metric": "brier",
+                    "value": briers[i, s],
+                    "n_questions": 100.0,
+                }
+            )
+        rows.append(
+            {
+                **base,
+                "slice": -1,
+                "n_slices": n_slices,
+                "slice_label": "overall",
+                "metric": "acc",
+                "value": acc[i],
+                "n_questions": 600.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# -- fast checks (no sampling) -------------------------------------------------------------
+def test_groups_take_thirds_of_the_questions() -> None:
+    easy, hard = _groups(np.full(10, 0.1), 1 / 3)
+    assert easy.tolist() == [0, 1, 2]
+    assert hard.tolist() == [7, 8, 9]
+
+
+def test_missing_columns_and_tasks_are_data_errors() -> None:
+    table = simulated_table()
+    with pytest.raises(DataError, match="lacks column"):
+        fit_sandwich(table.drop(columns="slice"), cutoff=1e23)
+    with pytest.raises(DataError, match="not in the slice table"):
+        fit_sandwich(table, "nope", cutoff=1e23)
+    with pytest.raises(DataError, match="accuracy"):
+        fit_sandwich(table[table["metric"] == "brier"], cutoff=1e23)
+
+
+def test_too_few_models_below_cutoff() -> None:
+    with pytest.raises(DataError, match="below the cut-off"):
+        fit_sandwich(simulated_table(), cutoff=10**20.3)
+
+
+def test_bad_options_are_specification_errors() -> None:
+    table = simulated_table()
+    with pytest.raises(SpecificationError, match="degree"):
+        fit_sandwich(table, cutoff=1e23, degree=0)
+    with pytest.raises(SpecificationError, match="cutoff"):
+        fit_sandwich(table, cutoff=-1.0)
+
+
+def test_wu_lo_slices_have_easy_slice_zero() -> None:
+    try:
+        table = load_wu_lo_slices(["mmlu"])
+    except (FileNotFoundError, KeyError) as exc:  # pragma: no cover - data are shipped
+        pytest.skip(f"wu_lo2024 not available: {exc}")
+    br = table[(table["metric"] == "brier") & (table["slice"] >= 0)]
+    top = br[br["compute"] == br["compute"].max()].set_index("slice")["value"]
+    # the strongest model scores best on the easiest slice, worst on the hardest
+    assert top[0] < top[9]
+    assert set(WU_LO_EMERGENT) >= set(table["task"])
+
+
+# -- one real NUTS fit on simulated data ----------------------------------------------------
+@pytest.fixture(scope="module")
+def fit() -> SandwichFit:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit_sandwich(
+            simulated_table(), cutoff=10**22.9, degree=3, draws=500, tune=500, chains=2, seed=7
+        )
+
+
+@pytest.mark.nuts
+def test_loo_interface(fit: SandwichFit) -> None:
+    ll = fit.idata["log_likelihood"].dataset["y"]
+    assert ll.dims == ("chain", "draw", "obs")
+    compute = ll["compute"].values
+    assert np.all(np.diff(compute) >= 0) and np.all(compute < 10**22.9)
+    assert ll["model"].values.tolist() == sorted(ll["model"].values.tolist())
+    obs = fit.idata["observed_data"].dataset["y"]
+    held = fit.data["held_out"].values
+    np.testing.assert_allclose(obs.values, fit.data["acc"].values[~held])
+    assert {"posterior", "sample_stats", "log_likelihood", "observed_data"} <= set(
+        fit.idata.children
+    )
+    assert fit.metric == "acc" and fit.spec.space == "linear"
+
+
+@pytest.mark.nuts
+def test_converges_and_finds_the_turn(fit: SandwichFit) -> None:
+    assert fit.diagnostics.divergences == 0
+    th = fit.threshold(0.9)
+    assert th["p_turn"] > 0.8
+    assert th["lower"] <= 22.5 + 0.3 and th["upper"] >= 22.5 - 0.3
+    assert fit.p_emergent() > 0.5
+    em = fit.emergence()
+    assert em["p_emergent"] <= em["p_offset"] <= em["p_turn"]
+
+
+@pytest.mark.nuts
+def test_forecast_and_held_out(fit: SandwichFit) -> None:
+    fc = fit.forecast([1e22, 1e23], ci=0.9)
+    assert set(fc["quantity"]) >= {"acc", "brier", "slice_0"}
+    row = fc[fc["quantity"] == "acc"]
+    assert (row["pred_lower"] <= row["lower"]).all() and (row["upper"] <= row["pred_upper"]).all()
+    check = fit.held_out_check(0.9)
+    assert len(check) == int(fit.data["held_out"].sum())
+    with pytest.raises(SpecificationError):
+        fit.forecast([1e22], ci=1.5)
+
+
+@pytest.mark.nuts
+def test_plot(fit: SandwichFit, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    fig = fit.plot(tmp_path / "sandwich.png")
+    assert isinstance(fig, Figure)
+    assert (tmp_path / "sandwich.png").stat().st_size > 0
+    assert "threshold" in fit.summary()
