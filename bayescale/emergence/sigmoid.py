@@ -1,0 +1,1060 @@
+r"""Sigmoidal emergence law, hierarchical across tasks.
+
+The accuracy of a model with training compute :math:`C` on task :math:`t` follows a logistic
+step in :math:`\log_{10} C` from the task's chance level :math:`c_t` to a ceiling
+:math:`h_t`:
+
+.. math::
+
+    a_t(C) = c_t + (h_t - c_t)\,
+        \sigma\!\left(\frac{\log_{10} C - \log_{10} C^*_t}{w_t}\right),
+    \qquad \sigma(z) = \frac{1}{1 + e^{-z}},
+
+with :math:`C^*_t` the **emergence threshold** (the compute at which the task is half-way
+from chance to its ceiling) and :math:`w_t` the **width** in decades of compute: the rise
+from 10% to 90% of :math:`h_t - c_t` takes :math:`D_t = 2 w_t \ln 9 \approx 4.39\, w_t`
+decades.
+
+Hierarchy (:math:`x_{\text{ref}}` is the mean :math:`\log_{10} C` of the fitted
+models, :math:`\operatorname{logit}^{-1}` the logistic function):
+
+.. math::
+
+    \log_{10} C^*_t - x_{\text{ref}} &\sim \mathcal N(\mu_m, \tau_m),
+        & \mu_m &\sim \mathcal N(0, 1.5), & \tau_m &\sim \mathcal N^+(1),\\
+    \log w_t &= \mu_w + \tau_w z_{w,t},
+        & \mu_w &\sim \mathcal N(\log 0.4, 0.7), & \tau_w &\sim \mathcal N^+(0.5),\\
+    h_t &= c_t + (1 - c_t)\operatorname{logit}^{-1}(\mu_h + \tau_h z_{h,t}),
+        & \mu_h &\sim \mathcal N(1, 1), & \tau_h &\sim \mathcal N^+(1),\\
+    \log \kappa_t &= \mu_\kappa + \tau_\kappa z_{\kappa,t},
+        & \mu_\kappa &\sim \mathcal N(\log 100, 1), & \tau_\kappa &\sim \mathcal N^+(0.5),
+
+all :math:`z \sim \mathcal N(0, 1)`. With a single task the population scales are dropped
+(:math:`\tau = 0`). The thresholds are *centred*: each task's threshold is pinned by its
+data to a fraction of a decade while they differ by decades across tasks, so the non-centred
+form makes :math:`\mu_m` and every :math:`z_{m,t}` move together (bulk ESS of 240 per 1,200
+draws in the 3-task test); widths, ceilings and overdispersions stay non-centred (a centred
+:math:`\kappa` gave 70 divergences when tasks share the same scatter, the funnel at
+:math:`\tau_\kappa \to 0`).
+
+Likelihood: model :math:`i` answers :math:`k_i` of the task's :math:`n_i` questions
+correctly; its *own* success probability scatters around the law (families and data mixes
+differ at equal compute), which makes the count beta-binomial,
+
+.. math::
+
+    k_i \sim \operatorname{BetaBinomial}\big(n_i,\ a_t(C_i)\,\kappa_t,\
+        (1 - a_t(C_i))\,\kappa_t\big),
+
+so the variance of the accuracy :math:`k_i/n_i` is
+:math:`a(1-a)\,[1/n_i + (1 - 1/n_i)/(\kappa_t + 1)]`: question sampling (binomial, dominant
+for tasks of ~100 questions) plus model-to-model scatter (dominant for MMLU's 14,042). When
+:math:`n_i` is unknown, the accuracy itself is :math:`\operatorname{Beta}(a\kappa,
+(1-a)\kappa)`. A binomial alone would give MMLU a standard deviation of 0.004 around the
+curve where models scatter by 0.03 to 0.05; a Gaussian ignores the bounds and the shrinking
+scatter near 0 and 1 (exact zeros of generative tasks).
+
+The pointwise log-likelihood stored in ``log_likelihood`` (variable ``y``) is on the
+**accuracy scale**: the beta-binomial mass of :math:`k_i` plus :math:`\log n_i`, i.e. the
+density of the proportion :math:`k_i/n_i` on its lattice of spacing :math:`1/n_i`, so PSIS-LOO
+compares with continuous laws of accuracy (e.g. the Slice-and-Sandwich's Normal) on the same
+observed values.
+
+**Emergence.** Per posterior draw a task is *emergent* when (i) the 10% point of its rise,
+:math:`x_{10} = \log_{10} C^*_t - w_t \ln 9`, lies above the smallest fitted model (the data
+contain models still at chance), (ii) the law has risen by at least ``min_jump`` (default
+0.1 accuracy) above chance by the largest fitted model, :math:`a_t(C_{\max}) - c_t \ge`
+``min_jump`` (the jump is observed, not extrapolated), and (iii) the 10%-to-90% rise takes
+at most ``max_decades`` (default 2) decades of compute. :meth:`SigmoidFit.p_emergent` is the
+posterior probability of (i)-(iii). The criterion does not use :math:`C^*` or :math:`h_t`
+directly: when a task is still rising at the largest model, its ceiling and hence its
+mid-point are extrapolations, while the onset, the growth rate :math:`1/w_t` of the lower
+tail and the rise seen so far are constrained by the data.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from numpy.typing import ArrayLike
+
+from bayescale.diagnostics import Diagnostics, check_convergence
+from bayescale.errors import DataError, SpecificationError
+
+if TYPE_CHECKING:
+    import pymc as pm
+    from arviz_stats.utils import ELPDData
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "KNOWN_CHANCE",
+    "OBSSCALING_EMERGENT",
+    "WU_LO_CHANCE",
+    "SigmoidFit",
+    "emergence_table",
+    "fit_sigmoid",
+    "load_obsscaling_emergence",
+    "load_wu_lo_emergence",
+    "sigmoid_law",
+]
+
+#: Chance accuracy of Wu & Lo's nine multiple-choice tasks (1 / number of choices): BIG-bench
+#: ``arithmetic`` and ``analogical_similarity`` offer 7 choices, ``abstract_narrative_
+#: understanding`` (9 distractors) 10, the others 4 (ARC: 4 for almost all questions).
+WU_LO_CHANCE: dict[str, float] = {
+    "mmlu": 0.25,
+    "arithmetic": 1 / 7,
+    "parsinlu_qa_mc": 0.25,
+    "hindu_knowledge": 0.25,
+    "analogical_similarity": 1 / 7,
+    "conceptual_combinations": 0.25,
+    "hellaswag": 0.25,
+    "arc": 0.25,
+    "abstract_narrative_understanding": 0.1,
+}
+#: ObsScaling (Ruan et al. 2024) emergent BIG-bench style metrics that are accuracies:
+#: metric -> (chance, number of questions). Arithmetic, word unscrambling and IPA
+#: transliteration are generative (exact match, chance 0); ParsiNLU QA has 4 choices. The
+#: question counts are those that make every shipped value a whole count (IPA: 1003; two
+#: Qwen 72B values are multiples of 1/1000 and are rounded). ``ipa_transliterate_2_bleu`` is
+#: a BLEU score, not an accuracy, and is left out.
+OBSSCALING_EMERGENT: dict[str, tuple[float, int]] = {
+    "arithmetic_2da_2_acc": (0.0, 2000),
+    "arithmetic_2dm_2_acc": (0.0, 2000),
+    "arithmetic_3da_2_acc": (0.0, 2000),
+    "arithmetic_3ds_2_acc": (0.0, 2000),
+    "word_unscrambling_2_exact_match": (0.0, 2000),
+    "ipa_transliterate_2_exact_match": (0.0, 1003),
+    "parsinlu_qa_2_acc": (0.25, 1050),
+}
+#: Chance levels used when a table gives none for a task with one of these names.
+KNOWN_CHANCE: dict[str, float] = {
+    **WU_LO_CHANCE,
+    **{k: v[0] for k, v in OBSSCALING_EMERGENT.items()},
+}
+
+_SAMPLE = ("chain", "draw")
+_LN9 = float(np.log(9.0))
+_EPS = 1e-9
+_FREE = ("mu_m", "tau_m", "m_task", "mu_w", "tau_w", "z_w", "mu_h", "tau_h", "z_h",
+         "mu_k", "tau_k", "z_k")
+_DERIVED = ("log10_threshold", "width", "ceiling", "kappa")
+
+
+# --------------------------------------------------------------------------- the law
+def sigmoid_law(
+    compute: ArrayLike,
+    log10_threshold: ArrayLike,
+    width: ArrayLike,
+    chance: ArrayLike,
+    ceiling: ArrayLike,
+) -> np.ndarray:
+    r"""Accuracy of the sigmoidal emergence law (broadcasting numpy arrays).
+
+    .. math::
+
+        a(C) = c + (h - c)\,\sigma\big((\log_{10} C - \log_{10} C^*) / w\big)
+
+    Parameters
+    ----------
+    compute
+        Training compute :math:`C` in FLOPs (> 0).
+    log10_threshold
+        :math:`\log_{10} C^*`.
+    width
+        :math:`w` in decades of compute (> 0).
+    chance, ceiling
+        Floor :math:`c` and ceiling :math:`h` of the accuracy.
+    """
+    z = (np.log10(np.asarray(compute, float)) - np.asarray(log10_threshold, float)) / np.asarray(
+        width, float
+    )
+    c = np.asarray(chance, float)
+    return c + (np.asarray(ceiling, float) - c) * (0.5 * (1.0 + np.tanh(0.5 * z)))
+
+
+# --------------------------------------------------------------------------- data
+def emergence_table(
+    table: pd.DataFrame,
+    *,
+    chance: float | Mapping[str, float] | None = None,
+    n_questions: float | Mapping[str, float] | None = None,
+    tasks: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Validate and normalise an accuracy table for :func:`fit_sigmoid`.
+
+    Parameters
+    ----------
+    table
+        One row per (task, model): ``task``, ``model``, ``compute`` (training FLOPs, > 0),
+        ``value`` (accuracy in [0, 1]), optional ``n_questions``, ``chance`` and ``family``.
+        A slice table of :mod:`bayescale.emergence.slicing` is accepted: its overall accuracy
+        rows (``slice == -1``, ``metric == "acc"``) are used.
+    chance
+        Chance accuracy, one number or per task; overrides a ``chance`` column. Tasks without
+        either fall back to :data:`KNOWN_CHANCE`.
+    n_questions
+        Questions per task, one number or per task; overrides an ``n_questions`` column.
+        Without it the task gets a Beta likelihood on the accuracy.
+    tasks
+        Tasks to keep, in this order (default: all, in order of appearance).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``task``, ``model``, ``family``, ``compute``, ``value``, ``n_questions``
+        (NaN when unknown), ``chance``, sorted by task (in ``tasks`` order), compute, model.
+
+    Raises
+    ------
+    DataError
+        Missing columns, non-positive compute, accuracies outside [0, 1], duplicate
+        (task, model) rows, unknown tasks.
+    SpecificationError
+        A task without a chance level, or a chance level outside [0, 1).
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise DataError(f"pass a pandas DataFrame, not {type(table).__name__}")
+    frame = table
+    if "slice" in frame.columns and "metric" in frame.columns:
+        frame = frame[(frame["slice"] == -1) & (frame["metric"] == "acc")]
+        if frame.empty:
+            raise DataError(
+                "the slice table has no overall accuracy rows (slice == -1, metric == 'acc'); "
+                "build it with bayescale.emergence.slicing.slice_table_from_wu_lo()."
+            )
+    need = ["task", "model", "compute", "value"]
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"missing column(s) {missing}; the table has {[str(c) for c in frame.columns]}. "
+            "Give one row per (task, model) with task, model, compute (FLOPs) and value "
+            "(accuracy in [0, 1])."
+        )
+    frame = frame.reset_index(drop=True)
+    out = pd.DataFrame(
+        {
+            "task": frame["task"].astype(str).to_numpy(),
+            "model": frame["model"].astype(str).to_numpy(),
+            "family": (
+                frame["family"].fillna("").astype(str).to_numpy()
+                if "family" in frame.columns
+                else np.full(len(frame), "", dtype=object)
+            ),
+            "compute": pd.to_numeric(frame["compute"], errors="coerce").to_numpy(float),
+            "value": pd.to_numeric(frame["value"], errors="coerce").to_numpy(float),
+        }
+    )
+    present = list(pd.unique(out["task"]))
+    if tasks is not None:
+        unknown = [t for t in tasks if t not in present]
+        if unknown:
+            raise DataError(f"task(s) {unknown} not in the table; it holds {present}")
+        keep = out["task"].isin(list(tasks)).to_numpy()
+        out, frame = out[keep].reset_index(drop=True), frame[keep].reset_index(drop=True)
+        order = list(tasks)
+    else:
+        order = present
+    if out.empty:
+        raise DataError("the table has no rows")
+    bad = np.flatnonzero(~(np.isfinite(out["compute"]) & (out["compute"] > 0)))
+    if bad.size:
+        raise DataError(
+            f"column 'compute': not a positive number in rows {bad[:8].tolist()} (values "
+            f"{frame['compute'].iloc[bad[:4]].tolist()}). Give training FLOPs > 0 or drop them."
+        )
+    bad = np.flatnonzero(~(np.isfinite(out["value"]) & (out["value"] >= 0) & (out["value"] <= 1)))
+    if bad.size:
+        raise DataError(
+            f"column 'value': not an accuracy in [0, 1] in rows {bad[:8].tolist()} (values "
+            f"{frame['value'].iloc[bad[:4]].tolist()}). Convert percentages to proportions; "
+            "drop rows without a score."
+        )
+    dup = out.duplicated(["task", "model"], keep=False).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        raise DataError(
+            f"duplicate (task, model) rows {rows[:8].tolist()} (e.g. "
+            f"{out.loc[rows[0], 'task']!r}, {out.loc[rows[0], 'model']!r}): keep one score per "
+            "model and task (average seeds first)."
+        )
+    out["n_questions"] = _per_task(out, frame, "n_questions", n_questions)
+    bad = np.flatnonzero(out["n_questions"].notna() & ~(out["n_questions"] >= 1))
+    if bad.size:
+        raise DataError(
+            f"column 'n_questions': not a count >= 1 in rows {bad[:8].tolist()}; leave it "
+            "empty when unknown."
+        )
+    out["n_questions"] = np.round(out["n_questions"].to_numpy(float))
+    out["chance"] = _per_task(out, frame, "chance", chance)
+    lacking = [t for t in order if out.loc[out["task"] == t, "chance"].isna().any()]
+    fallback = {t: KNOWN_CHANCE[t] for t in lacking if t in KNOWN_CHANCE}
+    if fallback:
+        fill = out["task"].map(fallback).astype(float)
+        out["chance"] = out["chance"].fillna(fill)
+    still = [t for t in lacking if t not in fallback]
+    if still:
+        raise SpecificationError(
+            f"no chance level for task(s) {still}: pass chance={{task: 1 / n_choices}} (0 for "
+            "generative exact-match tasks) or add a 'chance' column."
+        )
+    if ((out["chance"] < 0) | (out["chance"] >= 1)).any():
+        raise SpecificationError("chance levels must lie in [0, 1)")
+    for t in order:
+        c = out.loc[out["task"] == t, "chance"]
+        if c.nunique() > 1:
+            raise DataError(f"task {t!r}: the 'chance' column must be constant within a task")
+    unknown_n = out["n_questions"].isna() & ((out["value"] <= 0) | (out["value"] >= 1))
+    if unknown_n.any():
+        rows = np.flatnonzero(unknown_n)
+        raise DataError(
+            f"accuracy exactly 0 or 1 in rows {rows[:8].tolist()} of task(s) "
+            f"{sorted(set(out.loc[unknown_n, 'task']))} without n_questions: the Beta "
+            "likelihood needs values inside (0, 1). Give n_questions (beta-binomial)."
+        )
+    out["_t"] = out["task"].map({t: i for i, t in enumerate(order)})
+    out = out.sort_values(["_t", "compute", "model"], kind="stable").drop(columns="_t")
+    return out.reset_index(drop=True)
+
+
+def _per_task(
+    out: pd.DataFrame,
+    frame: pd.DataFrame,
+    col: str,
+    arg: float | Mapping[str, float] | None,
+) -> pd.Series:
+    values = (
+        pd.to_numeric(frame[col], errors="coerce").astype(float)
+        if col in frame.columns
+        else pd.Series(np.nan, index=out.index)
+    )
+    if arg is None:
+        return values
+    if isinstance(arg, Mapping):
+        mapped = out["task"].map({str(k): float(v) for k, v in arg.items()}).astype(float)
+        return mapped.fillna(values)
+    return pd.Series(float(arg), index=out.index)
+
+
+def load_wu_lo_emergence(exclude_models: Sequence[str] = ()) -> pd.DataFrame:
+    """Overall accuracies of Wu & Lo's nine tasks (shipped ``wu_lo2024``) as an emergence table.
+
+    ``n_questions`` is each task's number of questions (from the difficulty-group labels),
+    ``chance`` :data:`WU_LO_CHANCE`.
+
+    Parameters
+    ----------
+    exclude_models
+        Models to leave out (e.g. ``slicing.WU_LO_FILTERED_MODELS``).
+    """
+    from bayescale import datasets
+    from bayescale.emergence.slicing import slice_table_from_wu_lo
+
+    frame = datasets.load("wu_lo2024")
+    if exclude_models:
+        frame = frame[~frame["model"].isin(list(exclude_models))].reset_index(drop=True)
+    table = slice_table_from_wu_lo(frame)
+    return emergence_table(table, chance=WU_LO_CHANCE)
+
+
+def load_obsscaling_emergence(metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """ObsScaling's emergent BIG-bench style accuracies (shipped ``obsscaling2024``).
+
+    Parameters
+    ----------
+    metrics
+        Metrics of :data:`OBSSCALING_EMERGENT` to keep (default all seven).
+    """
+    from bayescale import datasets
+
+    metrics = list(metrics) if metrics is not None else list(OBSSCALING_EMERGENT)
+    unknown = [m for m in metrics if m not in OBSSCALING_EMERGENT]
+    if unknown:
+        raise DataError(
+            f"metric(s) {unknown} are not accuracies of the ObsScaling emergent tasks; choose "
+            f"from {list(OBSSCALING_EMERGENT)}"
+        )
+    frame = datasets.load("obsscaling2024")
+    frame = frame[frame["metric"].isin(metrics)].dropna(subset=["value", "compute"])
+    frame = frame.rename(columns={"metric": "task"})
+    return emergence_table(
+        frame,
+        chance={m: OBSSCALING_EMERGENT[m][0] for m in metrics},
+        n_questions={m: OBSSCALING_EMERGENT[m][1] for m in metrics},
+        tasks=metrics,
+    )
+
+
+# --------------------------------------------------------------------------- model
+def _build_model(
+    x: np.ndarray,
+    task_idx: np.ndarray,
+    chance: np.ndarray,
+    n: np.ndarray,
+    k: np.ndarray,
+    value: np.ndarray,
+    tasks: list[str],
+    x_ref: float,
+) -> pm.Model:
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    n_tasks = len(tasks)
+    pooled = n_tasks > 1
+    coords = {"task": tasks, "obs": np.arange(len(x))}
+    with pm.Model(coords=coords) as model:
+
+        def level(
+            name: str, mu_loc: float, mu_sd: float, tau_sd: float, centred: bool = False
+        ) -> Any:
+            mu = pm.Normal(f"mu_{name}", mu_loc, mu_sd)
+            if not pooled:
+                return pt.repeat(mu, n_tasks)
+            tau = pm.HalfNormal(f"tau_{name}", tau_sd)
+            if centred:
+                return pm.Normal(f"{name}_task", mu, tau, dims="task")
+            z = pm.Normal(f"z_{name}", 0.0, 1.0, dims="task")
+            return mu + tau * z
+
+        m = level("m", 0.0, 1.5, 1.0, centred=True)
+        log_w = level("w", float(np.log(0.4)), 0.7, 0.5)
+        h_logit = level("h", 1.0, 1.0, 1.0)
+        log_k = level("k", float(np.log(100.0)), 1.0, 0.5)
+        c_t = pt.as_tensor_variable(chance)
+        width = pm.Deterministic("width", pt.exp(log_w), dims="task")
+        ceiling = pm.Deterministic(
+            "ceiling", c_t + (1.0 - c_t) * pm.math.invlogit(h_logit), dims="task"
+        )
+        kappa = pm.Deterministic("kappa", pt.exp(log_k), dims="task")
+        pm.Deterministic("log10_threshold", m + x_ref, dims="task")
+        c_i = c_t[task_idx]
+        acc = c_i + (ceiling[task_idx] - c_i) * pm.math.sigmoid(
+            (x - m[task_idx]) / width[task_idx]
+        )
+        acc = pt.clip(acc, _EPS, 1.0 - _EPS)
+        kap = kappa[task_idx]
+        has_n = np.isfinite(n)
+        if has_n.any():
+            idx = np.flatnonzero(has_n)
+            pm.BetaBinomial(
+                "y_count",
+                n=n[idx].astype(int),
+                alpha=acc[idx] * kap[idx],
+                beta=(1.0 - acc[idx]) * kap[idx],
+                observed=k[idx].astype(int),
+            )
+        if (~has_n).any():
+            idx = np.flatnonzero(~has_n)
+            pm.Beta(
+                "y_prop",
+                alpha=acc[idx] * kap[idx],
+                beta=(1.0 - acc[idx]) * kap[idx],
+                observed=value[idx],
+            )
+    return model
+
+
+# --------------------------------------------------------------------------- result
+@dataclass
+class SigmoidFit:
+    """Posterior of a hierarchical sigmoidal emergence fit.
+
+    Attributes
+    ----------
+    idata : xarray.DataTree
+        ``posterior`` (population parameters ``mu_*``, ``tau_*``, per-task ``z_*`` and the
+        derived ``log10_threshold``, ``width`` (decades), ``ceiling``, ``kappa``, dim
+        ``task``), ``sample_stats``, ``log_likelihood`` (``y``, dim ``obs``: every fitted
+        observation, ordered by task, compute, model; coords ``task``, ``model``,
+        ``compute``) and ``observed_data`` (``y``: the accuracies).
+    tasks : list of str
+        Tasks, in the order of the ``task`` dim.
+    data : pandas.DataFrame
+        Every row of the table (fitted and held out), with ``held_out``.
+    cutoff : dict
+        Compute cut-off per task (FLOPs; ``inf`` when every model was fitted).
+    diagnostics : Diagnostics
+        Convergence of the fit.
+    x_ref : float
+        Reference :math:`\\log_{10} C` (mean of the fitted models).
+    """
+
+    idata: xr.DataTree
+    tasks: list[str]
+    data: pd.DataFrame
+    cutoff: dict[str, float]
+    diagnostics: Diagnostics
+    x_ref: float
+    chance: dict[str, float] = field(default_factory=dict)
+    max_decades: float = 2.0
+    min_jump: float = 0.1
+
+    # -- draws -----------------------------------------------------------------------------
+    def _draws(self) -> dict[str, np.ndarray]:
+        post = self.idata["posterior"].dataset.stack(sample=_SAMPLE)
+        return {
+            v: post[v].transpose("sample", "task").values
+            for v in ("log10_threshold", "width", "ceiling", "kappa")
+        }
+
+    def _task_index(self, task: str) -> int:
+        if task not in self.tasks:
+            raise DataError(f"task {task!r} was not fitted; the fit holds {self.tasks}")
+        return self.tasks.index(task)
+
+    def _fitted(self, task: str) -> pd.DataFrame:
+        d = self.data
+        return d[(d["task"] == task) & ~d["held_out"]]
+
+    # -- thresholds and emergence --------------------------------------------------------
+    def emergent_draws(
+        self,
+        max_decades: float | None = None,
+        min_jump: float | None = None,
+        up_to: float | Mapping[str, float] | None = None,
+    ) -> np.ndarray:
+        """Per draw and task (``sample`` x ``task``), whether conditions (i)-(iii) hold."""
+        max_decades = self.max_decades if max_decades is None else max_decades
+        min_jump = self.min_jump if min_jump is None else min_jump
+        d = self._draws()
+        lo = np.array([np.log10(self._fitted(t)["compute"].min()) for t in self.tasks])
+        if up_to is None:
+            hi = np.array([np.log10(self._fitted(t)["compute"].max()) for t in self.tasks])
+        elif isinstance(up_to, Mapping):
+            hi = np.array([np.log10(float(up_to[t])) for t in self.tasks])
+        else:
+            hi = np.full(len(self.tasks), np.log10(float(up_to)))
+        chance = np.array([self.chance[t] for t in self.tasks])
+        x10 = d["log10_threshold"] - d["width"] * _LN9
+        top = sigmoid_law(10**hi, d["log10_threshold"], d["width"], chance, d["ceiling"])
+        out: np.ndarray = (
+            (x10 > lo) & (top - chance >= min_jump) & (2 * _LN9 * d["width"] <= max_decades)
+        )
+        return out
+
+    def p_emergent(
+        self,
+        max_decades: float | None = None,
+        min_jump: float | None = None,
+        up_to: float | Mapping[str, float] | None = None,
+    ) -> pd.Series:
+        """Posterior probability that each task is emergent (module docstring, (i)-(iii)).
+
+        Parameters
+        ----------
+        max_decades
+            Largest 10%-to-90% rise, in decades of compute, that counts as a jump
+            (default 2: a factor of 100 in compute).
+        min_jump
+            Smallest rise above chance, by ``up_to``, that counts (default 0.1 accuracy).
+        up_to
+            Compute (FLOPs; one value or per task) by which the jump must have happened
+            (default: the largest fitted model of each task). A larger value asks whether
+            the law *predicts* emergence by then.
+        """
+        e = self.emergent_draws(max_decades, min_jump, up_to)
+        return pd.Series(e.mean(axis=0), index=pd.Index(self.tasks, name="task"))
+
+    def threshold(self, ci: float = 0.9) -> pd.DataFrame:
+        r"""Posterior of each task's threshold :math:`C^*` and width.
+
+        Parameters
+        ----------
+        ci
+            Probability of the equal-tailed credible intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per task: ``log10_threshold`` (median), ``log10_lower``,
+            ``log10_upper``, ``threshold`` (median :math:`C^*` in FLOPs), ``lower``,
+            ``upper``, ``width`` (median, decades), ``width_lower``, ``width_upper``,
+            ``rise_decades`` (median 10%-to-90% rise), ``ceiling`` (median), ``ceiling_lower``,
+            ``ceiling_upper``, ``chance``, ``p_emergent``, ``data_lo``/``data_hi``
+            (:math:`\log_{10} C` range of the fitted models).
+        """
+        _check_ci(ci)
+        q = [(1 - ci) / 2, 0.5, 1 - (1 - ci) / 2]
+        d = self._draws()
+        lt = np.quantile(d["log10_threshold"], q, axis=0)
+        wd = np.quantile(d["width"], q, axis=0)
+        ce = np.quantile(d["ceiling"], q, axis=0)
+        pe = self.p_emergent()
+        rows = []
+        for j, t in enumerate(self.tasks):
+            f = self._fitted(t)
+            rows.append(
+                {
+                    "task": t,
+                    "log10_threshold": lt[1, j],
+                    "log10_lower": lt[0, j],
+                    "log10_upper": lt[2, j],
+                    "threshold": 10 ** lt[1, j],
+                    "lower": 10 ** lt[0, j],
+                    "upper": 10 ** lt[2, j],
+                    "width": wd[1, j],
+                    "width_lower": wd[0, j],
+                    "width_upper": wd[2, j],
+                    "rise_decades": 2 * _LN9 * wd[1, j],
+                    "ceiling": ce[1, j],
+                    "ceiling_lower": ce[0, j],
+                    "ceiling_upper": ce[2, j],
+                    "chance": self.chance[t],
+                    "p_emergent": float(pe[t]),
+                    "data_lo": float(np.log10(f["compute"].min())),
+                    "data_hi": float(np.log10(f["compute"].max())),
+                }
+            )
+        return pd.DataFrame(rows).set_index("task")
+
+    # -- forecasts -------------------------------------------------------------------------
+    def forecast(
+        self,
+        compute: ArrayLike,
+        ci: float = 0.9,
+        task: str | Sequence[str] | None = None,
+        *,
+        n_questions: float | None = None,
+        seed: int | None = 0,
+    ) -> pd.DataFrame:
+        """Posterior of the law and of a new model's accuracy at the given compute.
+
+        Parameters
+        ----------
+        compute
+            Training compute in FLOPs (> 0), one or more values.
+        ci
+            Probability of the equal-tailed intervals.
+        task
+            Task(s) to forecast (default all).
+        n_questions
+            Questions a new model is scored on (default: the task's median in the data;
+            Beta predictive when unknown).
+        seed
+            Seed of the predictive draws.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (task, compute): ``log10_compute``, ``mean``, ``median``, ``lower``,
+            ``upper`` (the law :math:`a_t(C)`), ``pred_median``, ``pred_lower``,
+            ``pred_upper`` (a new model's observed accuracy, with model-to-model scatter and
+            question sampling), ``chance``.
+        """
+        _check_ci(ci)
+        c = np.atleast_1d(np.asarray(compute, float))
+        if c.ndim != 1 or not (np.all(np.isfinite(c)) and np.all(c > 0)):
+            raise SpecificationError("compute must be one or more positive FLOPs values")
+        tasks = [task] if isinstance(task, str) else list(task) if task is not None else self.tasks
+        d = self._draws()
+        rng = np.random.default_rng(seed)
+        q = [(1 - ci) / 2, 0.5, 1 - (1 - ci) / 2]
+        frames = []
+        for t in tasks:
+            j = self._task_index(t)
+            ch = self.chance[t]
+            curve = sigmoid_law(
+                c[None, :],
+                d["log10_threshold"][:, j, None],
+                d["width"][:, j, None],
+                ch,
+                d["ceiling"][:, j, None],
+            )
+            pred = _predict(curve, d["kappa"][:, j, None], self._n_new(t, n_questions), rng)
+            cq = np.quantile(curve, q, axis=0)
+            pq = np.quantile(pred, q, axis=0)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "task": t,
+                        "compute": c,
+                        "log10_compute": np.log10(c),
+                        "mean": curve.mean(axis=0),
+                        "median": cq[1],
+                        "lower": cq[0],
+                        "upper": cq[2],
+                        "pred_median": pq[1],
+                        "pred_lower": pq[0],
+                        "pred_upper": pq[2],
+                        "chance": ch,
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True)
+
+    def _n_new(self, task: str, n_questions: float | None) -> float:
+        if n_questions is not None:
+            return float(n_questions)
+        n = self.data.loc[self.data["task"] == task, "n_questions"]
+        return float(n.median()) if n.notna().all() else float("nan")
+
+    def held_out_check(self, ci: float = 0.9, *, seed: int | None = 0) -> pd.DataFrame:
+        """Forecast every held-out model (compute at or above its task's cut-off).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per held-out (task, model): ``compute``, ``value`` (observed accuracy),
+            ``pred_median``, ``pred_lower``, ``pred_upper`` (predictive interval of a new
+            model with the row's number of questions), ``median`` (the law), ``error``
+            (``value - pred_median``), ``covered``.
+        """
+        _check_ci(ci)
+        d = self._draws()
+        rng = np.random.default_rng(seed)
+        q = [(1 - ci) / 2, 0.5, 1 - (1 - ci) / 2]
+        held = self.data[self.data["held_out"]]
+        rows = []
+        for t, g in held.groupby("task", sort=False):
+            j = self._task_index(str(t))
+            curve = sigmoid_law(
+                g["compute"].to_numpy()[None, :],
+                d["log10_threshold"][:, j, None],
+                d["width"][:, j, None],
+                self.chance[str(t)],
+                d["ceiling"][:, j, None],
+            )
+            pred = _predict(curve, d["kappa"][:, j, None], g["n_questions"].to_numpy(), rng)
+            pq = np.quantile(pred, q, axis=0)
+            out = g[["task", "model", "family", "compute", "value"]].copy()
+            out["median"] = np.median(curve, axis=0)
+            out["pred_median"] = pq[1]
+            out["pred_lower"] = pq[0]
+            out["pred_upper"] = pq[2]
+            out["error"] = out["value"] - out["pred_median"]
+            out["covered"] = (out["value"] >= pq[0]) & (out["value"] <= pq[2])
+            rows.append(out)
+        if not rows:
+            return pd.DataFrame(
+                columns=["task", "model", "family", "compute", "value", "median",
+                         "pred_median", "pred_lower", "pred_upper", "error", "covered"]
+            )
+        return pd.concat(rows, ignore_index=True)
+
+    def forecast_scores(self, ci: float = 0.9) -> pd.DataFrame:
+        """Per task: held-out models, mean absolute error of the predictive median, coverage."""
+        h = self.held_out_check(ci)
+        if h.empty:
+            return pd.DataFrame(columns=["n_held_out", "mae", "coverage"])
+        return h.groupby("task", sort=False).agg(
+            n_held_out=("value", "size"),
+            mae=("error", lambda e: float(np.mean(np.abs(e)))),
+            coverage=("covered", "mean"),
+        )
+
+    # -- LOO -------------------------------------------------------------------------------
+    def task_log_likelihood(self, task: str) -> xr.DataTree:
+        """DataTree restricted to one task's fitted observations, for PSIS-LOO comparison.
+
+        Groups ``posterior``, ``sample_stats``, ``log_likelihood`` and ``observed_data``;
+        ``y`` has dim ``obs`` (0..n-1) = the task's overall accuracies of the models below
+        the cut-off, ordered by (compute, model) ascending, with coords ``model`` and
+        ``compute`` on ``obs``. The log-likelihood is a density on the accuracy scale.
+        """
+        self._task_index(task)
+        ll = self.idata["log_likelihood"].dataset
+        mask = ll["task"].values == task
+        groups: dict[str, xr.Dataset] = {}
+        for name in ("log_likelihood", "observed_data"):
+            ds = self.idata[name].dataset.isel(obs=np.flatnonzero(mask))
+            ds = ds.drop_vars("task").assign_coords(obs=np.arange(int(mask.sum())))
+            groups[name] = ds
+        groups["posterior"] = self.idata["posterior"].dataset.sel(task=[task])
+        if "sample_stats" in self.idata.children:
+            groups["sample_stats"] = self.idata["sample_stats"].dataset
+        return xr.DataTree.from_dict({f"/{k}": v for k, v in groups.items()})
+
+    def loo(self, task: str | None = None) -> ELPDData:
+        """PSIS-LOO of the fit (all observations) or of one task's observations."""
+        import arviz as az
+
+        tree = self.idata if task is None else self.task_log_likelihood(task)
+        return az.loo(tree, var_name="y")
+
+    # -- reporting -------------------------------------------------------------------------
+    def summary(self, ci: float = 0.9) -> str:
+        """Thresholds, widths, ceilings, P(emergent), forecast scores and diagnostics."""
+        th = self.threshold(ci)
+        lines = [
+            f"sigmoidal emergence fit of {len(self.tasks)} task(s); {ci:.0%} intervals; "
+            f"{self.diagnostics}",
+            f"{'task':34s} {'log10 C* [interval]':>24s} {'w (dec)':>8s} {'ceiling':>8s} "
+            f"{'chance':>6s} {'P(emerg)':>8s}",
+        ]
+        for t, r in th.iterrows():
+            lines.append(
+                f"{t!s:34.34s} {r.log10_threshold:7.2f} [{r.log10_lower:6.2f}, "
+                f"{r.log10_upper:6.2f}] {r.width:8.2f} {r.ceiling:8.3f} {r.chance:6.3f} "
+                f"{r.p_emergent:8.2f}"
+            )
+        sc = self.forecast_scores(ci)
+        if not sc.empty:
+            lines.append("held-out forecasts (models at or above the cut-off):")
+            for t, r in sc.iterrows():
+                lines.append(
+                    f"  {t!s:32.32s} n={int(r.n_held_out):3d}  MAE {r.mae:.3f}  "
+                    f"{ci:.0%} coverage {r.coverage:.2f}"
+                )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def plot(
+        self, path: str | os.PathLike[str] | None = None, ci: float = 0.9, ncols: int = 3
+    ) -> Figure:
+        """Accuracy against log compute per task with bands, chance floor and threshold.
+
+        Each panel: fitted models (filled) and held-out models (open), the law's median and
+        ``ci`` band, a new model's predictive band (lighter), the chance floor (dashed), the
+        cut-off (dotted) and the threshold's ``ci`` interval (grey span, median dashed).
+        """
+        from matplotlib.figure import Figure
+
+        from bayescale.plotting import save_figure
+
+        _check_ci(ci)
+        th = self.threshold(ci)
+        n = len(self.tasks)
+        ncols = max(1, min(ncols, n))
+        nrows = int(np.ceil(n / ncols))
+        fig = Figure(figsize=(4.2 * ncols, 3.3 * nrows), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+        for ax, t in zip(axes, self.tasks, strict=False):
+            g = self.data[self.data["task"] == t]
+            lc = np.log10(g["compute"].to_numpy())
+            grid = np.linspace(lc.min() - 0.3, lc.max() + 0.3, 120)
+            fc = self.forecast(10**grid, ci, task=t)
+            r = th.loc[t]
+            ax.axvspan(r.log10_lower, r.log10_upper, color="0.6", alpha=0.25,
+                       label=f"C* {ci:.0%}")
+            ax.axvline(r.log10_threshold, color="0.3", ls="--", lw=1)
+            ax.fill_between(grid, fc["pred_lower"], fc["pred_upper"], color="C0", alpha=0.12,
+                            label=f"new model {ci:.0%}")
+            ax.fill_between(grid, fc["lower"], fc["upper"], color="C0", alpha=0.3,
+                            label=f"law {ci:.0%}")
+            ax.plot(grid, fc["median"], color="C0")
+            held = g["held_out"].to_numpy()
+            ax.scatter(lc[~held], g["value"].to_numpy()[~held], s=10, color="k",
+                       label="fitted")
+            if held.any():
+                ax.scatter(lc[held], g["value"].to_numpy()[held], s=14, facecolors="none",
+                           edgecolors="C3", label="held out")
+            cut = self.cutoff.get(t, np.inf)
+            if np.isfinite(cut):
+                ax.axvline(np.log10(cut), color="k", ls=":", lw=1)
+            ax.axhline(self.chance[t], color="C3", ls="--", lw=1, label="chance")
+            ax.set_xlim(grid[0], grid[-1])
+            ax.set_title(f"{t}\nP(emergent) = {r.p_emergent:.2f}", fontsize=9)
+            ax.set_xlabel("log10 training compute (FLOPs)")
+            ax.set_ylabel("accuracy")
+        for ax in axes[n:]:
+            ax.set_visible(False)
+        axes[0].legend(loc="upper left", fontsize=7)
+        return save_figure(fig, path)
+
+
+def _predict(curve: np.ndarray, kappa: np.ndarray, n: Any, rng: np.random.Generator) -> np.ndarray:
+    """Accuracy of a new model: Beta scatter around the law, then binomial question noise."""
+    p = np.clip(curve, _EPS, 1 - _EPS)
+    own = rng.beta(p * kappa, (1 - p) * kappa)
+    n_arr = np.broadcast_to(np.asarray(n, float), curve.shape)
+    known = np.isfinite(n_arr)
+    out = own.copy()
+    if known.any():
+        nn = n_arr[known].astype(np.int64)
+        out[known] = rng.binomial(nn, own[known]) / nn
+    return out
+
+
+def _check_ci(ci: float) -> None:
+    if not 0 < ci < 1:
+        raise SpecificationError(f"ci must be in (0, 1), not {ci!r}")
+
+
+def _cutoffs(cutoff: float | Mapping[str, float] | None, tasks: list[str]) -> dict[str, float]:
+    if cutoff is None:
+        return {t: float("inf") for t in tasks}
+    if isinstance(cutoff, Mapping):
+        missing = [t for t in tasks if t not in cutoff]
+        if missing:
+            raise SpecificationError(
+                f"cutoff gives no value for task(s) {missing}: give every task a cut-off "
+                "(FLOPs) or one number for all."
+            )
+        out = {t: float(cutoff[t]) for t in tasks}
+    else:
+        out = {t: float(cutoff) for t in tasks}
+    bad = {t: v for t, v in out.items() if not v > 0}
+    if bad:
+        raise SpecificationError(f"cutoff must be a compute in FLOPs > 0, not {bad}")
+    return out
+
+
+# --------------------------------------------------------------------------- fitting
+def fit_sigmoid(
+    table: pd.DataFrame,
+    *,
+    cutoff: float | Mapping[str, float] | None = None,
+    chance: float | Mapping[str, float] | None = None,
+    n_questions: float | Mapping[str, float] | None = None,
+    tasks: Sequence[str] | None = None,
+    min_models: int = 5,
+    max_decades: float = 2.0,
+    min_jump: float = 0.1,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    target_accept: float = 0.9,
+    seed: int | None = None,
+    nuts_sampler: str = "nutpie",
+    progressbar: bool = False,
+    warn: bool = True,
+) -> SigmoidFit:
+    r"""Fit the hierarchical sigmoidal emergence law to one or more tasks.
+
+    Parameters
+    ----------
+    table
+        Accuracy table (see :func:`emergence_table`) or a slice table.
+    cutoff
+        Compute cut-off in FLOPs, one for all tasks or per task: models with compute strictly
+        below it are fitted, the others held out (scored by
+        :meth:`SigmoidFit.held_out_check`). Default: fit every model.
+    chance, n_questions, tasks
+        See :func:`emergence_table`.
+    min_models
+        Fewest fitted models per task.
+    max_decades, min_jump
+        Defaults of the emergence criterion (:meth:`SigmoidFit.p_emergent`).
+    draws, tune, chains, target_accept, seed, nuts_sampler, progressbar
+        Passed to :func:`pymc.sample`.
+    warn
+        Warn (:class:`~bayescale.errors.ConvergenceWarning`) when the diagnostics fail.
+
+    Returns
+    -------
+    SigmoidFit
+
+    Raises
+    ------
+    DataError
+        Invalid table, or fewer than ``min_models`` fitted models in a task, or fitted
+        models spanning less than half a decade of compute.
+    SpecificationError
+        Invalid cut-off, chance level or option.
+    """
+    import pymc as pm
+
+    if not (isinstance(min_models, int) and min_models >= 3):
+        raise SpecificationError(f"min_models must be an integer >= 3, not {min_models!r}")
+    if not max_decades > 0 or not 0 <= min_jump < 1:
+        raise SpecificationError("max_decades must be > 0 and min_jump in [0, 1)")
+    data = emergence_table(table, chance=chance, n_questions=n_questions, tasks=tasks)
+    task_list = list(pd.unique(data["task"]))
+    cuts = _cutoffs(cutoff, task_list)
+    data["held_out"] = data["compute"].to_numpy() >= data["task"].map(cuts).to_numpy(float)
+    fit = data[~data["held_out"]].reset_index(drop=True)
+    for t in task_list:
+        f = fit[fit["task"] == t]
+        if len(f) < min_models:
+            raise DataError(
+                f"task {t!r}: {len(f)} model(s) below the cut-off "
+                f"{cuts[t]:.3g} FLOPs; at least {min_models} are needed. Raise the cut-off."
+            )
+        span = np.log10(f["compute"].max()) - np.log10(f["compute"].min())
+        if span < 0.5:
+            raise DataError(
+                f"task {t!r}: the fitted models span {span:.2f} decades of compute; the law "
+                "needs at least 0.5. Add smaller or larger models."
+            )
+    log_c = np.log10(fit["compute"].to_numpy(float))
+    x_ref = float(np.mean(log_c))
+    task_idx = fit["task"].map({t: i for i, t in enumerate(task_list)}).to_numpy(int)
+    chance_t = np.array([float(fit.loc[fit["task"] == t, "chance"].iloc[0]) for t in task_list])
+    n = fit["n_questions"].to_numpy(float)
+    value = fit["value"].to_numpy(float)
+    k = np.where(np.isfinite(n), np.round(value * np.nan_to_num(n)), 0.0)
+    model = _build_model(log_c - x_ref, task_idx, chance_t, n, k, value, task_list, x_ref)
+    with model:
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            target_accept=target_accept,
+            random_seed=seed,
+            nuts_sampler=nuts_sampler,
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+        )
+    post = idata["posterior"].dataset
+    ll = _log_likelihood(post, log_c, task_idx, chance_t, n, k, value)
+    obs_coords = {
+        "task": ("obs", fit["task"].to_numpy().astype(str)),
+        "model": ("obs", fit["model"].to_numpy().astype(str)),
+        "compute": ("obs", fit["compute"].to_numpy(float)),
+    }
+    idata["log_likelihood"] = xr.Dataset(
+        {"y": (("chain", "draw", "obs"), ll)},
+        coords={"chain": post["chain"], "draw": post["draw"], "obs": np.arange(len(fit)),
+                **obs_coords},
+    )
+    idata["observed_data"] = xr.Dataset(
+        {"y": ("obs", value)}, coords={"obs": np.arange(len(fit)), **obs_coords}
+    )
+    names = [v for v in (*_FREE, *_DERIVED) if v in post]
+    with warnings.catch_warnings():
+        if not warn:
+            warnings.simplefilter("ignore")
+        diag = check_convergence(idata, var_names=names, warn=warn)
+    chance_map = {t: float(c) for t, c in zip(task_list, chance_t, strict=True)}
+    for t in task_list:  # held-out-only rows keep their own chance (constant per task)
+        chance_map.setdefault(t, float(data.loc[data["task"] == t, "chance"].iloc[0]))
+    return SigmoidFit(
+        idata=idata,
+        tasks=task_list,
+        data=data,
+        cutoff=cuts,
+        diagnostics=diag,
+        x_ref=x_ref,
+        chance=chance_map,
+        max_decades=max_decades,
+        min_jump=min_jump,
+    )
+
+
+def _log_likelihood(
+    post: xr.Dataset,
+    log_c: np.ndarray,
+    task_idx: np.ndarray,
+    chance: np.ndarray,
+    n: np.ndarray,
+    k: np.ndarray,
+    value: np.ndarray,
+) -> np.ndarray:
+    """Pointwise log density of each accuracy (chain, draw, obs), on the accuracy scale."""
+    from scipy import stats
+
+    lt = post["log10_threshold"].transpose("chain", "draw", "task").values[..., task_idx]
+    w = post["width"].transpose("chain", "draw", "task").values[..., task_idx]
+    h = post["ceiling"].transpose("chain", "draw", "task").values[..., task_idx]
+    kap = post["kappa"].transpose("chain", "draw", "task").values[..., task_idx]
+    p = np.clip(sigmoid_law(10**log_c, lt, w, chance[task_idx], h), _EPS, 1 - _EPS)
+    a, b = p * kap, (1 - p) * kap
+    has_n = np.isfinite(n)
+    out = np.empty_like(p)
+    if has_n.any():
+        nn = n[has_n]
+        out[..., has_n] = stats.betabinom.logpmf(
+            k[has_n], nn, a[..., has_n], b[..., has_n]
+        ) + np.log(nn)
+    if (~has_n).any():
+        out[..., ~has_n] = stats.beta.logpdf(value[~has_n], a[..., ~has_n], b[..., ~has_n])
+    return out

@@ -1,0 +1,235 @@
+"""Sigmoidal emergence law: recovery, chance floor, LOO interface, errors, loaders."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayescale.emergence.sigmoid import (
+    OBSSCALING_EMERGENT,
+    WU_LO_CHANCE,
+    emergence_table,
+    fit_sigmoid,
+    load_obsscaling_emergence,
+    load_wu_lo_emergence,
+    sigmoid_law,
+)
+from bayescale.errors import DataError, SpecificationError
+
+#: Simulated tasks: (log10 C*, width in decades, chance, ceiling, questions).
+TRUTH = {
+    "sharp_mc": (22.4, 0.2, 0.25, 0.8, 1000),
+    "sharp_gen": (22.9, 0.25, 0.0, 0.6, 500),
+    "smooth": (21.8, 0.9, 0.25, 0.85, 2000),
+}
+KAPPA = 300.0
+CUTOFF = 10**23.5
+
+
+def simulate(n_models: int = 40, seed: int = 3) -> pd.DataFrame:
+    """Accuracies drawn from the beta-binomial sigmoid law of :data:`TRUTH`."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for task, (lt, w, c, h, n) in TRUTH.items():
+        log_c = np.sort(rng.uniform(20.0, 24.2, n_models))
+        p = sigmoid_law(10**log_c, lt, w, c, h)
+        own = rng.beta(p * KAPPA, (1 - p) * KAPPA)
+        k = rng.binomial(n, own)
+        for i, (lc, ki) in enumerate(zip(log_c, k, strict=True)):
+            rows.append(
+                {"task": task, "model": f"m{i:02d}", "compute": 10**lc, "value": ki / n,
+                 "n_questions": n, "chance": c}
+            )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return simulate()
+
+
+@pytest.fixture(scope="module")
+def fit(table: pd.DataFrame):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return fit_sigmoid(table, cutoff=CUTOFF, draws=1000, tune=1000, chains=2, seed=11)
+
+
+# --------------------------------------------------------------------------- the law
+def test_law_midpoint_floor_and_ceiling() -> None:
+    c = np.array([1e10, 1e22, 1e40])
+    a = sigmoid_law(c, 22.0, 0.3, 0.25, 0.9)
+    assert a[0] == pytest.approx(0.25, abs=1e-9)
+    assert a[1] == pytest.approx(0.575)
+    assert a[2] == pytest.approx(0.9, abs=1e-9)
+    assert np.all(np.diff(sigmoid_law(np.logspace(18, 26, 50), 22.0, 0.3, 0.25, 0.9)) >= 0)
+
+
+# --------------------------------------------------------------------------- NUTS
+@pytest.mark.nuts
+def test_converges(fit) -> None:
+    assert fit.diagnostics.ok, str(fit.diagnostics)
+
+
+@pytest.mark.nuts
+def test_recovers_known_thresholds(fit) -> None:
+    th = fit.threshold(0.9)
+    for task, (lt, w, _c, _h, _n) in TRUTH.items():
+        r = th.loc[task]
+        assert r.log10_lower <= lt <= r.log10_upper, (task, r.log10_lower, r.log10_upper)
+        assert r.width_lower <= w <= r.width_upper, (task, r.width_lower, r.width_upper)
+        assert r.threshold == pytest.approx(10**r.log10_threshold)
+    # sharp tasks are pinned to a fraction of a decade
+    assert th.loc["sharp_mc", "log10_upper"] - th.loc["sharp_mc", "log10_lower"] < 0.5
+
+
+@pytest.mark.nuts
+def test_emergence_probability(fit) -> None:
+    p = fit.p_emergent()
+    assert p["sharp_mc"] > 0.9
+    assert p["sharp_gen"] > 0.9
+    assert p["smooth"] < 0.1
+    # a stricter width criterion can only lower the probability
+    assert np.all(fit.p_emergent(max_decades=0.5) <= p + 1e-12)
+
+
+@pytest.mark.nuts
+def test_chance_floor_respected(fit) -> None:
+    fc = fit.forecast(np.logspace(12, 27, 40), ci=0.9)
+    for task, (_lt, _w, c, _h, _n) in TRUTH.items():
+        f = fc[fc["task"] == task]
+        assert (f["lower"] >= c - 1e-9).all()
+        assert (f["pred_lower"] >= 0).all() and (f["pred_upper"] <= 1).all()
+        assert f["median"].iloc[0] == pytest.approx(c, abs=1e-3)
+        assert np.all(np.diff(f["median"].to_numpy()) >= -1e-9)
+
+
+@pytest.mark.nuts
+def test_held_out_forecasts(fit, table: pd.DataFrame) -> None:
+    h = fit.held_out_check(0.9)
+    assert len(h) == int((table["compute"] >= CUTOFF).sum())
+    assert (h["pred_lower"] <= h["pred_median"]).all()
+    assert (h["pred_median"] <= h["pred_upper"]).all()
+    assert h["covered"].mean() >= 0.6
+    sc = fit.forecast_scores(0.9)
+    assert set(sc.index) == set(TRUTH)
+    assert "held-out forecasts" in fit.summary()
+
+
+@pytest.mark.nuts
+def test_loo_interface_shape_and_order(fit, table: pd.DataFrame) -> None:
+    from scipy import stats
+
+    for task in TRUTH:
+        sub = table[(table["task"] == task) & (table["compute"] < CUTOFF)]
+        sub = sub.sort_values(["compute", "model"])
+        tree = fit.task_log_likelihood(task)
+        y = tree["log_likelihood"].dataset["y"]
+        assert y.dims == ("chain", "draw", "obs")
+        assert y.sizes["obs"] == len(sub)
+        np.testing.assert_array_equal(y["obs"].values, np.arange(len(sub)))
+        np.testing.assert_array_equal(y["model"].values, sub["model"].to_numpy())
+        np.testing.assert_allclose(y["compute"].values, sub["compute"].to_numpy())
+        assert np.all(np.diff(y["compute"].values) >= 0)
+        obs = tree["observed_data"].dataset["y"]
+        np.testing.assert_allclose(obs.values, sub["value"].to_numpy())
+        loo = fit.loo(task)
+        assert np.isfinite(float(loo.elpd))
+    # the stored values are beta-binomial log masses plus log n (accuracy-scale density)
+    post = fit.idata["posterior"].dataset.isel(chain=0, draw=0)
+    task = "sharp_mc"
+    j = fit.tasks.index(task)
+    sub = table[(table["task"] == task) & (table["compute"] < CUTOFF)].sort_values("compute")
+    n = TRUTH[task][4]
+    p = sigmoid_law(sub["compute"], float(post["log10_threshold"][j]),
+                    float(post["width"][j]), 0.25, float(post["ceiling"][j]))
+    kap = float(post["kappa"][j])
+    want = stats.betabinom.logpmf(np.round(sub["value"] * n), n, p * kap, (1 - p) * kap)
+    got = fit.task_log_likelihood(task)["log_likelihood"].dataset["y"].isel(chain=0, draw=0)
+    np.testing.assert_allclose(got.values, want + np.log(n), rtol=1e-6)
+    # the whole fit: obs in task, compute, model order
+    ll = fit.idata["log_likelihood"].dataset["y"]
+    assert ll.sizes["obs"] == int((table["compute"] < CUTOFF).sum())
+
+
+@pytest.mark.nuts
+def test_plot_writes_file(fit, tmp_path) -> None:
+    path = tmp_path / "sigmoid.png"
+    fit.plot(path)
+    assert path.stat().st_size > 10_000
+
+
+# --------------------------------------------------------------------------- errors
+def test_errors_name_the_problem(table: pd.DataFrame) -> None:
+    with pytest.raises(DataError, match="missing column"):
+        emergence_table(table.drop(columns="compute"))
+    bad = table.copy()
+    bad.loc[3, "compute"] = -1.0
+    with pytest.raises(DataError, match=r"compute.*rows \[3\]"):
+        emergence_table(bad)
+    bad = table.copy()
+    bad.loc[5, "value"] = 55.0
+    with pytest.raises(DataError, match="proportions"):
+        emergence_table(bad)
+    with pytest.raises(DataError, match="duplicate"):
+        emergence_table(pd.concat([table, table.iloc[:1]]))
+    with pytest.raises(SpecificationError, match="no chance level"):
+        emergence_table(table.drop(columns="chance"))
+    zero = table.drop(columns="n_questions")
+    zero = zero[zero["task"] == "sharp_gen"].copy()
+    zero.loc[zero.index[0], "value"] = 0.0
+    with pytest.raises(DataError, match="n_questions"):
+        emergence_table(zero)
+    with pytest.raises(DataError, match="not in the table"):
+        emergence_table(table, tasks=["nope"])
+    with pytest.raises(DataError, match="below the cut-off"):
+        fit_sigmoid(table, cutoff=1e20)
+    with pytest.raises(SpecificationError, match="no value for task"):
+        fit_sigmoid(table, cutoff={"smooth": 1e24})
+
+
+def test_table_normalisation(table: pd.DataFrame) -> None:
+    out = emergence_table(table.sample(frac=1.0, random_state=0), chance={"smooth": 0.2})
+    assert list(pd.unique(out["task"])) == list(pd.unique(table.sample(
+        frac=1.0, random_state=0)["task"]))
+    for _, g in out.groupby("task"):
+        assert g["compute"].is_monotonic_increasing
+    assert (out.loc[out["task"] == "smooth", "chance"] == 0.2).all()
+    assert (out.loc[out["task"] == "sharp_gen", "chance"] == 0.0).all()
+
+
+def test_slice_table_overall_rows_accepted(table: pd.DataFrame) -> None:
+    sl = table.drop(columns="chance").assign(slice=-1, metric="acc", family="f")
+    other = sl.assign(slice=0, metric="brier", value=0.3)
+    out = emergence_table(pd.concat([sl, other]), chance=0.25)
+    assert len(out) == len(table)
+    np.testing.assert_allclose(np.sort(out["value"]), np.sort(table["value"]))
+
+
+def test_bad_ci_is_an_error() -> None:
+    from bayescale.emergence.sigmoid import _check_ci
+
+    with pytest.raises(SpecificationError, match="ci"):
+        _check_ci(1.5)
+
+
+# --------------------------------------------------------------------------- loaders
+def test_wu_lo_loader() -> None:
+    tab = load_wu_lo_emergence()
+    assert set(tab["task"]) == set(WU_LO_CHANCE)
+    assert tab["n_questions"].notna().all()
+    k = tab["value"] * tab["n_questions"]
+    np.testing.assert_allclose(k, np.round(k), atol=1e-6)
+    assert tab.groupby("task")["model"].size().min() >= 56
+
+
+def test_obsscaling_loader() -> None:
+    tab = load_obsscaling_emergence()
+    assert set(tab["task"]) == set(OBSSCALING_EMERGENT)
+    assert ((tab["value"] >= 0) & (tab["value"] <= 1)).all()
+    assert (tab.loc[tab["task"] == "parsinlu_qa_2_acc", "chance"] == 0.25).all()
+    with pytest.raises(DataError, match="not accuracies"):
+        load_obsscaling_emergence(["ipa_transliterate_2_bleu"])
