@@ -285,9 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", type=_positive_int, default=1000, help="tuning steps per chain (1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.set_defaults(func=cmd_demo)
+    from bayescale.emergence.cli import add_emergence_parser
     from bayescale.passk.cli import add_passk_parser
 
-    add_passk_parser(sub, number=_number, probability=_probability, positive_int=_positive_int)
+    for add in (add_passk_parser, add_emergence_parser):
+        add(sub, number=_number, probability=_probability, positive_int=_positive_int)
     for subparser in sub.choices.values():
         _accept_negative_numbers(subparser)
         for action in subparser._actions:
@@ -654,6 +656,8 @@ def _quiet_environment(*, sample: bool) -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.showwarning = show
         logger.setLevel(logging.WARNING)
+        # PyTensor's C backend notice; sampling runs on nutpie's compiled code.
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
         try:
             yield
         finally:
@@ -681,7 +685,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     func: Callable[[argparse.Namespace, TextIO], int] = args.func
     try:
-        samples = args.command in ("fit", "demo") or (
+        samples = args.command in ("fit", "demo", "emergence") or (
             args.command == "passk" and args.passk_command == "fit"
         )
         with _quiet_environment(sample=samples):
