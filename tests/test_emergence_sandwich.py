@@ -13,14 +13,19 @@ from bayescale.emergence.sandwich import (
     WU_LO_EMERGENT,
     SandwichFit,
     _groups,
+    _merge_degenerate,
     fit_sandwich,
     load_wu_lo_slices,
 )
 from bayescale.errors import DataError, SpecificationError
 
 
-def simulated_table(n_models: int = 40, seed: int = 3) -> pd.DataFrame:
-    """A task with an inverted-U easy slice turning at log10 C = 22.5 and a U hard slice."""
+def simulated_table(n_models: int = 40, seed: int = 3, saturated: bool = False) -> pd.DataFrame:
+    """A task with an inverted-U easy slice turning at log10 C = 22.5 and a U hard slice.
+
+    ``saturated`` adds a seventh, hardest slice that every model scores 1.000 (as on
+    hellaswag), which the fit must merge with its neighbour.
+    """
     rng = np.random.default_rng(seed)
     log_c = np.sort(rng.uniform(20.0, 24.0, n_models))
     n_slices = 6
@@ -29,8 +34,13 @@ def simulated_table(n_models: int = 40, seed: int = 3) -> pd.DataFrame:
     easy_shape = 0.5 - 0.12 * t**2  # rises to a peak at 22.5, then falls
     hard_shape = 0.8 - 0.08 * (t + 1.5)  # improves steadily
     briers = (1 - difficulty) * easy_shape + difficulty * hard_shape
-    briers = np.clip(briers + rng.normal(0, 0.02, briers.shape), 0.0, 1.0)
+    # a model-level offset shared by the slices (as in the real data) plus slice noise
+    shared = rng.normal(0, 0.02, (n_models, 1))
+    briers = np.clip(briers + shared + rng.normal(0, 0.01, briers.shape), 0.0, 1.0)
     overall = briers.mean(axis=1)
+    if saturated:
+        briers = np.column_stack([briers, np.ones(n_models)])
+        n_slices += 1
     acc = 0.25 + 1.2 * (0.55 - overall) + rng.normal(0, 0.01, n_models)
     rows = []
     for i in range(n_models):
@@ -66,6 +76,16 @@ def test_groups_take_thirds_of_the_questions() -> None:
     easy, hard = _groups(np.full(10, 0.1), 1 / 3)
     assert easy.tolist() == [0, 1, 2]
     assert hard.tolist() == [7, 8, 9]
+
+
+def test_degenerate_slices_are_merged_with_a_note() -> None:
+    rng = np.random.default_rng(0)
+    low, mid, high = rng.uniform(0, 0.3, 20), rng.uniform(0.3, 0.6, 20), rng.uniform(0.5, 0.9, 20)
+    b = np.column_stack([np.zeros(20), low, mid, np.ones(20), high])
+    groups, notes = _merge_degenerate(b, np.full(5, 0.2), 0.01)
+    assert groups == [[0, 1], [2], [3, 4]]
+    assert len(notes) == 2 and all("merged" in n for n in notes)
+    assert _merge_degenerate(b, np.full(5, 0.2), 0.0)[0] == [[j] for j in range(5)]
 
 
 def test_missing_columns_and_tasks_are_data_errors() -> None:
@@ -106,11 +126,29 @@ def test_wu_lo_slices_have_easy_slice_zero() -> None:
 # -- one real NUTS fit on simulated data ----------------------------------------------------
 @pytest.fixture(scope="module")
 def fit() -> SandwichFit:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit_sandwich(
-            simulated_table(), cutoff=10**22.9, degree=3, draws=500, tune=500, chains=2, seed=7
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fit_sandwich(
+            simulated_table(saturated=True),
+            cutoff=10**22.9,
+            degree=3,
+            draws=500,
+            tune=500,
+            chains=2,
+            seed=7,
         )
+    out.caught = [str(w.message) for w in caught]  # type: ignore[attr-defined]
+    return out
+
+
+@pytest.mark.nuts
+def test_saturated_slice_is_merged_loudly(fit: SandwichFit) -> None:
+    assert fit.slice_groups[-1] == [5, 6]
+    assert len(fit.weights) == 6 and np.isclose(fit.weights.sum(), 1.0)
+    assert any("merged" in m for m in fit.caught)  # type: ignore[attr-defined]
+    assert "merged" in fit.summary()
+    # merging keeps the overall (question-weighted) Brier score
+    assert fit.data["brier"].sizes["slice"] == 6
 
 
 @pytest.mark.nuts
@@ -132,6 +170,7 @@ def test_loo_interface(fit: SandwichFit) -> None:
 @pytest.mark.nuts
 def test_converges_and_finds_the_turn(fit: SandwichFit) -> None:
     assert fit.diagnostics.divergences == 0
+    assert fit.diagnostics.max_rhat <= 1.02
     th = fit.threshold(0.9)
     assert th["p_turn"] > 0.8
     assert th["lower"] <= 22.5 + 0.3 and th["upper"] >= 22.5 - 0.3

@@ -21,8 +21,9 @@ over the fitted models):
     \ \beta_{s0} \sim \mathcal N(0, 1),\\
     (\mathbf y_{i} - \mathbf m) / \mathbf d &\sim
     \mathcal N_S\big((\mathbf f(x_i) - \mathbf m) / \mathbf d,\ \Sigma\big),
-    \qquad \Sigma = \operatorname{diag}(\boldsymbol\sigma)\,\Omega\,
-    \operatorname{diag}(\boldsymbol\sigma),\ \Omega \sim \mathrm{LKJ}(2),\\
+    \qquad \Sigma = \boldsymbol\lambda\boldsymbol\lambda^\top
+    + \operatorname{diag}\big(\boldsymbol\sigma^2 + (0.005/\mathbf d)^2\big),\\
+    \lambda_s &\sim \mathcal N^+(0, 1), \qquad \sigma_s \sim \mathcal N^+(0, 0.5),\\
     B(x) &= \sum_s w_s f_s(x), \qquad w_s = n_s / \textstyle\sum_r n_r,\\
     a_i &\sim \mathcal N\big(\alpha + \gamma\,(B(x_i) - \bar B),\ \sigma_a\big),
     \qquad \gamma \sim \mathcal N(-1, 0.5).
@@ -33,8 +34,14 @@ near 0 or 1 with tiny scatter get the same geometry as the others), :math:`n_s`
 the slice's number of questions (so :math:`B` is the task's overall Brier score, the
 question-weighted mean of the slices), :math:`a_i` the task's accuracy. Higher
 coefficients are shrunk by their decreasing prior scales; the slices of one task share a
-correlated residual (a model that is sharper or better than its compute suggests is so
-on every slice) and the accuracy mapping. The accuracy is a
+correlated residual, a one-factor (rank-1) covariance marginalised analytically: a model
+that is sharper or better than its compute suggests is so on every slice, by the
+slice's loading :math:`\lambda_s \ge 0`; :math:`\sigma_s` is the slice's own scatter and
+0.005 Brier a measurement floor. (A full LKJ correlation matrix mixed badly on tasks
+whose slices correlate at 0.9; a free-sign factor was bimodal.) Slices whose scores hardly
+vary over the fitted models (sd < 0.01 Brier: every model scores them 0 or 1) are merged
+with their closest neighbour before fitting, with a warning and a note
+(:attr:`SandwichFit.notes`); they carry no trend, only a degenerate likelihood. The accuracy is a
 linear function of the combined Brier *curve* (Wu & Lo's "sandwich" mapping, their
 OLS plus mean calibration, made Bayesian); given the parameters it does not depend on
 the model's own slice residuals, so its pointwise log-likelihood is exactly
@@ -113,6 +120,9 @@ _COEF_SCALE = 1.5
 _GRID = 241
 #: Measurement-noise floor of a slice score (TC Brier), added to the residual variance.
 _NOISE_FLOOR = 0.005
+#: A slice whose scores vary less than this (sd over the fitted models, TC Brier) is
+#: merged with a neighbour: it carries no trend, only a degenerate likelihood.
+_MIN_SLICE_SD = 0.01
 _SAMPLE = ("chain", "draw")
 
 
@@ -229,6 +239,40 @@ def _slice_scaling(briers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return loc, scale
 
 
+def _merge_degenerate(
+    briers_fit: np.ndarray, weights: np.ndarray, min_sd: float
+) -> tuple[list[list[int]], list[str]]:
+    """Groups of adjacent slices such that every group varies over the fitted models.
+
+    A slice whose question-weighted scores have sd < ``min_sd`` over the fitted models (all
+    models score it alike, e.g. 0.000 or 1.000) is merged with the neighbour whose mean is
+    closest; repeated until none is left or three slices remain. Returns the groups
+    (original slice indices) and a note per merge.
+    """
+    groups = [[j] for j in range(briers_fit.shape[1])]
+    notes: list[str] = []
+
+    def scores(g: list[int]) -> np.ndarray:
+        w = weights[g] / weights[g].sum()
+        return briers_fit[:, g] @ w
+
+    while len(groups) > 3:
+        sds = np.array([scores(g).std() for g in groups])
+        k = int(np.argmin(sds))
+        if sds[k] >= min_sd:
+            break
+        nbrs = [j for j in (k - 1, k + 1) if 0 <= j < len(groups)]
+        mean_k = scores(groups[k]).mean()
+        j = min(nbrs, key=lambda m: abs(scores(groups[m]).mean() - mean_k))
+        notes.append(
+            f"slice(s) {groups[k]} (sd {sds[k]:.4f} < {min_sd} over the fitted models, "
+            f"mean {mean_k:.3f}) merged with neighbour {groups[j]}"
+        )
+        lo, hi = sorted((j, k))
+        groups[lo : hi + 1] = [sorted(groups[lo] + groups[hi])]
+    return groups, notes
+
+
 def _groups(weights: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """Easy and hard slices: those whose middle question lies in the first/last fraction."""
     cum = np.cumsum(weights)
@@ -244,28 +288,42 @@ def _groups(weights: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarra
 
 # --------------------------------------------------------------------------- model
 def _build_model(
-    x: np.ndarray, briers: np.ndarray, acc: np.ndarray, weights: np.ndarray, degree: int
+    x: np.ndarray,
+    briers: np.ndarray,
+    acc: np.ndarray,
+    weights: np.ndarray,
+    degree: int,
 ) -> pm.Model:
     import pymc as pm
     import pytensor.tensor as pt
 
     n, n_slices = briers.shape
-    coords = {"obs": np.arange(n), "slice": np.arange(n_slices), "power": np.arange(1, degree + 1)}
+    coords = {
+        "obs": np.arange(n),
+        "slice": np.arange(n_slices),
+        "power": np.arange(1, degree + 1),
+        "factor": np.arange(1),
+    }
     powers = np.stack([x**k for k in range(1, degree + 1)], axis=1)
     b_ref = float(np.mean(briers @ weights))
     loc, scale = _slice_scaling(briers)
     z_obs = (briers - loc) / scale
+    floor_var = (_NOISE_FLOOR / scale) ** 2
     with pm.Model(coords=coords) as model:
         beta0 = pm.Normal("beta0", mu=0.0, sigma=1.0, dims="slice")
         coef_sd = _COEF_SCALE / np.arange(1, degree + 1)
         beta = pm.Normal("beta", 0.0, coef_sd[None, :], dims=("slice", "power"))
         f_std = beta0[None, :] + pt.dot(powers, beta.T)
-        chol, _, _ = pm.LKJCholeskyCov(
-            "resid", n=n_slices, eta=2.0, sd_dist=pm.HalfNormal.dist(1.0), compute_corr=True
-        )
-        # A measurement floor keeps slices that every model scores alike (all 0 or all 1)
-        # from a degenerate, zero-variance likelihood.
-        cov = pt.dot(chol, chol.T) + np.diag((_NOISE_FLOOR / scale) ** 2)
+        # Residuals: a low-rank (factor) covariance, marginalised analytically, plus
+        # per-slice idiosyncratic sd and a measurement floor. A model that is better than
+        # its compute suggests is so on many slices at once (the shared factor).
+        # One shared factor with non-negative loadings: its sign is then identified
+        # (a free-sign factor anchored on one slice was bimodal on hellaswag whenever the
+        # anchor's loading neared 0), and it encodes the assumption that a model better
+        # than its compute suggests is so on every slice to some degree (>= 0).
+        lam = pm.HalfNormal("loading", 1.0, dims=("slice", "factor"))
+        sigma = pm.HalfNormal("sigma_slice", 0.5, dims="slice")
+        cov = pt.dot(lam, lam.T) + pt.diag(sigma**2 + floor_var)
         pm.MvNormal("brier", mu=f_std, cov=cov, observed=z_obs, dims=("obs", "slice"))
         curve = pt.dot(loc[None, :] + scale[None, :] * f_std, weights)
         alpha = pm.Normal("alpha", mu=float(acc.mean()), sigma=0.2)
@@ -303,7 +361,12 @@ class SandwichFit:
         Every model of the task (fitted and held out): ``log_c``, ``brier`` (model,
         slice), ``acc``, ``held_out``.
     weights : numpy.ndarray
-        Question shares of the slices.
+        Question shares of the slices (after merging degenerate ones).
+    slice_groups : list of list of int
+        The input slices each fitted slice is made of (``[[0, 1, 2], [3], ...]``: input
+        slices 0-2, which every fitted model scored alike, were merged).
+    notes : list of str
+        What was done to the data (merged slices), also shown by :meth:`summary`.
     easy, hard : numpy.ndarray
         Indices of the easy and hard slices.
     """
@@ -324,6 +387,8 @@ class SandwichFit:
     slice_scale: np.ndarray = field(default_factory=lambda: np.ones(0))
     min_rise: float = 0.03
     labels: list[str] = field(default_factory=list)
+    slice_groups: list[list[int]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     metric: str = "acc"
     spec: Any = field(default_factory=lambda: SimpleNamespace(space="linear"))
 
@@ -336,9 +401,8 @@ class SandwichFit:
             "alpha": post["alpha"].values,
             "gamma": post["gamma"].values,
             "sigma_acc": post["sigma_acc"].values,
-            "chol": post["resid_cholesky"].values
-            if "resid_cholesky" in post
-            else np.zeros((post.sizes["sample"], len(self.weights), len(self.weights))),
+            "loading": post["loading"].transpose("sample", "slice", "factor").values,
+            "sigma_slice": post["sigma_slice"].transpose("sample", "slice").values,
         }
 
     def _x(self, log_c: np.ndarray) -> np.ndarray:
@@ -471,7 +535,9 @@ class SandwichFit:
         rng = np.random.default_rng(seed)
         curves = self.slice_curves(log_c)  # (n, p, s)
         n, p, s = curves.shape
-        eps = np.einsum("nij,npj->npi", d["chol"], rng.standard_normal((n, p, s)))
+        n_f = d["loading"].shape[2]
+        eps = np.einsum("nsf,npf->nps", d["loading"], rng.standard_normal((n, p, n_f)))
+        eps = eps + d["sigma_slice"][:, None, :] * rng.standard_normal((n, p, s))
         eps = eps * self.slice_scale + _NOISE_FLOOR * rng.standard_normal((n, p, s))
         pred = curves + eps
         overall = curves @ self.weights
@@ -539,6 +605,7 @@ class SandwichFit:
                 f"held out ({len(check)} models): accuracy MAE {err.mean():.3f}, "
                 f"{ci:.0%} coverage {check['acc_covered'].mean():.2f}"
             )
+        lines.extend(f"note: {note}" for note in self.notes)
         lines.append(f"diagnostics: {self.diagnostics}")
         return "\n".join(lines)
 
@@ -647,12 +714,14 @@ def fit_sandwich(
     easy_fraction: float = 1 / 3,
     min_rise: float = 0.03,
     horizon: float | None = None,
+    min_slice_sd: float = _MIN_SLICE_SD,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
     seed: int | None = None,
     nuts_sampler: str = "nutpie",
     progressbar: bool = False,
+    warn: bool = True,
 ) -> SandwichFit:
     r"""Fit a Bayesian Slice-and-Sandwich to one task of a slice table.
 
@@ -677,8 +746,15 @@ def fit_sandwich(
     horizon
         Largest :math:`\log_{10} C` searched for a turn (default: the largest model of
         the table, or one decade past the cut-off when none is held out).
+    min_slice_sd
+        Slices whose scores vary less than this (TC Brier sd over the fitted models) are
+        merged with their closest neighbour, with a warning and a note (``fit.notes``);
+        0 turns merging off.
     draws, tune, chains, seed, nuts_sampler, progressbar
         Passed to :func:`pymc.sample`.
+    warn
+        Warn (:class:`~bayescale.errors.ConvergenceWarning`) when the fit does not meet
+        the convergence thresholds (:func:`bayescale.diagnostics.check_convergence`).
 
     Returns
     -------
@@ -695,6 +771,8 @@ def fit_sandwich(
 
     if not (isinstance(degree, int) and 1 <= degree <= 8):
         raise SpecificationError(f"degree must be an integer in 1..8, not {degree!r}")
+    if not (np.isfinite(min_slice_sd) and min_slice_sd >= 0):
+        raise SpecificationError(f"min_slice_sd must be >= 0, not {min_slice_sd!r}")
     if not 0 < easy_fraction <= 0.5:
         raise SpecificationError(f"easy_fraction must be in (0, 0.5], not {easy_fraction!r}")
     if not (np.isfinite(cutoff) and cutoff > 0):
@@ -718,7 +796,13 @@ def fit_sandwich(
         horizon = float(td.log_c.max()) if (~fit_mask).any() else log_cut + 1.0
     horizon = max(float(horizon), hi)
     x = 2.0 * (td.log_c[fit_mask] - lo) / (hi - lo) - 1.0
-    model = _build_model(x, td.briers[fit_mask], td.acc[fit_mask], td.weights, degree)
+    groups, notes = _merge_degenerate(td.briers[fit_mask], td.weights, min_slice_sd)
+    weights = np.array([td.weights[g].sum() for g in groups])
+    briers = np.stack([td.briers[:, g] @ (td.weights[g] / td.weights[g].sum()) for g in groups], 1)
+    labels = ["+".join(td.labels[j] for j in g) for g in groups]
+    for note in notes:
+        warnings.warn(f"task {td.task!r}: {note}", UserWarning, stacklevel=2)
+    model = _build_model(x, briers[fit_mask], td.acc[fit_mask], weights, degree)
     with model:
         idata = pm.sample(
             draws=draws,
@@ -736,20 +820,24 @@ def fit_sandwich(
     }
     for group in ("log_likelihood", "observed_data"):
         idata[group] = idata[group].dataset.assign_coords(obs_coords)
-    sampled = ["beta0", "beta", "resid", "alpha", "gamma", "sigma_acc"]
+    sampled = ["beta0", "beta", "loading", "sigma_slice", "alpha", "gamma", "sigma_acc"]
     post = idata["posterior"].dataset
-    diag = check_convergence(idata, var_names=[v for v in sampled if v in post])
-    easy, hard = _groups(td.weights, easy_fraction)
-    loc, scale = _slice_scaling(td.briers[fit_mask])
+    diag = check_convergence(idata, var_names=[v for v in sampled if v in post], warn=warn)
+    easy, hard = _groups(weights, easy_fraction)
+    loc, scale = _slice_scaling(briers[fit_mask])
     data = xr.Dataset(
         {
             "log_c": ("model", td.log_c),
-            "brier": (("model", "slice"), td.briers),
+            "brier": (("model", "slice"), briers),
             "acc": ("model", td.acc),
             "held_out": ("model", ~fit_mask),
             "family": ("model", td.families),
         },
-        coords={"model": td.models, "slice": np.arange(td.briers.shape[1])},
+        coords={
+            "model": td.models,
+            "slice": np.arange(briers.shape[1]),
+            "slice_label": ("slice", labels),
+        },
     )
     return SandwichFit(
         idata=idata,
@@ -757,7 +845,7 @@ def fit_sandwich(
         cutoff=float(cutoff),
         diagnostics=diag,
         data=data,
-        weights=td.weights,
+        weights=weights,
         easy=easy,
         hard=hard,
         degree=degree,
@@ -767,5 +855,7 @@ def fit_sandwich(
         slice_loc=loc,
         slice_scale=scale,
         min_rise=min_rise,
-        labels=td.labels,
+        labels=labels,
+        slice_groups=groups,
+        notes=notes,
     )
