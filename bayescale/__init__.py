@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from bayescale import checkpoints, datasets, dims, laws, passk, reference
 from bayescale.backtest import BacktestResult, backtest
+from bayescale.batch import FitTask, fit_many, open_fits, read_results, tasks_from_datasets
 from bayescale.checkpoints import drop_early_checkpoints, thin_checkpoints
 from bayescale.compare import Comparison, ParetoKWarning, compare
 from bayescale.data import validate
@@ -42,6 +43,7 @@ __all__ = [
     "DataError",
     "Diagnostics",
     "FitFileError",
+    "FitTask",
     "Law",
     "ParetoKWarning",
     "PriorSpec",
@@ -56,11 +58,15 @@ __all__ = [
     "dims",
     "drop_early_checkpoints",
     "fit",
+    "fit_many",
     "get_law",
     "laws",
     "load",
+    "open_fits",
     "passk",
+    "read_results",
     "reference",
+    "tasks_from_datasets",
     "thin_checkpoints",
     "validate",
 ]

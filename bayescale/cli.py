@@ -285,10 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", type=_positive_int, default=1000, help="tuning steps per chain (1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.set_defaults(func=cmd_demo)
+    from bayescale.batch import add_fit_many_parser
     from bayescale.emergence.cli import add_emergence_parser
     from bayescale.passk.cli import add_passk_parser
 
-    for add in (add_passk_parser, add_emergence_parser):
+    for add in (add_passk_parser, add_emergence_parser, add_fit_many_parser):
         add(sub, number=_number, probability=_probability, positive_int=_positive_int)
     for subparser in sub.choices.values():
         _accept_negative_numbers(subparser)
