@@ -13,7 +13,7 @@ Two data sets, each fitted twice (one hierarchical fit over all its tasks each t
   - every model -> thresholds and P(emergent);
   - models below 1e23 FLOPs (a third of the models held out, up to 4e25) -> forecasts.
 
-Run (about 15 to 20 minutes on 2 shared cores)::
+Run (about 8 minutes on 2 shared cores; figures in docs/emergence_sigmoid.md)::
 
     nice .venv/bin/python benchmarks/emergence_sigmoid.py [--only wu_lo|obsscaling] \
         [--out bench_out/emergence_sigmoid] [--plots bench_out/emergence_sigmoid]
@@ -52,9 +52,9 @@ WU_LO_EMERGENT = {
 OBSSCALING_CUTOFF = 1e23
 
 
-def run(table: pd.DataFrame, cutoff: float | dict[str, float] | None, seed: int) -> tuple[
-    SigmoidFit, float
-]:
+def run(
+    table: pd.DataFrame, cutoff: float | dict[str, float] | None, seed: int
+) -> tuple[SigmoidFit, float]:
     t0 = time.time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
@@ -75,8 +75,10 @@ def report(name: str, fit: SigmoidFit, seconds: float, out: Path, plots: Path | 
     if not sc.empty:
         fit.held_out_check(0.9).to_csv(out / f"{name}_held_out.csv", index=False)
         h = fit.held_out_check(0.9)
-        print(f"all held-out: n={len(h)}  MAE {np.mean(np.abs(h['error'])):.3f}  "
-              f"90% coverage {h['covered'].mean():.2f}")
+        print(
+            f"all held-out: n={len(h)}  MAE {np.mean(np.abs(h['error'])):.3f}  "
+            f"90% coverage {h['covered'].mean():.2f}"
+        )
         loo = {t: fit.loo(t) for t in fit.tasks}
         sc = sc.join(pd.Series({t: float(v.elpd) for t, v in loo.items()}, name="elpd_loo"))
         sc = sc.join(

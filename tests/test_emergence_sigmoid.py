@@ -40,8 +40,14 @@ def simulate(n_models: int = 40, seed: int = 3) -> pd.DataFrame:
         k = rng.binomial(n, own)
         for i, (lc, ki) in enumerate(zip(log_c, k, strict=True)):
             rows.append(
-                {"task": task, "model": f"m{i:02d}", "compute": 10**lc, "value": ki / n,
-                 "n_questions": n, "chance": c}
+                {
+                    "task": task,
+                    "model": f"m{i:02d}",
+                    "compute": 10**lc,
+                    "value": ki / n,
+                    "n_questions": n,
+                    "chance": c,
+                }
             )
     return pd.DataFrame(rows)
 
@@ -55,7 +61,7 @@ def table() -> pd.DataFrame:
 def fit(table: pd.DataFrame):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        return fit_sigmoid(table, cutoff=CUTOFF, draws=1000, tune=1000, chains=2, seed=11)
+        return fit_sigmoid(table, cutoff=CUTOFF, draws=1500, tune=1000, chains=2, seed=11)
 
 
 # --------------------------------------------------------------------------- the law
@@ -84,6 +90,18 @@ def test_recovers_known_thresholds(fit) -> None:
         assert r.threshold == pytest.approx(10**r.log10_threshold)
     # sharp tasks are pinned to a fraction of a decade
     assert th.loc["sharp_mc", "log10_upper"] - th.loc["sharp_mc", "log10_lower"] < 0.5
+
+
+@pytest.mark.nuts
+def test_onset_parameterisation(fit) -> None:
+    """The sampled onset is the 10% point of the rise: log10 C* = onset + x_ref + w ln 9."""
+    post = fit.idata["posterior"].dataset
+    assert "o_task" in post
+    np.testing.assert_allclose(
+        post["log10_threshold"].values,
+        post["o_task"].values + fit.x_ref + post["width"].values * np.log(9.0),
+        rtol=1e-10,
+    )
 
 
 @pytest.mark.nuts
@@ -144,8 +162,13 @@ def test_loo_interface_shape_and_order(fit, table: pd.DataFrame) -> None:
     j = fit.tasks.index(task)
     sub = table[(table["task"] == task) & (table["compute"] < CUTOFF)].sort_values("compute")
     n = TRUTH[task][4]
-    p = sigmoid_law(sub["compute"], float(post["log10_threshold"][j]),
-                    float(post["width"][j]), 0.25, float(post["ceiling"][j]))
+    p = sigmoid_law(
+        sub["compute"],
+        float(post["log10_threshold"][j]),
+        float(post["width"][j]),
+        0.25,
+        float(post["ceiling"][j]),
+    )
     kap = float(post["kappa"][j])
     want = stats.betabinom.logpmf(np.round(sub["value"] * n), n, p * kap, (1 - p) * kap)
     got = fit.task_log_likelihood(task)["log_likelihood"].dataset["y"].isel(chain=0, draw=0)
@@ -193,8 +216,9 @@ def test_errors_name_the_problem(table: pd.DataFrame) -> None:
 
 def test_table_normalisation(table: pd.DataFrame) -> None:
     out = emergence_table(table.sample(frac=1.0, random_state=0), chance={"smooth": 0.2})
-    assert list(pd.unique(out["task"])) == list(pd.unique(table.sample(
-        frac=1.0, random_state=0)["task"]))
+    assert list(pd.unique(out["task"])) == list(
+        pd.unique(table.sample(frac=1.0, random_state=0)["task"])
+    )
     for _, g in out.groupby("task"):
         assert g["compute"].is_monotonic_increasing
     assert (out.loc[out["task"] == "smooth", "chance"] == 0.2).all()

@@ -16,26 +16,36 @@ from 10% to 90% of :math:`h_t - c_t` takes :math:`D_t = 2 w_t \ln 9 \approx 4.39
 decades.
 
 Hierarchy (:math:`x_{\text{ref}}` is the mean :math:`\log_{10} C` of the fitted
-models, :math:`\operatorname{logit}^{-1}` the logistic function):
+models, :math:`\operatorname{logit}^{-1}` the logistic function). The threshold is
+parameterised by the **onset** :math:`x_{10,t} = \log_{10} C^*_t - w_t \ln 9` (the compute
+at 10% of the rise), :math:`\log_{10} C^*_t = x_{10,t} + w_t \ln 9`:
 
 .. math::
 
-    \log_{10} C^*_t - x_{\text{ref}} &\sim \mathcal N(\mu_m, \tau_m),
-        & \mu_m &\sim \mathcal N(0, 1.5), & \tau_m &\sim \mathcal N^+(1),\\
+    x_{10,t} - x_{\text{ref}} &\sim \mathcal N(\mu_o, \tau_o),
+        & \mu_o &\sim \mathcal N(0, 1.5), & \tau_o &\sim \mathcal N^+(1),\\
     \log w_t &= \mu_w + \tau_w z_{w,t},
-        & \mu_w &\sim \mathcal N(\log 0.4, 0.7), & \tau_w &\sim \mathcal N^+(0.5),\\
+        & \mu_w &\sim \mathcal N(\log 0.35, 0.5), & \tau_w &\sim \mathcal N^+(0.35),\\
     h_t &= c_t + (1 - c_t)\operatorname{logit}^{-1}(\mu_h + \tau_h z_{h,t}),
         & \mu_h &\sim \mathcal N(1, 1), & \tau_h &\sim \mathcal N^+(1),\\
     \log \kappa_t &= \mu_\kappa + \tau_\kappa z_{\kappa,t},
         & \mu_\kappa &\sim \mathcal N(\log 100, 1), & \tau_\kappa &\sim \mathcal N^+(0.5),
 
 all :math:`z \sim \mathcal N(0, 1)`. With a single task the population scales are dropped
-(:math:`\tau = 0`). The thresholds are *centred*: each task's threshold is pinned by its
-data to a fraction of a decade while they differ by decades across tasks, so the non-centred
-form makes :math:`\mu_m` and every :math:`z_{m,t}` move together (bulk ESS of 240 per 1,200
-draws in the 3-task test); widths, ceilings and overdispersions stay non-centred (a centred
-:math:`\kappa` gave 70 divergences when tasks share the same scatter, the funnel at
-:math:`\tau_\kappa \to 0`).
+(:math:`\tau = 0`). Why the onset: when every fitted model of a task is still at chance, the
+data say only "the rise starts above the largest model", a wall
+:math:`x_{10} \gtrsim x_{\max}` that is nearly axis-aligned in :math:`(x_{10}, w)` but a
+diagonal ridge in :math:`(\log_{10} C^*, w)` (:math:`C^*` and :math:`w` must grow together);
+parameterised by :math:`C^*` the cut-off fits gave 47 (Wu & Lo) and 14 (ObsScaling)
+divergences, located at small population widths. The width prior (median 0.35 decade,
+10%-90% rise 1.5 decades) is tighter than before (log 0.4, 0.7 / 0.5): it keeps
+:math:`w \to 0` out of reach when a rise lies below the smallest model (Wu & Lo arithmetic
+below its cut-off), the funnel that remained. The onsets are *centred* (pinned by the data to a
+fraction of a decade, decades apart across tasks); widths, ceilings and overdispersions
+stay non-centred (a centred :math:`\kappa` gave 70 divergences when tasks share the same
+scatter, the funnel at :math:`\tau_\kappa \to 0`). ``_MODEL_OPTIONS`` switches back to
+the old threshold parameterisation (``onset="threshold"``) or to a "lead" parameterisation
+(``onset="lead"``: widths from the onset to the largest fitted model) for comparison.
 
 Likelihood: model :math:`i` answers :math:`k_i` of the task's :math:`n_i` questions
 correctly; its *own* success probability scatters around the law (families and data mixes
@@ -143,9 +153,26 @@ KNOWN_CHANCE: dict[str, float] = {
 _SAMPLE = ("chain", "draw")
 _LN9 = float(np.log(9.0))
 _EPS = 1e-9
-_FREE = ("mu_m", "tau_m", "m_task", "mu_w", "tau_w", "z_w", "mu_h", "tau_h", "z_h",
-         "mu_k", "tau_k", "z_k")
-_DERIVED = ("log10_threshold", "width", "ceiling", "kappa")
+_FREE = (
+    "mu_o",
+    "tau_o",
+    "lead",
+    "o_task",
+    "mu_m",
+    "tau_m",
+    "m_task",
+    "mu_w",
+    "tau_w",
+    "z_w",
+    "w_task",
+    "mu_h",
+    "tau_h",
+    "z_h",
+    "mu_k",
+    "tau_k",
+    "z_k",
+)
+_DERIVED = ("log10_threshold", "onset", "width", "ceiling", "kappa")
 
 
 # --------------------------------------------------------------------------- the law
@@ -393,6 +420,17 @@ def load_obsscaling_emergence(metrics: Sequence[str] | None = None) -> pd.DataFr
 
 
 # --------------------------------------------------------------------------- model
+#: Options of the model, switchable for experiments (see docs/emergence_sigmoid.md).
+_MODEL_OPTIONS: dict[str, Any] = {
+    "onset": "onset",
+    "w_mu": (-1.05, 0.5),
+    "w_tau": 0.35,
+    "h_mu": (1.0, 1.0),
+    "h_tau": 1.0,
+    "w_centred": False,
+}
+
+
 def _build_model(
     x: np.ndarray,
     task_idx: np.ndarray,
@@ -406,9 +444,12 @@ def _build_model(
     import pymc as pm
     import pytensor.tensor as pt
 
+    opt = _MODEL_OPTIONS
     n_tasks = len(tasks)
     pooled = n_tasks > 1
     coords = {"task": tasks, "obs": np.arange(len(x))}
+    # largest fitted model of each task (centred log10 C)
+    x_hi = np.array([x[task_idx == j].max() for j in range(n_tasks)])
     with pm.Model(coords=coords) as model:
 
         def level(
@@ -423,21 +464,40 @@ def _build_model(
             z = pm.Normal(f"z_{name}", 0.0, 1.0, dims="task")
             return mu + tau * z
 
-        m = level("m", 0.0, 1.5, 1.0, centred=True)
-        log_w = level("w", float(np.log(0.4)), 0.7, 0.5)
-        h_logit = level("h", 1.0, 1.0, 1.0)
+        log_w = level("w", opt["w_mu"][0], opt["w_mu"][1], opt["w_tau"], centred=opt["w_centred"])
+        width = pm.Deterministic("width", pt.exp(log_w), dims="task")
+        mode = opt["onset"]
+        if mode == "lead":
+            # onset = x_hi - lead * width: "lead" counts widths from the onset to the largest
+            # fitted model, so the wall "the rise has not reached the data" is lead ~ const
+            lead = pm.Flat("lead", dims="task")
+            onset = pm.Deterministic(
+                "onset", pt.as_tensor_variable(x_hi) - lead * width, dims="task"
+            )
+            if pooled:
+                mu_o = pm.Normal("mu_o", 0.0, 1.5)
+                tau_o = pm.HalfNormal("tau_o", 1.0)
+                prior = pm.logp(pm.Normal.dist(mu_o, tau_o), onset)
+            else:
+                prior = pm.logp(pm.Normal.dist(0.0, 1.5), onset)
+            # prior density of the onset, plus log |d onset / d lead| = log w
+            pm.Potential("onset_prior", pt.sum(prior) + pt.sum(log_w))
+            m = onset + width * _LN9
+        elif mode == "onset":
+            onset = level("o", 0.0, 1.5, 1.0, centred=True)
+            m = onset + width * _LN9
+        else:
+            m = level("m", 0.0, 1.5, 1.0, centred=True)
+        h_logit = level("h", opt["h_mu"][0], opt["h_mu"][1], opt["h_tau"])
         log_k = level("k", float(np.log(100.0)), 1.0, 0.5)
         c_t = pt.as_tensor_variable(chance)
-        width = pm.Deterministic("width", pt.exp(log_w), dims="task")
         ceiling = pm.Deterministic(
             "ceiling", c_t + (1.0 - c_t) * pm.math.invlogit(h_logit), dims="task"
         )
         kappa = pm.Deterministic("kappa", pt.exp(log_k), dims="task")
         pm.Deterministic("log10_threshold", m + x_ref, dims="task")
         c_i = c_t[task_idx]
-        acc = c_i + (ceiling[task_idx] - c_i) * pm.math.sigmoid(
-            (x - m[task_idx]) / width[task_idx]
-        )
+        acc = c_i + (ceiling[task_idx] - c_i) * pm.math.sigmoid((x - m[task_idx]) / width[task_idx])
         acc = pt.clip(acc, _EPS, 1.0 - _EPS)
         kap = kappa[task_idx]
         has_n = np.isfinite(n)
@@ -733,8 +793,19 @@ class SigmoidFit:
             rows.append(out)
         if not rows:
             return pd.DataFrame(
-                columns=["task", "model", "family", "compute", "value", "median",
-                         "pred_median", "pred_lower", "pred_upper", "error", "covered"]
+                columns=[
+                    "task",
+                    "model",
+                    "family",
+                    "compute",
+                    "value",
+                    "median",
+                    "pred_median",
+                    "pred_lower",
+                    "pred_upper",
+                    "error",
+                    "covered",
+                ]
             )
         return pd.concat(rows, ignore_index=True)
 
@@ -833,20 +904,31 @@ class SigmoidFit:
             grid = np.linspace(lc.min() - 0.3, lc.max() + 0.3, 120)
             fc = self.forecast(10**grid, ci, task=t)
             r = th.loc[t]
-            ax.axvspan(r.log10_lower, r.log10_upper, color="0.6", alpha=0.25,
-                       label=f"C* {ci:.0%}")
+            ax.axvspan(r.log10_lower, r.log10_upper, color="0.6", alpha=0.25, label=f"C* {ci:.0%}")
             ax.axvline(r.log10_threshold, color="0.3", ls="--", lw=1)
-            ax.fill_between(grid, fc["pred_lower"], fc["pred_upper"], color="C0", alpha=0.12,
-                            label=f"new model {ci:.0%}")
-            ax.fill_between(grid, fc["lower"], fc["upper"], color="C0", alpha=0.3,
-                            label=f"law {ci:.0%}")
+            ax.fill_between(
+                grid,
+                fc["pred_lower"],
+                fc["pred_upper"],
+                color="C0",
+                alpha=0.12,
+                label=f"new model {ci:.0%}",
+            )
+            ax.fill_between(
+                grid, fc["lower"], fc["upper"], color="C0", alpha=0.3, label=f"law {ci:.0%}"
+            )
             ax.plot(grid, fc["median"], color="C0")
             held = g["held_out"].to_numpy()
-            ax.scatter(lc[~held], g["value"].to_numpy()[~held], s=10, color="k",
-                       label="fitted")
+            ax.scatter(lc[~held], g["value"].to_numpy()[~held], s=10, color="k", label="fitted")
             if held.any():
-                ax.scatter(lc[held], g["value"].to_numpy()[held], s=14, facecolors="none",
-                           edgecolors="C3", label="held out")
+                ax.scatter(
+                    lc[held],
+                    g["value"].to_numpy()[held],
+                    s=14,
+                    facecolors="none",
+                    edgecolors="C3",
+                    label="held out",
+                )
             cut = self.cutoff.get(t, np.inf)
             if np.isfinite(cut):
                 ax.axvline(np.log10(cut), color="k", ls=":", lw=1)
@@ -1003,8 +1085,12 @@ def fit_sigmoid(
     }
     idata["log_likelihood"] = xr.Dataset(
         {"y": (("chain", "draw", "obs"), ll)},
-        coords={"chain": post["chain"], "draw": post["draw"], "obs": np.arange(len(fit)),
-                **obs_coords},
+        coords={
+            "chain": post["chain"],
+            "draw": post["draw"],
+            "obs": np.arange(len(fit)),
+            **obs_coords,
+        },
     )
     idata["observed_data"] = xr.Dataset(
         {"y": ("obs", value)}, coords={"obs": np.arange(len(fit)), **obs_coords}
