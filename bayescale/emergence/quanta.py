@@ -69,6 +69,7 @@ import xarray as xr
 from bayescale import dims
 from bayescale.diagnostics import Diagnostics, check_convergence
 from bayescale.errors import DataError, SpecificationError
+from bayescale.sampling import sample_posterior
 
 if TYPE_CHECKING:
     from bayescale.fitting import ScalingFit
@@ -587,19 +588,16 @@ def _sample(
     kind: str,
     likelihood: str,
 ) -> QuantaFit:
-    import pymc as pm
-
-    with model:
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=seed,
-            nuts_sampler=nuts_sampler,
-            target_accept=target_accept,
-            progressbar=progressbar,
-            compute_convergence_checks=False,
-        )
+    idata = sample_posterior(
+        model,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        nuts_sampler=nuts_sampler,
+        target_accept=target_accept,
+        progressbar=progressbar,
+    )
     diag = check_convergence(idata, var_names=sampled)
     return QuantaFit(idata, diag, kind, likelihood, sampled)
 

@@ -84,6 +84,7 @@ from bayescale.diagnostics import Diagnostics, check_convergence
 from bayescale.errors import DataError, SpecificationError
 from bayescale.passk.counts import validate_counts
 from bayescale.passk.estimator import coverage_curve
+from bayescale.sampling import sample_posterior
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -662,21 +663,18 @@ def fit_coverage_law(
         sigma_floor=float(sigma_floor),
     )
     model = _build_model(data, spec)
-    import pymc as pm
-
-    with model:
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=seed,
-            nuts_sampler=nuts_sampler,
-            target_accept=target_accept,
-            progressbar=progressbar,
-            compute_convergence_checks=False,
-            **sampler_kwargs,
-        )
-        pm.compute_log_likelihood(idata, var_names=[OBSERVED], progressbar=False)
+    idata = sample_posterior(
+        model,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        nuts_sampler=nuts_sampler,
+        target_accept=target_accept,
+        progressbar=progressbar,
+        log_likelihood=[OBSERVED],
+        **sampler_kwargs,
+    )
     idata["fit_data"] = data
     free = ["log_exponent", "log_sigma"]
     free += ["logit_c1"] if law.startswith("beta") else ["log_rate"]

@@ -31,6 +31,7 @@ from bayescale.passk.curves import (
 )
 from bayescale.passk.estimator import coverage_curve
 from bayescale.passk.model import CELL, PassKSpec, build_passk_model, cells, make_passk_spec
+from bayescale.sampling import sample_posterior
 
 __all__ = ["PassKFit", "fit", "load"]
 
@@ -110,18 +111,17 @@ def fit(
 
     attempts = [(draws, tune)] + ([(2 * draws, 2 * tune)] if extend_if_slow else [])
     for attempt, (n_draws, n_tune) in enumerate(attempts):
-        with model:
-            idata = pm.sample(
-                draws=n_draws,
-                tune=n_tune,
-                chains=chains,
-                random_seed=seed + attempt,
-                nuts_sampler=nuts_sampler,
-                target_accept=target_accept,
-                progressbar=progressbar,
-                compute_convergence_checks=False,
-                **sampler_kwargs,
-            )
+        idata = sample_posterior(
+            model,
+            draws=n_draws,
+            tune=n_tune,
+            chains=chains,
+            seed=seed + attempt,
+            nuts_sampler=nuts_sampler,
+            target_accept=target_accept,
+            progressbar=progressbar,
+            **sampler_kwargs,
+        )
         diag = check_convergence(idata, var_names=spec.sampled_names(), warn=False)
         # Slow mixing without divergences is cured by longer chains; divergences are not.
         if diag.ok or diag.divergences or attempt == len(attempts) - 1:

@@ -91,7 +91,6 @@ to accuracies at several :math:`n` with a binomial likelihood on problems correc
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -114,6 +113,7 @@ from bayescale.data import (
 )
 from bayescale.diagnostics import Diagnostics, check_convergence
 from bayescale.errors import DataError, SpecificationError
+from bayescale.sampling import sample_posterior
 
 __all__ = [
     "ANSWER_COLUMNS",
@@ -1279,7 +1279,6 @@ def fit_voting_curve(
                 f"gamma='per_model' with fewer than 3 values of n for {len(few)} model(s): "
                 "their exponents follow the population prior"
             )
-    import pymc as pm
 
     observed_n = data["n"].to_numpy(dtype=float)
     ref = float(observed_n.max()) if n_ref is None else float(n_ref)
@@ -1289,26 +1288,17 @@ def fit_voting_curve(
     frac = (first["n_correct"] + 0.5) / (first["n_problems"] + 1.0)
     center = float(np.mean(np.log(frac / (1 - frac))))
     model = _build_curve_model(data, gamma, pooling, prior, ref, center)
-    with model:
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=seed,
-            nuts_sampler=nuts_sampler,
-            target_accept=target_accept,
-            progressbar=progressbar,
-            compute_convergence_checks=False,
-        )
-    try:
-        with model:
-            pm.compute_log_likelihood(idata, var_names=["y"], progressbar=False)
-    except Exception as exc:  # the posterior must never be lost to post-processing
-        warnings.warn(
-            f"sampling finished but the log-likelihood failed ({exc!r}); the posterior is kept",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+    idata = sample_posterior(
+        model,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        nuts_sampler=nuts_sampler,
+        target_accept=target_accept,
+        progressbar=progressbar,
+        log_likelihood=["y"],
+    )
     fit = VotingCurveFit(
         idata=idata,
         data=data,
