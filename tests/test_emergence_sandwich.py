@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -12,6 +13,7 @@ from matplotlib.figure import Figure
 from bayescale.emergence.sandwich import (
     WU_LO_EMERGENT,
     SandwichFit,
+    _difficulty_basis,
     _groups,
     _merge_degenerate,
     fit_sandwich,
@@ -78,6 +80,15 @@ def test_groups_take_thirds_of_the_questions() -> None:
     assert hard.tolist() == [7, 8, 9]
 
 
+def test_difficulty_basis_leaves_room_for_slice_scatter() -> None:
+    basis = _difficulty_basis(np.full(10, 0.1))
+    assert basis.shape == (10, 3)  # constant, linear, quadratic in difficulty
+    np.testing.assert_allclose(basis[:, 0], 1.0)
+    assert np.all(np.diff(basis[:, 1]) > 0)  # easy -> hard
+    # with 3 slices a full-rank factor part would be confounded with the slices' own sds
+    assert _difficulty_basis(np.full(3, 1 / 3)).shape == (3, 2)
+
+
 def test_degenerate_slices_are_merged_with_a_note() -> None:
     rng = np.random.default_rng(0)
     low, mid, high = rng.uniform(0, 0.3, 20), rng.uniform(0.3, 0.6, 20), rng.uniform(0.5, 0.9, 20)
@@ -109,6 +120,15 @@ def test_bad_options_are_specification_errors() -> None:
         fit_sandwich(table, cutoff=1e23, degree=0)
     with pytest.raises(SpecificationError, match="cutoff"):
         fit_sandwich(table, cutoff=-1.0)
+    with pytest.raises(SpecificationError, match="extrapolation_sd"):
+        fit_sandwich(table, cutoff=1e23, extrapolation_sd=-1.0)
+
+
+def test_accuracy_outside_the_unit_interval_is_a_data_error() -> None:
+    table = simulated_table()
+    table.loc[table["metric"] == "acc", "value"] = 1.0
+    with pytest.raises(DataError, match="strictly between 0 and 1"):
+        fit_sandwich(table, cutoff=1e23)
 
 
 def test_wu_lo_slices_have_easy_slice_zero() -> None:
@@ -168,6 +188,28 @@ def test_loo_interface(fit: SandwichFit) -> None:
 
 
 @pytest.mark.nuts
+def test_pointwise_log_likelihood_is_the_logit_normal_density_of_accuracy(
+    fit: SandwichFit,
+) -> None:
+    from scipy import stats
+
+    post = fit.idata["posterior"].dataset
+    held = fit.data["held_out"].values
+    acc = fit.data["acc"].values[~held]
+    curves = fit.slice_curves(fit.data["log_c"].values[~held])  # (sample, obs, slice)
+    overall = curves @ fit.weights
+    stacked = post.stack(sample=("chain", "draw"))
+    eta = stacked["alpha"].values[:, None] + stacked["gamma"].values[:, None] * fit.dlogit * (
+        overall - fit.b_ref
+    )
+    sig = stacked["sigma_acc"].values[:, None]
+    logit = np.log(acc / (1 - acc))
+    expected = stats.norm.logpdf(logit, eta, sig) - np.log(acc * (1 - acc))
+    ll = fit.idata["log_likelihood"].dataset["y"].stack(sample=("chain", "draw"))
+    np.testing.assert_allclose(ll.transpose("sample", "obs").values, expected, rtol=1e-6)
+
+
+@pytest.mark.nuts
 def test_converges_and_finds_the_turn(fit: SandwichFit) -> None:
     assert fit.diagnostics.divergences == 0
     assert fit.diagnostics.max_rhat <= 1.02
@@ -192,8 +234,59 @@ def test_forecast_and_held_out(fit: SandwichFit) -> None:
 
 
 @pytest.mark.nuts
+def test_accuracy_bands_are_bounded_and_widen_past_the_cutoff(fit: SandwichFit) -> None:
+    far = 10.0 ** np.array([22.0, 23.5, 24.0, 26.0])  # fitted up to 10^22.9
+    acc = fit.forecast(far, ci=0.9).query("quantity == 'acc'")
+    assert (acc[["pred_lower", "lower", "median", "upper", "pred_upper"]] >= 0).all().all()
+    assert (acc[["pred_lower", "lower", "median", "upper", "pred_upper"]] <= 1).all().all()
+    brier = fit.forecast(far, ci=0.9).query("quantity == 'brier'")
+    width = (brier["upper"] - brier["lower"]).to_numpy()
+    assert width[2] > width[1] > width[0]
+    # the extrapolation term only acts past the fitted range
+    narrow = dataclasses.replace(fit, extrapolation_sd=0.0).forecast(far, ci=0.9)
+    narrow_b = narrow.query("quantity == 'brier'")
+    assert np.isclose(narrow_b["median"].iloc[0], brier["median"].iloc[0], atol=0.01)
+    assert (narrow_b["upper"] - narrow_b["lower"]).iloc[2] < width[2]
+
+
+@pytest.mark.nuts
 def test_plot(fit: SandwichFit, tmp_path) -> None:  # type: ignore[no-untyped-def]
     fig = fit.plot(tmp_path / "sandwich.png")
     assert isinstance(fig, Figure)
     assert (tmp_path / "sandwich.png").stat().st_size > 0
     assert "threshold" in fit.summary()
+
+
+# -- one real NUTS fit on Wu & Lo's data (a control task) ------------------------------------
+@pytest.fixture(scope="module")
+def real_fit() -> SandwichFit:
+    from bayescale.emergence.slicing import WU_LO_FILTERED_MODELS, WU_LO_THRESHOLD
+
+    try:
+        table = load_wu_lo_slices(["hellaswag"], exclude_models=WU_LO_FILTERED_MODELS)
+    except (FileNotFoundError, KeyError) as exc:  # pragma: no cover - data are shipped
+        pytest.skip(f"wu_lo2024 not available: {exc}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the merge notes (g0-g2, g6-g9)
+        return fit_sandwich(
+            table,
+            "hellaswag",
+            cutoff=WU_LO_THRESHOLD["hellaswag"],
+            draws=500,
+            tune=500,
+            chains=4,
+            seed=11,
+        )
+
+
+@pytest.mark.nuts
+def test_real_control_task_converges_and_is_not_emergent(real_fit: SandwichFit) -> None:
+    diag = real_fit.diagnostics
+    assert diag.divergences == 0
+    assert diag.max_rhat <= 1.01
+    assert diag.min_ess_bulk >= 400
+    assert real_fit.p_emergent() <= 0.02
+    check = real_fit.held_out_check(0.9)
+    assert len(check) == 3
+    assert ((check["acc_lower"] >= 0) & (check["acc_upper"] <= 1)).all()
+    assert (check["acc_median"] - check["acc"]).abs().mean() < 0.1
