@@ -13,7 +13,7 @@ Two data sets, each fitted twice (one hierarchical fit over all its tasks each t
   - every model -> thresholds and P(emergent);
   - models below 1e23 FLOPs (a third of the models held out, up to 4e25) -> forecasts.
 
-Run (about 8 minutes on 2 shared cores; figures in docs/emergence_sigmoid.md)::
+Run (about 4.5 minutes on 2 shared cores; figures in docs/emergence_sigmoid.md)::
 
     nice .venv/bin/python benchmarks/emergence_sigmoid.py [--only wu_lo|obsscaling] \
         [--out bench_out/emergence_sigmoid] [--plots bench_out/emergence_sigmoid]

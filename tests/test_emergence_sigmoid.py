@@ -93,15 +93,45 @@ def test_recovers_known_thresholds(fit) -> None:
 
 
 @pytest.mark.nuts
-def test_onset_parameterisation(fit) -> None:
-    """The sampled onset is the 10% point of the rise: log10 C* = onset + x_ref + w ln 9."""
+def test_absolute_onset_parameterisation(fit) -> None:
+    """The sampled onset x_a is where the law is 0.05 (1 - c) above chance, whatever h."""
     post = fit.idata["posterior"].dataset
     assert "o_task" in post
+    chance = np.array([TRUTH[t][2] for t in fit.tasks])
+    c = xr_like(post["ceiling"], chance)
+    frac = (post["ceiling"] - c) / (1 - c)
+    alpha = 0.05
     np.testing.assert_allclose(
         post["log10_threshold"].values,
-        post["o_task"].values + fit.x_ref + post["width"].values * np.log(9.0),
+        (post["o_task"] + fit.x_ref - post["width"] * np.log(alpha / (frac - alpha))).values,
         rtol=1e-10,
     )
+    # the law at 10**x_a is alpha (1 - c) above chance; "onset" is the 10% point of the rise
+    d = post.isel(chain=0, draw=slice(0, 50))
+    for j, ch in enumerate(chance):
+        a = sigmoid_law(
+            10 ** (d["o_task"][:, j].values + fit.x_ref),
+            d["log10_threshold"][:, j].values,
+            d["width"][:, j].values,
+            ch,
+            d["ceiling"][:, j].values,
+        )
+        np.testing.assert_allclose(a, ch + alpha * (1 - ch), rtol=1e-8)
+    np.testing.assert_allclose(
+        post["onset"].values,
+        (post["log10_threshold"] - post["width"] * np.log(9.0)).values,
+        rtol=1e-10,
+    )
+    # floors: widths >= 0.1 decade, jumps >= a tenth of the range above chance
+    assert float(post["width"].min()) >= 0.1
+    assert float(frac.min()) >= 0.1 - 1e-12
+
+
+def xr_like(template, values: np.ndarray):
+    """``values`` along ``template``'s task dim, broadcastable against it."""
+    import xarray as xr
+
+    return xr.DataArray(values, dims=["task"], coords={"task": template["task"].values})
 
 
 @pytest.mark.nuts

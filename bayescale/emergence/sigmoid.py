@@ -16,36 +16,65 @@ from 10% to 90% of :math:`h_t - c_t` takes :math:`D_t = 2 w_t \ln 9 \approx 4.39
 decades.
 
 Hierarchy (:math:`x_{\text{ref}}` is the mean :math:`\log_{10} C` of the fitted
-models, :math:`\operatorname{logit}^{-1}` the logistic function). The threshold is
-parameterised by the **onset** :math:`x_{10,t} = \log_{10} C^*_t - w_t \ln 9` (the compute
-at 10% of the rise), :math:`\log_{10} C^*_t = x_{10,t} + w_t \ln 9`:
+models, :math:`\operatorname{logit}^{-1}` the logistic function). The threshold is sampled
+through the **absolute onset** :math:`x_{a,t}`, the compute at which the law is
+:math:`\alpha = 0.05` of the range :math:`1 - c_t` above chance, *whatever the ceiling*.
+With :math:`f_t = (h_t - c_t)/(1 - c_t)` the fraction of the range the task reaches,
 
 .. math::
 
-    x_{10,t} - x_{\text{ref}} &\sim \mathcal N(\mu_o, \tau_o),
+    \log_{10} C^*_t = x_{a,t} - w_t \operatorname{logit}(\alpha / f_t),
+    \qquad a_t(10^{x_{a,t}}) = c_t + \alpha (1 - c_t),
+
+and the hierarchy is
+
+.. math::
+
+    x_{a,t} - x_{\text{ref}} &\sim \mathcal N(\mu_o, \tau_o),
         & \mu_o &\sim \mathcal N(0, 1.5), & \tau_o &\sim \mathcal N^+(1),\\
-    \log w_t &= \mu_w + \tau_w z_{w,t},
-        & \mu_w &\sim \mathcal N(\log 0.35, 0.5), & \tau_w &\sim \mathcal N^+(0.35),\\
-    h_t &= c_t + (1 - c_t)\operatorname{logit}^{-1}(\mu_h + \tau_h z_{h,t}),
+    \log(w_t - w_{\min}) &= \mu_w + \tau_w z_{w,t},
+        & \mu_w &\sim \mathcal N(\log 0.25, 0.5), & \tau_w &= 0.5 \text{ (fixed)},\\
+    f_t &= f_{\min} + (1 - f_{\min})\operatorname{logit}^{-1}(\mu_h + \tau_h z_{h,t}),
         & \mu_h &\sim \mathcal N(1, 1), & \tau_h &\sim \mathcal N^+(1),\\
     \log \kappa_t &= \mu_\kappa + \tau_\kappa z_{\kappa,t},
         & \mu_\kappa &\sim \mathcal N(\log 100, 1), & \tau_\kappa &\sim \mathcal N^+(0.5),
 
-all :math:`z \sim \mathcal N(0, 1)`. With a single task the population scales are dropped
-(:math:`\tau = 0`). Why the onset: when every fitted model of a task is still at chance, the
-data say only "the rise starts above the largest model", a wall
-:math:`x_{10} \gtrsim x_{\max}` that is nearly axis-aligned in :math:`(x_{10}, w)` but a
-diagonal ridge in :math:`(\log_{10} C^*, w)` (:math:`C^*` and :math:`w` must grow together);
-parameterised by :math:`C^*` the cut-off fits gave 47 (Wu & Lo) and 14 (ObsScaling)
-divergences, located at small population widths. The width prior (median 0.35 decade,
-10%-90% rise 1.5 decades) is tighter than before (log 0.4, 0.7 / 0.5): it keeps
-:math:`w \to 0` out of reach when a rise lies below the smallest model (Wu & Lo arithmetic
-below its cut-off), the funnel that remained. The onsets are *centred* (pinned by the data to a
-fraction of a decade, decades apart across tasks); widths, ceilings and overdispersions
-stay non-centred (a centred :math:`\kappa` gave 70 divergences when tasks share the same
-scatter, the funnel at :math:`\tau_\kappa \to 0`). ``_MODEL_OPTIONS`` switches back to
-the old threshold parameterisation (``onset="threshold"``) or to a "lead" parameterisation
-(``onset="lead"``: widths from the onset to the largest fitted model) for comparison.
+with :math:`w_{\min} = 0.1` decade, :math:`f_{\min} = 0.1`, all :math:`z \sim \mathcal N(0,
+1)`, :math:`h_t = c_t + (1 - c_t) f_t`. With a single task the population scales are dropped
+(:math:`\tau = 0`). The onsets are *centred* (pinned by the data to a fraction of a decade,
+decades apart across tasks); widths, ceilings and overdispersions are non-centred (a centred
+ceiling gave 136 divergences, a centred :math:`\kappa` 70: funnels at :math:`\tau \to 0`).
+Why each piece (measured; docs/emergence_sigmoid.md):
+
+* **Absolute onset.** Where the data see only the lower tail of a rise,
+  :math:`a - c \approx (h - c)\, e^{(x - \log_{10} C^*)/w}`: the ceiling and any onset defined
+  as a *fraction* of :math:`h - c` (e.g. the 10% point) trade off along a curved ridge (the
+  divergences of the ObsScaling cut-off fit, at word unscrambling's and ParsiNLU's
+  ceilings). The compute at a fixed *absolute* rise above chance is what such data pin,
+  independently of :math:`h`; when every model is at chance the data say
+  :math:`x_a \gtrsim x_{\max}`, again independently of :math:`h` and :math:`w`.
+* **Jump floor** :math:`f_{\min} = 0.1` (the default ``min_jump`` of the emergence criterion):
+  the law describes a jump of at least a tenth of the range; without it :math:`h \to c`
+  makes a flat curve for which the onset is free (divergences at small ceilings), and
+  :math:`\alpha < f_{\min}` keeps :math:`x_a` defined.
+* **Width floor** :math:`w_{\min} = 0.1` decade (a 10%-90% rise of at least 0.44 decade, a
+  factor 2.8 in compute): below it widths are not resolvable with training-compute
+  estimates (:math:`6ND`, uncertain by tens of percent) and model spacings of 0.1 to 0.3
+  decade, and the likelihood's curvature grows as :math:`1/w` when a rise lies between two
+  models (Wu & Lo arithmetic below its cut-off: the funnel :math:`w \to 0`). With the floor
+  the prior median width is unchanged (0.35 decade).
+* **Fixed width scatter** :math:`\tau_w = 0.5` (tasks' widths scatter by a factor 1.65):
+  with a free :math:`\tau_w \sim \mathcal N^+(0.35)` its posterior spanned its prior and the
+  divergences sat in its tails (large :math:`\tau_w` with one task's width at the floor);
+  the full-data fits give log-width spreads of 0.65 (Wu & Lo) and 0.1 (ObsScaling).
+* **target_accept 0.95** (default of :func:`fit_sigmoid`): with all of the above at 0.9, the
+  full Wu & Lo fit kept one divergence in 4000 draws in the upper tail of :math:`\tau_h`
+  (still-rising ceilings running to 1 on the logit scale).
+
+``_MODEL_OPTIONS`` switches back to the earlier parameterisations (``onset="onset"``: the 10%
+point :math:`x_{10}` centred; ``onset="threshold"``; ``onset="lead"``) and priors for
+comparison. The 10% point :math:`x_{10,t} = \log_{10} C^*_t - w_t \ln 9` is stored as
+``onset``.
 
 Likelihood: model :math:`i` answers :math:`k_i` of the task's :math:`n_i` questions
 correctly; its *own* success probability scatters around the law (families and data mixes
@@ -168,6 +197,7 @@ _FREE = (
     "mu_h",
     "tau_h",
     "z_h",
+    "h_task",
     "mu_k",
     "tau_k",
     "z_k",
@@ -422,12 +452,17 @@ def load_obsscaling_emergence(metrics: Sequence[str] | None = None) -> pd.DataFr
 # --------------------------------------------------------------------------- model
 #: Options of the model, switchable for experiments (see docs/emergence_sigmoid.md).
 _MODEL_OPTIONS: dict[str, Any] = {
-    "onset": "onset",
-    "w_mu": (-1.05, 0.5),
-    "w_tau": 0.35,
+    "onset": "absolute",
+    "w_mu": (-1.39, 0.5),
+    "w_tau": 0.5,
+    "w_tau_fixed": True,
     "h_mu": (1.0, 1.0),
     "h_tau": 1.0,
     "w_centred": False,
+    "h_centred": False,
+    "w_min": 0.1,
+    "h_min": 0.1,
+    "a_abs": 0.05,
 }
 
 
@@ -453,19 +488,36 @@ def _build_model(
     with pm.Model(coords=coords) as model:
 
         def level(
-            name: str, mu_loc: float, mu_sd: float, tau_sd: float, centred: bool = False
+            name: str,
+            mu_loc: float,
+            mu_sd: float,
+            tau_sd: float,
+            centred: bool = False,
+            fixed: bool = False,
         ) -> Any:
             mu = pm.Normal(f"mu_{name}", mu_loc, mu_sd)
             if not pooled:
                 return pt.repeat(mu, n_tasks)
-            tau = pm.HalfNormal(f"tau_{name}", tau_sd)
+            tau = tau_sd if fixed else pm.HalfNormal(f"tau_{name}", tau_sd)
             if centred:
                 return pm.Normal(f"{name}_task", mu, tau, dims="task")
             z = pm.Normal(f"z_{name}", 0.0, 1.0, dims="task")
             return mu + tau * z
 
-        log_w = level("w", opt["w_mu"][0], opt["w_mu"][1], opt["w_tau"], centred=opt["w_centred"])
-        width = pm.Deterministic("width", pt.exp(log_w), dims="task")
+        log_w = level(
+            "w",
+            opt["w_mu"][0],
+            opt["w_mu"][1],
+            opt["w_tau"],
+            centred=opt["w_centred"],
+            fixed=opt["w_tau_fixed"],
+        )
+        width = pm.Deterministic("width", opt["w_min"] + pt.exp(log_w), dims="task")
+        h_logit = level("h", opt["h_mu"][0], opt["h_mu"][1], opt["h_tau"], centred=opt["h_centred"])
+        # fraction of the range above chance reached at the ceiling, >= h_min
+        frac = opt["h_min"] + (1.0 - opt["h_min"]) * pm.math.invlogit(h_logit)
+        c_t = pt.as_tensor_variable(chance)
+        ceiling = pm.Deterministic("ceiling", c_t + (1.0 - c_t) * frac, dims="task")
         mode = opt["onset"]
         if mode == "lead":
             # onset = x_hi - lead * width: "lead" counts widths from the onset to the largest
@@ -481,19 +533,21 @@ def _build_model(
             else:
                 prior = pm.logp(pm.Normal.dist(0.0, 1.5), onset)
             # prior density of the onset, plus log |d onset / d lead| = log w
-            pm.Potential("onset_prior", pt.sum(prior) + pt.sum(log_w))
+            pm.Potential("onset_prior", pt.sum(prior) + pt.sum(pt.log(width)))
             m = onset + width * _LN9
+        elif mode == "absolute":
+            # x_a: where the law is a_abs * (1 - c) above chance, whatever the ceiling;
+            # a - c = (1 - c) frac sigma((x - m) / w) gives m = x_a - w logit(a_abs / frac)
+            x_a = level("o", 0.0, 1.5, 1.0, centred=True)
+            a_abs = opt["a_abs"]
+            m = x_a - width * pt.log(a_abs / (frac - a_abs))
+            pm.Deterministic("onset", m - width * _LN9 + x_ref, dims="task")
         elif mode == "onset":
             onset = level("o", 0.0, 1.5, 1.0, centred=True)
             m = onset + width * _LN9
         else:
             m = level("m", 0.0, 1.5, 1.0, centred=True)
-        h_logit = level("h", opt["h_mu"][0], opt["h_mu"][1], opt["h_tau"])
         log_k = level("k", float(np.log(100.0)), 1.0, 0.5)
-        c_t = pt.as_tensor_variable(chance)
-        ceiling = pm.Deterministic(
-            "ceiling", c_t + (1.0 - c_t) * pm.math.invlogit(h_logit), dims="task"
-        )
         kappa = pm.Deterministic("kappa", pt.exp(log_k), dims="task")
         pm.Deterministic("log10_threshold", m + x_ref, dims="task")
         c_i = c_t[task_idx]
@@ -529,11 +583,13 @@ class SigmoidFit:
     Attributes
     ----------
     idata : xarray.DataTree
-        ``posterior`` (population parameters ``mu_*``, ``tau_*``, per-task ``z_*`` and the
-        derived ``log10_threshold``, ``width`` (decades), ``ceiling``, ``kappa``, dim
-        ``task``), ``sample_stats``, ``log_likelihood`` (``y``, dim ``obs``: every fitted
-        observation, ordered by task, compute, model; coords ``task``, ``model``,
-        ``compute``) and ``observed_data`` (``y``: the accuracies).
+        ``posterior`` (population parameters ``mu_*``, ``tau_*``, per-task ``z_*``, the
+        absolute onset ``o_task`` (:math:`x_a - x_{\\text{ref}}`) and the derived
+        ``log10_threshold``, ``onset`` (10% point of the rise, :math:`\\log_{10}` FLOPs),
+        ``width`` (decades), ``ceiling``, ``kappa``, dim ``task``), ``sample_stats``,
+        ``log_likelihood`` (``y``, dim ``obs``: every fitted observation, ordered by task,
+        compute, model; coords ``task``, ``model``, ``compute``) and ``observed_data``
+        (``y``: the accuracies).
     tasks : list of str
         Tasks, in the order of the ``task`` dim.
     data : pandas.DataFrame
@@ -994,7 +1050,7 @@ def fit_sigmoid(
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
-    target_accept: float = 0.9,
+    target_accept: float = 0.95,
     seed: int | None = None,
     nuts_sampler: str = "nutpie",
     progressbar: bool = False,
@@ -1017,7 +1073,7 @@ def fit_sigmoid(
     max_decades, min_jump
         Defaults of the emergence criterion (:meth:`SigmoidFit.p_emergent`).
     draws, tune, chains, target_accept, seed, nuts_sampler, progressbar
-        Passed to :func:`pymc.sample`.
+        Passed to :func:`pymc.sample` (``target_accept`` 0.95: see the module docstring).
     warn
         Warn (:class:`~bayescale.errors.ConvergenceWarning`) when the diagnostics fail.
 
