@@ -10,22 +10,30 @@ without the models they filter out as over-trained, and report
   forecast (polynomial OLS on the 10 shipped groups merged into easy/hard thirds),
 * convergence diagnostics and the time of each fit.
 
-Run (about 10 minutes on 2 cores for the nine tasks)::
+Run (about 4 minutes on 2 cores for the nine tasks, plus 1 for ``--calibrate``)::
 
     nice .venv/bin/python benchmarks/emergence_sandwich.py [--tasks mmlu arc] \
         [--n-slices 10|3] [--loo mmlu hellaswag] \
-        [--out bench_out/emergence_sandwich.csv] [--plots bench_out/emergence]
+        [--out bench_out/emergence_sandwich.csv] [--plots bench_out/emergence] \
+        [--calibrate bench_out/emergence_sandwich_loto.csv] [--fits-cache DIR]
 
 ``--n-slices 3`` merges the 10 shipped groups into thirds (Wu & Lo's 3-group set-up);
 ``--loo TASK ...`` also fits ``bayescale.emergence.sigmoid.fit_sigmoid`` to those tasks
 (same models, same cut-off, same accuracy observations) and compares PSIS-LOO of the
 overall-accuracy likelihoods with ``arviz.compare``.
+``--calibrate CSV`` estimates the extrapolation scales of the forecasts past the cut-off
+(``extrapolation_sd`` omega and ``accuracy_drift`` rho) by maximum likelihood of the
+held-out accuracies, leaving each task out (:func:`calibrate`): the per-task rows are
+the leave-one-task-out check, the ``pooled`` row the package default.
+``--fits-cache DIR`` pickles the fits (and reuses them: the scales act at forecast time
+only, so no refit is needed to score other values).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import pickle
 import time
 import warnings
 from pathlib import Path
@@ -33,7 +41,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayescale.emergence.sandwich import WU_LO_EMERGENT, fit_sandwich, load_wu_lo_slices
+from bayescale.emergence.sandwich import (
+    _ACCURACY_DRIFT,
+    _EXTRAPOLATION_SD,
+    WU_LO_EMERGENT,
+    fit_sandwich,
+    load_wu_lo_slices,
+)
 from bayescale.emergence.slicing import (
     WU_LO_FILTERED_MODELS,
     WU_LO_TASKS,
@@ -92,6 +106,65 @@ def loo_vs_sigmoid(fit, task: str, cutoff: float, seed: int) -> pd.DataFrame:  #
     return az.compare({"sandwich": fit.idata, "sigmoid": sig.idata})
 
 
+#: Grids of the calibration (``--calibrate``): omega = ``extrapolation_sd``, rho =
+#: ``accuracy_drift``.
+OMEGAS = (0.0, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0, 16.0, 24.0)
+RHOS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.225, 0.25, 0.275, 0.3, 0.35, 0.4)
+
+
+def held_out_scores(fit) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Summed held-out log predictive density of accuracy, array (omega, rho)."""
+    held = fit.data["held_out"].values
+    compute = 10 ** fit.data["log_c"].values[held]
+    acc = np.clip(fit.data["acc"].values[held], 1e-4, 1 - 1e-4)
+    out = np.empty((len(OMEGAS), len(RHOS)))
+    for i, omega in enumerate(OMEGAS):
+        for j, rho in enumerate(RHOS):
+            f = dataclasses.replace(fit, extrapolation_sd=omega, accuracy_drift=rho)
+            out[i, j] = f.log_score(compute, acc, seed=0).sum()
+    return out
+
+
+def calibrate(fits: dict) -> pd.DataFrame:  # type: ignore[type-arg]
+    """Leave-one-task-out maximum likelihood of (omega, rho) and the pooled estimate.
+
+    For each task, (omega, rho) maximise the held-out log predictive density of accuracy
+    summed over the held-out models of the *other* tasks (grid ``OMEGAS`` x ``RHOS``); the
+    task's forecasts are then checked with them. The last row (task ``pooled``) is the
+    maximum over all tasks: the package default.
+    """
+    scores = {task: held_out_scores(fit) for task, fit in fits.items()}
+    rows = []
+    for task, fit in [*fits.items(), ("pooled", None)]:
+        total = sum(v for t, v in scores.items() if t != task)
+        i, j = np.unravel_index(np.argmax(total), total.shape)
+        omega, rho = OMEGAS[i], RHOS[j]
+        row = {"task": task, "omega": omega, "rho": rho, "loglik_others": float(total[i, j])}
+        if fit is not None:
+            # before: the previous default (omega 1.5 chosen a priori, no accuracy drift)
+            before = dataclasses.replace(
+                fit, extrapolation_sd=1.5, accuracy_drift=0.0
+            ).held_out_check(0.9)
+            after = dataclasses.replace(
+                fit, extrapolation_sd=omega, accuracy_drift=rho
+            ).held_out_check(0.9)
+            row.update(
+                n_held_out=len(after),
+                mae_before=float((before["acc_median"] - before["acc"]).abs().mean()),
+                cover90_before=float(before["acc_covered"].mean()),
+                width90_before=float((before["acc_upper"] - before["acc_lower"]).mean()),
+                logscore_before=float(scores[task][OMEGAS.index(1.5), RHOS.index(0.0)]),
+                mae_loto=float((after["acc_median"] - after["acc"]).abs().mean()),
+                cover90_loto=float(after["acc_covered"].mean()),
+                width90_loto=float((after["acc_upper"] - after["acc_lower"]).mean()),
+                logscore_loto=float(scores[task][i, j]),
+                brier_cover90_before=float(before["brier_covered"].mean()),
+                brier_cover90_loto=float(after["brier_covered"].mean()),
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="*", default=list(WU_LO_TASKS))
@@ -100,6 +173,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20241002)
     parser.add_argument("--n-slices", type=int, default=10)
     parser.add_argument("--loo", nargs="*", default=[])
+    parser.add_argument(
+        "--calibrate",
+        default="",
+        help="CSV path: estimate extrapolation_sd and accuracy_drift by maximum likelihood "
+        "on the held-out models, leaving each task out (needs several tasks)",
+    )
+    parser.add_argument(
+        "--fits-cache", default="", help="directory to pickle fits to and reuse them from"
+    )
     parser.add_argument(
         "--other-degree",
         type=int,
@@ -114,18 +196,35 @@ def main() -> None:
             None, args.tasks, n_slices=args.n_slices, exclude_models=WU_LO_FILTERED_MODELS
         )
     rows = []
+    fits = {}
     for task in args.tasks:
         cutoff = WU_LO_THRESHOLD[task]
         t0 = time.perf_counter()
+        key = f"{task}_{args.n_slices}_{args.other_degree}_{args.seed}"
+        cache = Path(args.fits_cache) / f"{key}.pkl"
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit = fit_sandwich(
-                fit_table,
-                task,
-                cutoff=cutoff,
-                seed=args.seed,
-                other_degree=args.other_degree or None,
-            )
+            if args.fits_cache and cache.exists():
+                with cache.open("rb") as fh:
+                    # the extrapolation scales act at forecast time: use the current defaults
+                    fit = dataclasses.replace(
+                        pickle.load(fh),
+                        extrapolation_sd=_EXTRAPOLATION_SD,
+                        accuracy_drift=_ACCURACY_DRIFT,
+                    )
+            else:
+                fit = fit_sandwich(
+                    fit_table,
+                    task,
+                    cutoff=cutoff,
+                    seed=args.seed,
+                    other_degree=args.other_degree or None,
+                )
+                if args.fits_cache:
+                    cache.parent.mkdir(parents=True, exist_ok=True)
+                    with cache.open("wb") as fh:
+                        pickle.dump(fit, fh)
+        fits[task] = fit
         for w in caught:
             if "ConvergenceWarning" in type(w.message).__name__:
                 print(f"WARNING {task}: {w.message}", flush=True)
@@ -134,7 +233,9 @@ def main() -> None:
         em = fit.emergence()
         check = fit.held_out_check(0.9)
         # the same posterior without the extrapolation term (polynomial bands alone)
-        check0 = dataclasses.replace(fit, extrapolation_sd=0.0).held_out_check(0.9)
+        check0 = dataclasses.replace(fit, extrapolation_sd=0.0, accuracy_drift=0.0).held_out_check(
+            0.9
+        )
         wl = wu_lo_point_forecast(table, task, cutoff)
         held = wl[wl["lc"] >= np.log10(cutoff)]
         row = {
@@ -174,6 +275,11 @@ def main() -> None:
     out.to_csv(args.out, index=False)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(out.round(3).to_string(index=False))
+    if args.calibrate:
+        cal = calibrate(fits)
+        cal.to_csv(args.calibrate, index=False)
+        with pd.option_context("display.width", 250, "display.max_columns", 30):
+            print(cal.round(3).to_string(index=False))
 
 
 if __name__ == "__main__":

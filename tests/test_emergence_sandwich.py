@@ -11,6 +11,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from bayescale.emergence.sandwich import (
+    _ACCURACY_DRIFT,
+    _EXTRAPOLATION_SD,
     WU_LO_EMERGENT,
     SandwichFit,
     _difficulty_basis,
@@ -122,6 +124,8 @@ def test_bad_options_are_specification_errors() -> None:
         fit_sandwich(table, cutoff=-1.0)
     with pytest.raises(SpecificationError, match="extrapolation_sd"):
         fit_sandwich(table, cutoff=1e23, extrapolation_sd=-1.0)
+    with pytest.raises(SpecificationError, match="accuracy_drift"):
+        fit_sandwich(table, cutoff=1e23, accuracy_drift=-0.1)
 
 
 def test_accuracy_outside_the_unit_interval_is_a_data_error() -> None:
@@ -243,10 +247,75 @@ def test_accuracy_bands_are_bounded_and_widen_past_the_cutoff(fit: SandwichFit) 
     width = (brier["upper"] - brier["lower"]).to_numpy()
     assert width[2] > width[1] > width[0]
     # the extrapolation term only acts past the fitted range
-    narrow = dataclasses.replace(fit, extrapolation_sd=0.0).forecast(far, ci=0.9)
+    narrow = dataclasses.replace(fit, extrapolation_sd=0.0, accuracy_drift=0.0)
+    narrow = narrow.forecast(far, ci=0.9)
     narrow_b = narrow.query("quantity == 'brier'")
     assert np.isclose(narrow_b["median"].iloc[0], brier["median"].iloc[0], atol=0.01)
     assert (narrow_b["upper"] - narrow_b["lower"]).iloc[2] < width[2]
+
+
+def test_calibrated_defaults_are_the_documented_estimates() -> None:
+    """The defaults are the pooled maximum-likelihood estimates reported in the docs."""
+    import inspect
+    from pathlib import Path
+
+    assert (_EXTRAPOLATION_SD, _ACCURACY_DRIFT) == (10.0, 0.25)
+    params = inspect.signature(fit_sandwich).parameters
+    assert params["extrapolation_sd"].default == 10.0
+    assert params["accuracy_drift"].default == 0.25
+    assert SandwichFit.extrapolation_sd == 10.0 and SandwichFit.accuracy_drift == 0.25
+    doc = (Path(__file__).parents[1] / "docs" / "emergence.md").read_text()
+    assert "extrapolation_sd=10" in doc and "accuracy_drift=0.25" in doc
+
+
+@pytest.mark.nuts
+def test_calibrated_accuracy_bands_widen_with_the_distance_past_the_cutoff(
+    fit: SandwichFit,
+) -> None:
+    assert fit.extrapolation_sd == 10.0 and fit.accuracy_drift == 0.25
+    inside = 10.0 ** np.array([21.0, 22.0])
+    far = 10.0 ** np.array([23.2, 23.6, 24.5])  # fitted up to 10^22.9
+    grid = np.concatenate([inside, far])
+    acc = fit.forecast(grid, ci=0.9).query("quantity == 'acc'")
+    width = (acc["pred_upper"] - acc["pred_lower"]).to_numpy()
+    assert width[4] > width[3] > width[2] > width[1]
+    # inside the fitted range the calibrated terms do nothing
+    off = dataclasses.replace(fit, extrapolation_sd=0.0, accuracy_drift=0.0)
+    acc0 = off.forecast(grid, ci=0.9).query("quantity == 'acc'")
+    width0 = (acc0["pred_upper"] - acc0["pred_lower"]).to_numpy()
+    np.testing.assert_allclose(width[:2], width0[:2], atol=0.02)
+    assert (width[2:] > width0[2:]).all()
+    # the accuracy drift alone widens the accuracy bands, not the Brier bands
+    drift = dataclasses.replace(fit, extrapolation_sd=0.0)
+    fc = drift.forecast(far, ci=0.9)
+    a = fc.query("quantity == 'acc'")
+    b = fc.query("quantity == 'brier'")
+    b0 = off.forecast(far, ci=0.9).query("quantity == 'brier'")
+    assert ((a["pred_upper"] - a["pred_lower"]).to_numpy() > width0[2:]).all()
+    np.testing.assert_allclose(b["upper"].to_numpy(), b0["upper"].to_numpy())
+
+
+@pytest.mark.nuts
+def test_log_score_is_the_predictive_density_of_accuracy(fit: SandwichFit) -> None:
+    from scipy import stats
+    from scipy.special import logsumexp
+
+    post = fit.idata["posterior"].dataset.stack(sample=("chain", "draw"))
+    log_c = np.array([21.5, 22.5])  # inside the fitted range: no extrapolation terms
+    acc = np.array([0.3, 0.4])
+    overall = fit.slice_curves(log_c) @ fit.weights
+    eta = post["alpha"].values[:, None] + post["gamma"].values[:, None] * fit.dlogit * (
+        overall - fit.b_ref
+    )
+    lp = stats.norm.logpdf(np.log(acc / (1 - acc)), eta, post["sigma_acc"].values[:, None])
+    expected = logsumexp(lp, axis=0) - np.log(len(eta)) - np.log(acc * (1 - acc))
+    np.testing.assert_allclose(fit.log_score(10**log_c, acc), expected, rtol=1e-8)
+    # far past the cut-off, a surprising accuracy is less improbable with the drift
+    off = dataclasses.replace(fit, extrapolation_sd=0.0, accuracy_drift=0.0)
+    surprise = fit.log_score([10**24.5], [0.95])[0]
+    assert surprise > off.log_score([10**24.5], [0.95])[0]
+    with pytest.raises(SpecificationError):
+        fit.log_score([1e23], [1.0])
 
 
 @pytest.mark.nuts

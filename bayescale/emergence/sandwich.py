@@ -69,15 +69,24 @@ residuals, so its pointwise log-likelihood is exactly the logit-normal density
 with any law of accuracy against compute (:func:`bayescale.compare`).
 
 **Forecasts past the cut-off.** The data below the cut-off cannot say how wrong a
-polynomial's extrapolation is. :meth:`SandwichFit.forecast` adds to every slice's
+polynomial's extrapolation is. :meth:`SandwichFit.forecast` adds two terms that are 0
+inside the fitted range and grow linearly with the distance from it. (1) To every slice's
 standardised curve a change of slope at the edge of the fitted range,
 :math:`\delta_s(x) = \kappa_s (|x| - 1)_+`, :math:`\kappa_s = \omega \sum_j \xi_j
 \phi_j(t_s) / \sqrt J`, :math:`\xi_j \sim \mathcal N(0, 1)` (smooth in difficulty, so the
-easy slices move together), :math:`\omega` = ``extrapolation_sd`` = 1.5 (the prior scale
-of the linear coefficient: past the data the slope is as uncertain as a priori); the
-bands widen linearly with the distance from the data. Slice forecasts are clipped to
-:math:`[0, 1]`, the range of a Brier score. The threshold and P(emergent) use the fitted
-polynomials alone.
+easy slices move together), :math:`\omega` = ``extrapolation_sd``. (2) To the accuracy
+logit a drift :math:`\rho\, g\, \Delta(C)\, \zeta`, :math:`\zeta \sim \mathcal N(0, 1)`,
+:math:`\Delta` the distance in decades of compute from the fitted range, :math:`\rho` =
+``accuracy_drift`` (accuracy per decade at :math:`\bar a`): what the Brier curve
+cannot carry, e.g. the map's slope :math:`\gamma`, set by its prior when accuracy is flat
+below the cut-off. Both scales were estimated by maximum likelihood of the held-out
+accuracies (models above Wu & Lo's thresholds) of their nine tasks, each task checked
+with the scales estimated on the other eight (``benchmarks/emergence_sandwich.py
+--calibrate``, ``docs/emergence.md``): :math:`\omega = 10`, :math:`\rho = 0.25`
+(the previous :math:`\omega = 1.5`, the prior scale of the linear coefficient, with no
+drift, covered 0.00-0.40 of the held-out accuracies of the emergent tasks in 90%
+intervals). Slice forecasts are clipped to :math:`[0, 1]`, the range of a Brier score.
+The threshold and P(emergent) use the fitted polynomials alone.
 
 **Emergence threshold.** With :math:`E(x)` the question-weighted Brier curve of the
 easy slices (the easiest third of the questions) on a grid of :math:`\log_{10} C` from
@@ -155,6 +164,12 @@ _NOISE_FLOOR = 0.005
 #: merged with a neighbour: it carries no trend, only a degenerate likelihood.
 _MIN_SLICE_SD = 0.01
 _SAMPLE = ("chain", "draw")
+#: Extrapolation scales past the fitted range (``extrapolation_sd`` omega, standardised
+#: slice units per unit of scaled log compute, and ``accuracy_drift`` rho, accuracy per
+#: decade at the mean fitted accuracy), estimated by maximum likelihood on the held-out
+#: models of Wu & Lo's nine tasks (``benchmarks/emergence_sandwich.py --calibrate``).
+_EXTRAPOLATION_SD = 10.0
+_ACCURACY_DRIFT = 0.25
 
 
 # --------------------------------------------------------------------------- data
@@ -463,7 +478,8 @@ class SandwichFit:
     notes: list[str] = field(default_factory=list)
     slice_degree: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     dlogit: float = 1.0
-    extrapolation_sd: float = _COEF_SCALE
+    extrapolation_sd: float = _EXTRAPOLATION_SD
+    accuracy_drift: float = _ACCURACY_DRIFT
     metric: str = "acc"
     spec: Any = field(default_factory=lambda: SimpleNamespace(space="linear"))
 
@@ -498,9 +514,10 @@ class SandwichFit:
         :math:`\delta_s(x) = \kappa_s\,(|x| - 1)_+` in standardised units, with
         :math:`\kappa_s = \omega \sum_j \xi_j \phi_j(t_s) / \sqrt J`,
         :math:`\xi_j \sim \mathcal N(0, 1)` per draw: a change of every slice's slope at
-        the edge of the data, smooth in difficulty, of prior scale
+        the edge of the data, smooth in difficulty, of scale
         :math:`\omega` = ``extrapolation_sd``. The data below the cut-off say nothing on
-        it (it is 0 inside the fitted range), so its posterior is its prior.
+        it (it is 0 inside the fitted range); its scale was estimated on held-out models
+        (module docstring).
         """
         x = self._x(log_c)
         dist = np.maximum(np.abs(x) - 1.0, 0.0)
@@ -510,6 +527,54 @@ class SandwichFit:
         xi = rng.standard_normal((n, basis.shape[1]))
         kappa = self.extrapolation_sd * (xi @ basis.T) / np.sqrt(basis.shape[1])
         return kappa[:, None, :] * dist[None, :, None] * self.slice_scale
+
+    def _beyond(self, log_c: np.ndarray) -> np.ndarray:
+        """Distance (decades of compute) of each point outside the fitted range; 0 inside."""
+        lo, hi = self.x_range
+        log_c = np.asarray(log_c, float)
+        return np.maximum(log_c - hi, 0.0) + np.maximum(lo - log_c, 0.0)
+
+    def _accuracy_logit(
+        self, log_c: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Draws of the accuracy logit (with the slice extrapolation term), the slice curves,
+        the residual sd and the drift sd on the logit scale: (n, p), (n, p, s), (n,), (p,)."""
+        d = self._draws()
+        curves = self.slice_curves(log_c)  # (n, p, s)
+        n = curves.shape[0]
+        # a TC Brier score lies in [0, 1]: so do the forecast curves and new models
+        curves = np.clip(curves + self._extrapolation(log_c, rng, n), 0.0, 1.0)
+        overall = curves @ self.weights
+        eta = d["alpha"][:, None] + d["gamma"][:, None] * self.dlogit * (overall - self.b_ref)
+        drift_sd = self.accuracy_drift * self.dlogit * self._beyond(log_c)
+        return eta, curves, d["sigma_acc"], drift_sd
+
+    def log_score(self, compute: ArrayLike, acc: ArrayLike, *, seed: int | None = 0) -> np.ndarray:
+        r"""Log predictive density of observed accuracies of new models of given compute.
+
+        :math:`\log p(a \mid C) = \log \frac1N \sum_n \mathcal N\big(\operatorname{logit}
+        a;\ \eta_n(C),\ \sigma_{a,n}^2 + (\rho\, g\, \Delta(C))^2\big) -
+        \log\big(a(1 - a)\big)` over the posterior draws :math:`n` (with one draw of
+        the slice extrapolation term each; the accuracy drift is Gaussian and integrated
+        exactly). The scoring rule by which ``extrapolation_sd`` and ``accuracy_drift``
+        were estimated (``benchmarks/emergence_sandwich.py --calibrate``).
+
+        Returns
+        -------
+        numpy.ndarray
+            One log density per point (accuracy scale, Jacobian included).
+        """
+        log_c = np.log10(np.atleast_1d(np.asarray(compute, float)))
+        a = np.atleast_1d(np.asarray(acc, float))
+        if not np.all((a > 0) & (a < 1)):
+            raise SpecificationError("accuracies must lie strictly between 0 and 1")
+        eta, _, sigma_acc, drift_sd = self._accuracy_logit(log_c, np.random.default_rng(seed))
+        var = sigma_acc[:, None] ** 2 + drift_sd[None, :] ** 2
+        z = np.log(a / (1 - a))
+        lp = -0.5 * (z - eta) ** 2 / var - 0.5 * np.log(2 * np.pi * var)
+        top = lp.max(axis=0)
+        mix = top + np.log(np.mean(np.exp(lp - top), axis=0))
+        return mix - np.log(a * (1 - a))
 
     def _group(self, curves: np.ndarray, idx: np.ndarray) -> np.ndarray:
         w = self.weights[idx]
@@ -630,19 +695,18 @@ class SandwichFit:
         log_c = np.log10(c)
         d = self._draws()
         rng = np.random.default_rng(seed)
-        curves = self.slice_curves(log_c)  # (n, p, s)
+        eta, curves, sigma_acc, drift_sd = self._accuracy_logit(log_c, rng)
         n, p, s = curves.shape
-        # a TC Brier score lies in [0, 1]: so do the forecast curves and new models
-        curves = np.clip(curves + self._extrapolation(log_c, rng, n), 0.0, 1.0)
         n_f = d["loading"].shape[2]
         eps = np.einsum("nsf,npf->nps", d["loading"], rng.standard_normal((n, p, n_f)))
         eps = eps + d["sigma_slice"][:, None, :] * rng.standard_normal((n, p, s))
         eps = eps * self.slice_scale + _NOISE_FLOOR * rng.standard_normal((n, p, s))
         pred = np.clip(curves + eps, 0.0, 1.0)
         overall = curves @ self.weights
-        eta = d["alpha"][:, None] + d["gamma"][:, None] * self.dlogit * (overall - self.b_ref)
+        # the accuracy drift past the fitted range: one slope per draw (a curve)
+        eta = eta + drift_sd[None, :] * rng.standard_normal((n, 1))
         acc = _expit(eta)
-        acc_pred = _expit(eta + d["sigma_acc"][:, None] * rng.standard_normal((n, p)))
+        acc_pred = _expit(eta + sigma_acc[:, None] * rng.standard_normal((n, p)))
         q = [(1 - ci) / 2, 0.5, 1 - (1 - ci) / 2]
         rows = []
 
@@ -821,11 +885,13 @@ def fit_sandwich(
     min_rise: float = 0.03,
     horizon: float | None = None,
     min_slice_sd: float = _MIN_SLICE_SD,
-    extrapolation_sd: float = _COEF_SCALE,
+    extrapolation_sd: float = _EXTRAPOLATION_SD,
+    accuracy_drift: float = _ACCURACY_DRIFT,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
     seed: int | None = None,
+    target_accept: float = 0.95,
     nuts_sampler: str = "nutpie",
     progressbar: bool = False,
     warn: bool = True,
@@ -863,12 +929,19 @@ def fit_sandwich(
         merged with their closest neighbour, with a warning and a note (``fit.notes``);
         0 turns merging off.
     extrapolation_sd
-        Prior scale :math:`\omega` of the change of the slices' slopes beyond the fitted
-        range (standardised slice units per unit of scaled log compute; default 1.5, the
-        prior scale of the linear coefficient): forecasts past the cut-off widen with the
-        distance from the data. 0 turns it off (bands of the polynomials alone).
-    draws, tune, chains, seed, nuts_sampler, progressbar
-        Passed to :func:`pymc.sample`.
+        Scale :math:`\omega` of the change of the slices' slopes beyond the fitted range
+        (standardised slice units per unit of scaled log compute; default 10, estimated by
+        maximum likelihood on Wu & Lo's held-out models, module docstring): forecasts
+        past the cut-off widen with the distance from the data. 0 turns it off.
+    accuracy_drift
+        Scale :math:`\rho` of the drift of the accuracy logit beyond the fitted range
+        (accuracy per decade of compute at the fitted models' mean accuracy; default
+        0.25, estimated with ``extrapolation_sd``). 0 turns it off (both 0: the bands
+        of the polynomials alone).
+    draws, tune, chains, seed, target_accept, nuts_sampler, progressbar
+        Passed to :func:`pymc.sample` (``target_accept`` 0.95 as in
+        :func:`bayescale.fit`: the default 0.8 left 1-2 divergences on
+        analogical_similarity).
     warn
         Warn (:class:`~bayescale.errors.ConvergenceWarning`) when the fit does not meet
         the convergence thresholds (:func:`bayescale.diagnostics.check_convergence`).
@@ -898,6 +971,8 @@ def fit_sandwich(
         raise SpecificationError(f"min_slice_sd must be >= 0, not {min_slice_sd!r}")
     if not (np.isfinite(extrapolation_sd) and extrapolation_sd >= 0):
         raise SpecificationError(f"extrapolation_sd must be >= 0, not {extrapolation_sd!r}")
+    if not (np.isfinite(accuracy_drift) and accuracy_drift >= 0):
+        raise SpecificationError(f"accuracy_drift must be >= 0, not {accuracy_drift!r}")
     if not 0 < easy_fraction <= 0.5:
         raise SpecificationError(f"easy_fraction must be in (0, 0.5], not {easy_fraction!r}")
     if not (np.isfinite(cutoff) and cutoff > 0):
@@ -943,6 +1018,7 @@ def fit_sandwich(
             tune=tune,
             chains=chains,
             random_seed=seed,
+            target_accept=target_accept,
             nuts_sampler=nuts_sampler,
             progressbar=progressbar,
             compute_convergence_checks=False,
@@ -987,6 +1063,7 @@ def fit_sandwich(
         b_ref=float(model.b_ref),  # type: ignore[attr-defined]
         dlogit=float(model.dlogit),  # type: ignore[attr-defined]
         extrapolation_sd=float(extrapolation_sd),
+        accuracy_drift=float(accuracy_drift),
         horizon=horizon,
         slice_loc=loc,
         slice_scale=scale,
