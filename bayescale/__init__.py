@@ -14,7 +14,10 @@ Heavy modules (PyMC, PyTensor) are imported only when a model is built.
 
 from __future__ import annotations
 
-from bayescale import checkpoints, datasets, dims, laws, passk, reference
+import importlib
+from typing import Any
+
+from bayescale import checkpoints, datasets, dims, laws, reference
 from bayescale.backtest import BacktestResult, backtest
 from bayescale.batch import FitTask, fit_many, open_fits, read_results, tasks_from_datasets
 from bayescale.checkpoints import drop_early_checkpoints, thin_checkpoints
@@ -34,6 +37,23 @@ from bayescale.optimal import compute_optimal
 from bayescale.priors import PriorSpec
 
 __version__ = "0.1.0"
+
+#: Sub-packages imported on first use (``bayescale.passk``, ``bayescale.emergence``): they
+#: pull in SciPy's statistics, which cost 1.2 s of a 2.3 s ``import bayescale``.
+_LAZY_SUBPACKAGES = ("passk", "emergence")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBPACKAGES:
+        module = importlib.import_module(f"bayescale.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'bayescale' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY_SUBPACKAGES])
+
 
 __all__ = [
     "BacktestResult",
@@ -57,6 +77,7 @@ __all__ = [
     "datasets",
     "dims",
     "drop_early_checkpoints",
+    "emergence",
     "fit",
     "fit_many",
     "get_law",

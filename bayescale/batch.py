@@ -346,7 +346,9 @@ def tasks_from_datasets(
         its task is returned with :attr:`FitTask.skip` set (the reason), and
         :func:`fit_many` records it as ``skipped``, so nothing is dropped silently.
     **options
-        Options of :func:`bayescale.fit` for every task (``draws``, ``seed``...).
+        Options of :func:`bayescale.fit` for every task (``draws``, ``seed``...). Without
+        ``space``, a family with a value of 0 or below (an accuracy of 0) is fitted with
+        ``space="linear"``, as the log-space likelihood needs positive values.
 
     Returns
     -------
@@ -378,13 +380,17 @@ def tasks_from_datasets(
             task_law, reason = _choose_law(
                 rows, law, min_rows, min_distinct, chinchilla_min_rows, get_law
             )
+            task_options = dict(options)
+            if "space" not in options and not (rows["value"] > 0).all():
+                # log space needs positive values; an accuracy of 0 is a real value
+                task_options["space"] = "linear"
             tasks.append(
                 FitTask(
                     law=task_law,
                     dataset=name,
                     metric=metric,
                     families=(family,),
-                    options=dict(options),
+                    options=task_options,
                     skip=reason,
                 )
             )

@@ -23,13 +23,21 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayescale import dims
+from bayescale import dims, predictive
+from bayescale.compiled import sample_nutpie
 from bayescale.data import has_run_effects, validate
 from bayescale.diagnostics import Diagnostics, check_convergence
 from bayescale.errors import FitFileError, SpecificationError
 from bayescale.forecast import PointsLike, forecast_draws, summarise
 from bayescale.laws import Law, get_law
-from bayescale.model import ModelSpec, build_model, config_index, has_replicates
+from bayescale.model import (
+    ModelSpec,
+    build_model,
+    config_index,
+    has_replicates,
+    structure_key,
+)
+from bayescale.predictive import closed_form_available
 from bayescale.priors import DataSummary, PriorSpec, resolve_pooling, resolve_priors
 
 __all__ = ["ScalingFit", "fit", "load", "make_spec"]
@@ -147,7 +155,12 @@ def fit(
         NUTS settings (per chain).
     nuts_sampler
         ``"nutpie"`` (default), ``"pymc"``, ``"numpyro"`` or ``"blackjax"`` (when
-        installed), passed to :func:`pymc.sample`.
+        installed). With nutpie the compiled model is cached by structure and reused
+        with new data (:mod:`bayescale.compiled`: a second law of the same shape costs
+        only sampling), and the mass matrix adaptation is nutpie's ``"low_rank"``; pass
+        ``nuts={"adaptation": "diag"}`` for the diagonal one. Other samplers go through
+        :func:`pymc.sample`, as does nutpie when ``pm.sample`` was replaced (PyMC's
+        ``mock_sample`` in tests) or options other than ``nuts``/``cores`` are given.
     target_accept
         NUTS target acceptance rate. The default 0.95 (PyMC's is 0.8) is a measured
         choice: the posterior of a scaling law has a curved ridge along (E, A, alpha)
@@ -166,7 +179,8 @@ def fit(
         ``draws``; ``fit.sampler["extended_after"]`` and ``fit.spec.notes`` record it.
         Divergences are never "fixed" this way: they are reported.
     **sampler_kwargs
-        Passed to :func:`pymc.sample` (e.g. ``nuts={...}``, ``init=...``).
+        ``nuts={...}`` (options of the NUTS implementation, e.g. ``max_treedepth``) and
+        ``cores``; any other option (e.g. ``init=...``) is passed to :func:`pymc.sample`.
 
     Returns
     -------
@@ -200,32 +214,78 @@ def fit(
 
     rng = np.random.default_rng(seed)
     sample_seed, pp_seed = rng.integers(2**31, size=2)
-    attempts = [(draws, tune)] + ([(2 * draws, 2 * tune)] if extend_if_slow else [])
-    first_run: str | None = None
-    for attempt, (n_draws, n_tune) in enumerate(attempts):
-        with model:
-            idata = pm.sample(
+    cached = (
+        nuts_sampler == "nutpie"
+        and set(sampler_kwargs) <= {"nuts", "cores"}
+        and not _sample_replaced(pm)
+    )
+    key = structure_key(ds, spec) if cached else None
+    nuts = dict(sampler_kwargs.get("nuts") or {})
+    # The low-rank metric is a speed-up, not a requirement: it is the default only when
+    # the user chose no adaptation, and then gives way to the diagonal one on divergences.
+    fallback = cached and "adaptation" not in nuts
+    if cached:
+        nuts.setdefault("adaptation", "low_rank")
+    timing = {"compile_seconds": 0.0, "sampling_seconds": 0.0}
+    how_compiled = ""
+    n_draws, n_tune = draws, tune
+    reruns: list[str] = []
+    extended_after: str | None = None
+    for attempt in range(3):
+        if cached:
+            idata = sample_nutpie(
+                model,
+                key=key,
                 draws=n_draws,
                 tune=n_tune,
                 chains=chains,
-                random_seed=int(sample_seed) + attempt,
-                nuts_sampler=nuts_sampler,
+                seed=int(sample_seed) + attempt,
                 target_accept=target_accept,
                 progressbar=progressbar,
-                compute_convergence_checks=False,
-                **sampler_kwargs,
+                cores=sampler_kwargs.get("cores"),
+                **nuts,
             )
+        else:
+            with model:
+                idata = pm.sample(
+                    draws=n_draws,
+                    tune=n_tune,
+                    chains=chains,
+                    random_seed=int(sample_seed) + attempt,
+                    nuts_sampler=nuts_sampler,
+                    target_accept=target_accept,
+                    progressbar=progressbar,
+                    compute_convergence_checks=False,
+                    **sampler_kwargs,
+                )
+        post_attrs = idata["posterior"].attrs
+        timing["compile_seconds"] += float(post_attrs.get("bayescale_compile_time", 0.0))
+        timing["sampling_seconds"] += float(post_attrs.get("sampling_time", 0.0))
+        if attempt == 0:
+            how_compiled = str(post_attrs.get("bayescale_compiled", ""))
         probe = ScalingFit(idata, spec, ds)
         diag = check_convergence(idata, var_names=probe._sampled_names(), warn=False)
-        # Slow mixing without divergences is cured by longer chains; divergences are not.
-        if diag.ok or diag.divergences or attempt == len(attempts) - 1:
+        if diag.ok or attempt == 2:
             break
-        first_run = str(diag)
-        _log.info(
-            "R-hat/ESS fell short (%s); sampling again with tune=%d, draws=%d",
-            diag,
-            *attempts[attempt + 1][::-1],
-        )
+        if diag.divergences and fallback and nuts["adaptation"] == "low_rank":
+            # The low-rank metric, estimated during tuning, can misfit a posterior far
+            # from Gaussian (few runs, a curved ridge): divergences. The diagonal metric
+            # is the robust choice there (benchmarks/adaptation.py).
+            reruns.append(
+                f"sampled again with nutpie's diagonal mass matrix: the low-rank one gave {diag}"
+            )
+            nuts["adaptation"] = "diag"
+        elif not diag.divergences and extend_if_slow and extended_after is None:
+            # Slow mixing without divergences is cured by longer chains; divergences are not.
+            extended_after = str(diag)
+            n_draws, n_tune = 2 * draws, 2 * tune
+            reruns.append(
+                f"sampled again with tune={n_tune}, draws={n_draws}: the run with "
+                f"tune={tune}, draws={draws} fell short ({diag})"
+            )
+        else:
+            break
+        _log.info(reruns[-1])
     sampler_info = {
         "nuts_sampler": nuts_sampler,
         "draws": n_draws,
@@ -235,27 +295,36 @@ def fit(
         "seed": None if isinstance(seed, np.random.Generator) else seed,
         **{k: v for k, v in sampler_kwargs.items() if isinstance(v, (int, float, str, bool))},
     }
-    if first_run is not None:
-        sampler_info["extended_after"] = first_run
-        spec.notes.append(
-            f"sampled again with tune={n_tune}, draws={n_draws}: the first run with "
-            f"tune={tune}, draws={draws} fell short ({first_run})"
-        )
+    if cached:
+        sampler_info["adaptation"] = str(nuts["adaptation"])
+        sampler_info["compiled"] = how_compiled
+        sampler_info.update({k: round(v, 3) for k, v in timing.items()})
+    if extended_after is not None:
+        sampler_info["extended_after"] = extended_after
+    spec.notes.extend(reruns)
     result = ScalingFit(idata, spec, ds, sampler=sampler_info, model=model)
     # Post-processing must never lose the posterior: failures become warnings.
     try:
-        with model:
-            pm.compute_log_likelihood(idata, var_names=[dims.OBSERVED], progressbar=False)
-            if spec.run_effects and spec.likelihood == "normal":
-                _log_likelihood_per_run(idata, ds)
+        if closed_form_available(spec):
+            post = idata["posterior"].dataset
+            idata["log_likelihood"] = predictive.log_likelihood(post, ds, spec)
             if posterior_predictive:
-                with _object_mode_expected():
-                    pm.sample_posterior_predictive(
-                        idata,
-                        random_seed=int(pp_seed),
-                        extend_inferencedata=True,
-                        progressbar=False,
-                    )
+                idata["posterior_predictive"] = predictive.posterior_predictive(
+                    post, ds, spec, seed=int(pp_seed)
+                )
+        else:
+            with model:
+                pm.compute_log_likelihood(idata, var_names=[dims.OBSERVED], progressbar=False)
+                if spec.run_effects and spec.likelihood == "normal":
+                    _log_likelihood_per_run(idata, ds)
+                if posterior_predictive:
+                    with _object_mode_expected():
+                        pm.sample_posterior_predictive(
+                            idata,
+                            random_seed=int(pp_seed),
+                            extend_inferencedata=True,
+                            progressbar=False,
+                        )
     except Exception as exc:
         warnings.warn(
             f"sampling finished but post-processing failed ({exc!r}); the posterior is kept",
@@ -264,6 +333,15 @@ def fit(
         )
     result._finish(warn=warn_convergence)
     return result
+
+
+def _sample_replaced(pm: Any) -> bool:
+    """Whether ``pm.sample`` was replaced, as ``pymc.testing.mock_sample_setup_and_teardown``
+    does in the tests of PyMC-based packages; a replaced ``pm.sample`` is then honoured
+    instead of the compiled-model cache."""
+    from pymc.sampling import mcmc
+
+    return pm.sample is not mcmc.sample
 
 
 @contextlib.contextmanager

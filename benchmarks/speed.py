@@ -19,11 +19,13 @@ Configurations (for each data set: the ~240 Hoffmann et al. points of Epoch's
 replication, or 240 simulated points when that file is absent, and the three-corpus
 ``gadre2024`` ``loss_c4_val`` runs with the hierarchical model):
 
-* ``bayescale`` fresh/cold, fresh/warm-disk, 2nd fit in process (staged: the steps of
-  :func:`bayescale.fit` — validate, spec, ``build_model``, ``nutpie.compile_pymc_model``,
-  ``nutpie.sample`` with bayescale's settings (4 chains x 1000 + 1000, target_accept
-  0.95), diagnostics — each timed), and ``bayescale.fit`` end to end (with the
-  log-likelihood and posterior predictive groups) as a 3rd fit in the process.
+* ``bayescale``: :func:`bayescale.fit` end to end (validate, model, compile or reuse,
+  NUTS with 4 chains x 1000 + 1000 and nutpie's low-rank adaptation, diagnostics,
+  log-likelihood and posterior predictive groups) in a fresh process, cold and warm on
+  disk; then, in the cold process, a 2nd fit of the same data and a fit of a bootstrap
+  resample (new data of the same shape), both reusing the compiled model
+  (:mod:`bayescale.compiled`). The sampler choices, each in a fresh warm-disk process:
+  nutpie with its diagonal adaptation, and PyMC's own NUTS (``nuts_sampler="pymc"``).
 * ``naive PyMC``: raw log A, log B, default ``pm.sample`` (``baselines.py``), fresh and
   2nd in process.
 * ``grid + bootstrap``: Huber L-BFGS grid (full 4,500 and reduced 243 starts) plus
@@ -93,14 +95,12 @@ def _load_data(args: argparse.Namespace) -> Any:
 
 
 def worker_bayescale(args: argparse.Namespace) -> None:
-    """Staged bayescale fit(s) in this fresh process; then ``bayescale.fit`` end to end."""
+    """``bayescale.fit`` in this fresh process; with ``--repeat`` two more fits: the same
+    data with another seed, and a bootstrap resample (new data of the same shape). Both
+    reuse the compiled model (:mod:`bayescale.compiled`)."""
     t = {}
     t0 = time.perf_counter()
     import bayescale
-    from bayescale.data import validate
-    from bayescale.fitting import make_spec
-    from bayescale.laws import get_law
-    from bayescale.model import build_model
 
     t["import_bayescale"] = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -108,78 +108,51 @@ def worker_bayescale(args: argparse.Namespace) -> None:
 
     t["import_pymc"] = time.perf_counter() - t1
     t1 = time.perf_counter()
-    import nutpie
+    import nutpie  # noqa: F401
 
     t["import_nutpie"] = time.perf_counter() - t1
     df = _load_data(args)
-    law = get_law("chinchilla")
 
-    def staged(seed: int) -> dict[str, Any]:
-        s: dict[str, Any] = {}
+    def api_fit(data: Any, seed: int) -> dict[str, Any]:
         t1 = time.perf_counter()
-        ds = validate(df, metric=args.metric, inputs=law.inputs)
-        spec = make_spec(ds, law)
-        s["prepare"] = time.perf_counter() - t1
-        t1 = time.perf_counter()
-        model = build_model(ds, spec)
-        s["build_model"] = time.perf_counter() - t1
-        t1 = time.perf_counter()
-        compiled = nutpie.compile_pymc_model(model, backend="numba")
-        s["compile"] = time.perf_counter() - t1
-        names = [rv.name for rv in model.free_RVs]
-        s["sample"] = s["diagnostics"] = 0.0
-        for attempt, (draws, tune) in enumerate([(1000, 1000), (2000, 2000)]):
-            t1 = time.perf_counter()
-            idata = nutpie.sample(
-                compiled,
-                draws=draws,
-                tune=tune,
-                chains=4,
-                seed=seed + attempt,
-                target_accept=0.95,
-                save_warmup=True,
-                progress_bar=False,
-            )
-            s["sample"] += time.perf_counter() - t1
-            t1 = time.perf_counter()
-            d = _diag(idata, names)
-            s["diagnostics"] += time.perf_counter() - t1
-            s["attempts"] = attempt + 1
-            if d["converged"] or d["divergences"]:
-                break
-        s.update(d)
-        s["fit_wall"] = sum(
-            s[k] for k in ("prepare", "build_model", "compile", "sample", "diagnostics")
-        )
-        return s
-
-    first = staged(args.seed)
-    result: dict[str, Any] = {"imports": t, "first": first}
-    result["first_done"] = time.perf_counter() - t0
-    if args.repeat:
-        result["second"] = staged(args.seed + 10)
-        t1 = time.perf_counter()
+        sampler: dict[str, Any] = {"nuts_sampler": args.sampler}
+        if args.sampler == "nutpie":
+            sampler["nuts"] = {"adaptation": args.adaptation}
         fit = bayescale.fit(
-            df,
+            data,
             law="chinchilla",
             metric=args.metric,
-            seed=args.seed,
+            seed=seed,
             progressbar=False,
             warn_convergence=False,
+            **sampler,
         )
         wall = time.perf_counter() - t1
         d = fit.diagnostics
-        result["fit_api"] = {
+        info = fit.sampler
+        out = {
             "fit_wall": wall,
+            "compile": float(info.get("compile_seconds", float("nan"))),
+            "sample": float(info.get("sampling_seconds", float("nan"))),
             "converged": bool(d.ok),
             "ess_bulk_min": d.min_ess_bulk,
             "max_rhat": d.max_rhat,
             "divergences": d.divergences,
             "grads_draws": int(fit.idata["sample_stats"].dataset["n_steps"].sum()),
-            "extended": "extended_after" in fit.sampler,
-            # pm.sample stamps the nutpie sampling time (of the last attempt) on the posterior
-            "sample": float(fit.idata["posterior"].attrs.get("sampling_time", float("nan"))),
+            "extended": "extended_after" in info,
+            "compiled": info.get("compiled"),
+            "adaptation": info.get("adaptation"),
         }
+        out["other"] = wall - out["compile"] - out["sample"]
+        return out
+
+    first = api_fit(df, args.seed)
+    result: dict[str, Any] = {"imports": t, "first": first}
+    result["first_done"] = time.perf_counter() - t0
+    if args.repeat:
+        result["second"] = api_fit(df, args.seed + 10)
+        resample = df.sample(frac=1.0, replace=True, random_state=args.seed + 20)
+        result["new_data"] = api_fit(resample.reset_index(drop=True), args.seed + 20)
     result["process_wall"] = time.perf_counter() - t0
     _emit(result)
 
@@ -520,9 +493,17 @@ def breakdown(label: str, res: dict[str, Any]) -> None:
     wall = first_wall(res)
     stages = {"interpreter start + teardown": res["wall"] - res["process_wall"]}
     stages.update(res.get("imports", {}))
-    for k in ("prepare", "build_model", "compile", "sample", "diagnostics"):
+    names = {
+        "prepare": "prepare",
+        "build_model": "build_model",
+        "compile": "compile",
+        "sample": "sample",
+        "diagnostics": "diagnostics",
+        "other": "validate, build, post-process",
+    }
+    for k, name in names.items():
         if k in res["first"]:
-            stages[k] = res["first"][k]
+            stages[name] = res["first"][k]
     print(f"\n{label}: {wall:.1f} s in a fresh process (first fit)")
     for k, v in stages.items():
         print(f"  {k:<30} {v:7.2f} s  {100 * v / wall:5.1f}%")
@@ -561,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--skip",
         default="",
-        help="comma-separated: chinchilla,gadre,grid,naive,calibration,numeric",
+        help="comma-separated: chinchilla,gadre,grid,naive,backends,calibration,numeric",
     )
     p.add_argument("--timeout", type=float, default=3600.0, help="per configuration, s")
     p.add_argument("--json", default=None, help="also write every result to this JSON file")
@@ -574,6 +555,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--grid", default="reduced", help=argparse.SUPPRESS)
     p.add_argument("--jac", default="analytic", help=argparse.SUPPRESS)
     p.add_argument("--exclude-top", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--sampler", default="nutpie", help=argparse.SUPPRESS)
+    p.add_argument("--adaptation", default="low_rank", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         if args.worker == "calibration" and args.boot is None:
@@ -656,6 +639,14 @@ def main(argv: list[str] | None = None) -> int:
             res["bayescale_warmdisk"] = run_worker(
                 "bayescale", cache, args.timeout, data=csv, metric=metric
             )
+            if "backends" not in skip:
+                # the sampler choices, each in a fresh process with the warm disk caches
+                res["bayescale_diag"] = run_worker(
+                    "bayescale", cache, args.timeout, data=csv, metric=metric, adaptation="diag"
+                )
+                res["bayescale_pymc"] = run_worker(
+                    "bayescale", cache, args.timeout, data=csv, metric=metric, sampler="pymc"
+                )
             if "naive" not in skip:
                 res["naive"] = run_worker(
                     "naive", cache, args.timeout, data=csv, metric=metric, repeat=True
@@ -728,22 +719,19 @@ def report_dataset(label: str, res: dict[str, Any], grids: list[str], n_boot: in
                     "bayescale, fresh process, warm disk caches", first_wall(warm), warm["first"]
                 )
             )
-        if "second" in cold:
-            rows.append(
-                row_from_fit(
-                    "bayescale, 2nd fit in process (staged)",
-                    cold["second"]["fit_wall"],
-                    cold["second"],
-                )
-            )
-        if "fit_api" in cold:
-            rows.append(
-                row_from_fit(
-                    "bayescale.fit() end to end, 3rd fit in process",
-                    cold["fit_api"]["fit_wall"],
-                    cold["fit_api"],
-                )
-            )
+        for key, what in (
+            ("bayescale_diag", "bayescale, nutpie diagonal adaptation, fresh, warm disk"),
+            ("bayescale_pymc", "bayescale, PyMC's NUTS (nuts_sampler='pymc'), fresh, warm disk"),
+        ):
+            r = res.get(key, {})
+            if r and "error" not in r:
+                rows.append(row_from_fit(what, first_wall(r), r["first"]))
+        for key, what in (
+            ("second", "bayescale, 2nd fit in process (same data, compiled model reused)"),
+            ("new_data", "bayescale, bootstrap resample (new data, compiled model reused)"),
+        ):
+            if key in cold:
+                rows.append(row_from_fit(what, cold[key]["fit_wall"], cold[key]))
     naive = res.get("naive", {})
     if naive and "error" not in naive:
         rows.append(
@@ -813,8 +801,10 @@ def targets(res: dict[str, Any], grids: list[str]) -> None:
     if "second" in cold:
         print(
             f"  warm <= {TARGETS['warm_s']:.0f} s: 2nd fit in process "
-            f"{cold['second']['fit_wall']:.1f} s; bayescale.fit() 3rd fit "
-            f"{cold.get('fit_api', {}).get('fit_wall', float('nan')):.1f} s"
+            f"{cold['second']['fit_wall']:.1f} s (converged {cold['second']['converged']}); "
+            f"new data of the same shape "
+            f"{cold.get('new_data', {}).get('fit_wall', float('nan')):.1f} s "
+            f"(converged {cold.get('new_data', {}).get('converged')})"
         )
     for g in grids:
         r = res.get(f"grid_{g}", {})

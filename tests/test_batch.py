@@ -143,6 +143,19 @@ def test_tasks_from_datasets_records_every_skip():
         tasks_from_datasets(["gadre2024"], metrics=["no_such_metric"])
 
 
+def test_tasks_with_zero_values_are_fitted_in_linear_space():
+    tasks = [t for t in tasks_from_datasets(["obsscaling2024"]) if t.skip is None]
+    linear = [t for t in tasks if t.options.get("space") == "linear"]
+    assert linear, "obsscaling2024 has accuracies of 0"
+    for task in linear:
+        assert (task.load_data()["value"] <= 0).any()
+    for task in tasks:
+        if task not in linear:
+            assert (task.load_data()["value"] > 0).all()
+    forced = tasks_from_datasets(["obsscaling2024"], space="log")
+    assert {t.options["space"] for t in forced} == {"log"}  # the user's choice wins
+
+
 # -- orchestration (threads) ------------------------------------------------------------
 def test_failures_are_recorded_and_the_others_finish(tmp_path):
     tasks = [
