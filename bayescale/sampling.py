@@ -13,9 +13,10 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
-__all__ = ["sample_posterior"]
+__all__ = ["sample_posterior", "sample_until_converged"]
 
 
 def sample_posterior(
@@ -74,4 +75,60 @@ def sample_posterior(
                 RuntimeWarning,
                 stacklevel=3,
             )
+    return idata
+
+
+def sample_until_converged(
+    model: Any,
+    *,
+    check_vars: Sequence[str],
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: Any,
+    extend_if_slow: bool = True,
+    notes: list[str] | None = None,
+    **options: Any,
+) -> xr.DataTree:
+    """:func:`sample_posterior`, once more with twice ``tune`` and ``draws`` if mixing is slow.
+
+    When R-hat or bulk ESS of ``check_vars`` fall short *without* divergences (slow mixing,
+    cured by longer chains), the model is sampled again with ``2 * tune`` and
+    ``2 * draws`` and a sentence saying so is appended to ``notes``. Divergences are never
+    answered this way: the first run is returned and the caller reports them. The seed of
+    the second run is ``seed + 1`` (an integer seed) so the two runs differ.
+
+    Parameters
+    ----------
+    model
+        A :class:`pymc.Model`.
+    check_vars
+        The sampled variables whose diagnostics decide
+        (:func:`bayescale.diagnostics.check_convergence`).
+    draws, tune, chains, seed, **options
+        As for :func:`sample_posterior`.
+    extend_if_slow
+        ``False`` samples once.
+    notes
+        List that receives the note of a second run.
+    """
+    from bayescale.diagnostics import check_convergence
+
+    idata = sample_posterior(model, draws=draws, tune=tune, chains=chains, seed=seed, **options)
+    if not extend_if_slow:
+        return idata
+    post = idata["posterior"].dataset
+    names = [v for v in check_vars if v in post]
+    diag = check_convergence(idata, var_names=names, warn=False)
+    if diag.ok or diag.divergences:
+        return idata
+    second_seed = seed + 1 if isinstance(seed, (int, np.integer)) else seed
+    idata = sample_posterior(
+        model, draws=2 * draws, tune=2 * tune, chains=chains, seed=second_seed, **options
+    )
+    if notes is not None:
+        notes.append(
+            f"sampled again with tune={2 * tune}, draws={2 * draws}: the run with "
+            f"tune={tune}, draws={draws} fell short ({diag})"
+        )
     return idata

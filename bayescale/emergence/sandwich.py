@@ -121,6 +121,7 @@ from numpy.typing import ArrayLike
 
 from bayescale.diagnostics import Diagnostics, check_convergence
 from bayescale.errors import DataError, SpecificationError
+from bayescale.sampling import sample_until_converged
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -895,6 +896,7 @@ def fit_sandwich(
     nuts_sampler: str = "nutpie",
     progressbar: bool = False,
     warn: bool = True,
+    extend_if_slow: bool = True,
 ) -> SandwichFit:
     r"""Fit a Bayesian Slice-and-Sandwich to one task of a slice table.
 
@@ -945,6 +947,9 @@ def fit_sandwich(
     warn
         Warn (:class:`~bayescale.errors.ConvergenceWarning`) when the fit does not meet
         the convergence thresholds (:func:`bayescale.diagnostics.check_convergence`).
+    extend_if_slow
+        When R-hat or bulk ESS fall short without divergences, sample once more with
+        twice ``tune`` and ``draws`` (as :func:`bayescale.fit`); noted in ``fit.notes``.
 
     Returns
     -------
@@ -957,8 +962,6 @@ def fit_sandwich(
     SpecificationError
         Invalid options.
     """
-    import pymc as pm
-
     if not (isinstance(degree, int) and 1 <= degree <= 8):
         raise SpecificationError(f"degree must be an integer in 1..8, not {degree!r}")
     if other_degree is not None and not (
@@ -1012,25 +1015,27 @@ def fit_sandwich(
     slice_degree = np.full(len(weights), degree if other_degree is None else other_degree)
     slice_degree[easy] = degree
     model = _build_model(x, briers[fit_mask], td.acc[fit_mask], weights, degree, slice_degree)
-    with model:
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=seed,
-            target_accept=target_accept,
-            nuts_sampler=nuts_sampler,
-            progressbar=progressbar,
-            compute_convergence_checks=False,
-        )
-        pm.compute_log_likelihood(idata, var_names=["y"], progressbar=False)
+    sampled = ["beta0", "beta_coef", "resid_chol", "sigma_slice", "alpha", "gamma", "sigma_acc"]
+    idata = sample_until_converged(
+        model,
+        check_vars=sampled,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        extend_if_slow=extend_if_slow,
+        notes=notes,
+        target_accept=target_accept,
+        nuts_sampler=nuts_sampler,
+        progressbar=progressbar,
+        log_likelihood=["y"],
+    )
     obs_coords = {
         "model": ("obs", td.models[fit_mask]),
         "compute": ("obs", 10 ** td.log_c[fit_mask]),
     }
     for group in ("log_likelihood", "observed_data"):
         idata[group] = idata[group].dataset.assign_coords(obs_coords)
-    sampled = ["beta0", "beta_coef", "resid_chol", "sigma_slice", "alpha", "gamma", "sigma_acc"]
     post = idata["posterior"].dataset
     diag = check_convergence(idata, var_names=[v for v in sampled if v in post], warn=warn)
     loc, scale = _slice_scaling(briers[fit_mask])

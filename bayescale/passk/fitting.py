@@ -31,7 +31,7 @@ from bayescale.passk.curves import (
 )
 from bayescale.passk.estimator import coverage_curve
 from bayescale.passk.model import CELL, PassKSpec, build_passk_model, cells, make_passk_spec
-from bayescale.sampling import sample_posterior
+from bayescale.sampling import sample_until_converged
 
 __all__ = ["PassKFit", "fit", "load"]
 
@@ -109,27 +109,22 @@ def fit(
     model = build_passk_model(ds, spec)
     import pymc as pm
 
-    attempts = [(draws, tune)] + ([(2 * draws, 2 * tune)] if extend_if_slow else [])
-    for attempt, (n_draws, n_tune) in enumerate(attempts):
-        idata = sample_posterior(
-            model,
-            draws=n_draws,
-            tune=n_tune,
-            chains=chains,
-            seed=seed + attempt,
-            nuts_sampler=nuts_sampler,
-            target_accept=target_accept,
-            progressbar=progressbar,
-            **sampler_kwargs,
-        )
-        diag = check_convergence(idata, var_names=spec.sampled_names(), warn=False)
-        # Slow mixing without divergences is cured by longer chains; divergences are not.
-        if diag.ok or diag.divergences or attempt == len(attempts) - 1:
-            break
-        spec.notes.append(
-            f"sampled again with tune={2 * tune}, draws={2 * draws}: the first run fell "
-            f"short ({diag})"
-        )
+    idata = sample_until_converged(
+        model,
+        check_vars=spec.sampled_names(),
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        extend_if_slow=extend_if_slow,
+        notes=spec.notes,
+        nuts_sampler=nuts_sampler,
+        target_accept=target_accept,
+        progressbar=progressbar,
+        **sampler_kwargs,
+    )
+    n_draws = int(idata["posterior"].sizes["draw"])
+    n_tune = tune * n_draws // draws
     sampler = {
         "nuts_sampler": nuts_sampler,
         "draws": n_draws,
