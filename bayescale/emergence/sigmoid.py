@@ -109,6 +109,44 @@ posterior probability of (i)-(iii). The criterion does not use :math:`C^*` or :m
 directly: when a task is still rising at the largest model, its ceiling and hence its
 mid-point are extrapolations, while the onset, the growth rate :math:`1/w_t` of the lower
 tail and the rise seen so far are constrained by the data.
+
+**Forecasts beyond the fitted range.** The models below a cut-off cannot say how wrong the
+law's extrapolation is: when a jump that has not started comes, and how fast. Fitted on
+Wu & Lo's tasks below their thresholds, the law's 90% predictive interval covered 0.35 of
+the held-out models, while the full-data law's covered 0.82: the misses are the law's
+extrapolation, not the scatter model. :meth:`SigmoidFit.forecast`,
+:meth:`SigmoidFit.held_out_check` and :meth:`SigmoidFit.log_score` therefore evaluate the
+law, beyond the fitted compute range :math:`[x_{\text{lo},t}, x_{\text{hi},t}]` of task
+:math:`t` (:math:`\log_{10}` FLOPs of its smallest and largest fitted models), at an
+*effective* compute whose distance from the range is uncertain by a log-normal factor,
+
+.. math::
+
+    x_{\text{eff}} = x_{\text{hi},t} + \Delta(x)\, e^{s \zeta}\ \ (x > x_{\text{hi},t}),
+    \qquad x_{\text{eff}} = x_{\text{lo},t} - \Delta(x)\, e^{s \zeta}\ \
+    (x < x_{\text{lo},t}), \qquad x_{\text{eff}} = x \text{ inside},
+
+with :math:`\Delta(x)` the decades of compute from the fitted range, :math:`\zeta \sim
+\mathcal N(0, 1)` one per posterior draw (shared by all compute values of the draw, so
+each draw's curve stays monotone) and :math:`s` = ``compute_drift``: the law's clock beyond
+the data runs :math:`e^{s\zeta}` times faster or slower. It is 0 inside the fitted range
+(the bands there, the pointwise log-likelihood and PSIS-LOO are unchanged), grows with the
+distance from it, keeps every draw between chance and its ceiling, and acts at forecast
+time only (no refit). In the lower tail of a rise, where
+:math:`\operatorname{logit}((a - c)/(h - c)) \approx (x - \log_{10} C^*)/w`, it is a drift of
+the accuracy logit of scale :math:`\approx \Delta\, s / w` per draw, the sigmoid's analogue
+of the Slice-and-Sandwich's ``accuracy_drift``; unlike an additive logit drift it does not
+move a task on its plateau (controls) and it lifts a task at chance towards its jump.
+:math:`s` was estimated by maximum likelihood of the held-out models' accuracies
+(:meth:`SigmoidFit.log_score`), each task's coverage checked with the :math:`s` estimated on
+the other tasks (``benchmarks/emergence_sigmoid.py --calibrate``,
+``docs/emergence_sigmoid.md``); the default is the pooled estimate on Wu & Lo's nine
+tasks below their thresholds, :math:`s = 4.5` (:data:`COMPUTE_DRIFT`): held-out 90%
+coverage 0.34 -> 0.89 leave-one-task-out, with bands 0.6-0.7 wide on the emergent tasks
+(arithmetic stays at 0.21: its fitted ceiling is the plateau before its second jump).
+ObsScaling below 1e23, where most rises had begun, gives :math:`s = 0.75` (coverage
+0.74 -> 0.91); there the default over-widens (coverage 1.00). The threshold and
+P(emergent) use the fitted law alone.
 """
 
 from __future__ import annotations
@@ -126,6 +164,7 @@ from numpy.typing import ArrayLike
 
 from bayescale.diagnostics import Diagnostics, check_convergence
 from bayescale.errors import DataError, SpecificationError
+from bayescale.sampling import sample_until_converged
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -133,6 +172,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "COMPUTE_DRIFT",
     "KNOWN_CHANCE",
     "OBSSCALING_EMERGENT",
     "WU_LO_CHANCE",
@@ -182,6 +222,12 @@ KNOWN_CHANCE: dict[str, float] = {
 _SAMPLE = ("chain", "draw")
 _LN9 = float(np.log(9.0))
 _EPS = 1e-9
+#: Default ``compute_drift`` :math:`s` (module docstring): the pooled maximum-likelihood
+#: estimate on the held-out models of Wu & Lo's nine tasks below their thresholds
+#: (``benchmarks/emergence_sigmoid.py --calibrate``; docs/emergence_sigmoid.md).
+COMPUTE_DRIFT = 4.5
+#: Gauss-Hermite nodes over the drift's zeta in :meth:`SigmoidFit.log_score`.
+_GH_NODES = 16
 _FREE = (
     "mu_o",
     "tau_o",
@@ -230,9 +276,18 @@ def sigmoid_law(
     chance, ceiling
         Floor :math:`c` and ceiling :math:`h` of the accuracy.
     """
-    z = (np.log10(np.asarray(compute, float)) - np.asarray(log10_threshold, float)) / np.asarray(
-        width, float
-    )
+    return _law_x(np.log10(np.asarray(compute, float)), log10_threshold, width, chance, ceiling)
+
+
+def _law_x(
+    log_c: ArrayLike,
+    log10_threshold: ArrayLike,
+    width: ArrayLike,
+    chance: ArrayLike,
+    ceiling: ArrayLike,
+) -> np.ndarray:
+    r""":func:`sigmoid_law` of :math:`\log_{10} C` (no overflow far beyond the data)."""
+    z = (np.asarray(log_c, float) - np.asarray(log10_threshold, float)) / np.asarray(width, float)
     c = np.asarray(chance, float)
     return c + (np.asarray(ceiling, float) - c) * (0.5 * (1.0 + np.tanh(0.5 * z)))
 
@@ -600,6 +655,13 @@ class SigmoidFit:
         Convergence of the fit.
     x_ref : float
         Reference :math:`\\log_{10} C` (mean of the fitted models).
+    notes : list of str
+        What the fit did that the user should know (a second, longer run).
+    compute_drift : float
+        Scale :math:`s` of the log-normal drift of the effective compute beyond each task's
+        fitted range (module docstring; default :data:`COMPUTE_DRIFT`). Forecast-time only:
+        ``dataclasses.replace(fit, compute_drift=s)`` rescales it without a refit; 0 turns
+        it off.
     """
 
     idata: xr.DataTree
@@ -611,6 +673,11 @@ class SigmoidFit:
     chance: dict[str, float] = field(default_factory=dict)
     max_decades: float = 2.0
     min_jump: float = 0.1
+    notes: list[str] = field(default_factory=list)
+    compute_drift: float = COMPUTE_DRIFT
+
+    def __post_init__(self) -> None:
+        _check_drift(self.compute_drift)
 
     # -- draws -----------------------------------------------------------------------------
     def _draws(self) -> dict[str, np.ndarray]:
@@ -628,6 +695,40 @@ class SigmoidFit:
     def _fitted(self, task: str) -> pd.DataFrame:
         d = self.data
         return d[(d["task"] == task) & ~d["held_out"]]
+
+    def fitted_range(self, task: str) -> tuple[float, float]:
+        r""":math:`\log_{10}` compute of the task's smallest and largest fitted models."""
+        self._task_index(task)
+        lc = np.log10(self._fitted(task)["compute"].to_numpy(float))
+        return float(lc.min()), float(lc.max())
+
+    def beyond(self, task: str, compute: ArrayLike) -> np.ndarray:
+        r"""Decades of compute :math:`\Delta` from the task's fitted range (0 inside)."""
+        lo, hi = self.fitted_range(task)
+        x = np.log10(np.asarray(compute, float))
+        return np.maximum(x - hi, 0.0) + np.maximum(lo - x, 0.0)
+
+    def _effective_x(self, task: str, log_c: np.ndarray, zeta: ArrayLike) -> np.ndarray:
+        r"""Effective :math:`\log_{10} C` per drift draw and point: (len(zeta), len(log_c))."""
+        lo, hi = self.fitted_range(task)
+        x = np.asarray(log_c, float)[None, :]
+        factor = np.exp(self.compute_drift * np.asarray(zeta, float))[:, None]
+        above = hi + (x - hi) * factor
+        below = lo - (lo - x) * factor
+        return np.where(x > hi, above, np.where(x < lo, below, np.broadcast_to(x, above.shape)))
+
+    def _curves(
+        self, d: dict[str, np.ndarray], task: str, log_c: np.ndarray, zeta: ArrayLike
+    ) -> np.ndarray:
+        """The law per posterior draw (zeta one per draw) with the drift: (sample, point)."""
+        j = self._task_index(task)
+        return _law_x(
+            self._effective_x(task, log_c, zeta),
+            d["log10_threshold"][:, j, None],
+            d["width"][:, j, None],
+            self.chance[task],
+            d["ceiling"][:, j, None],
+        )
 
     # -- thresholds and emergence --------------------------------------------------------
     def emergent_draws(
@@ -742,6 +843,9 @@ class SigmoidFit:
     ) -> pd.DataFrame:
         """Posterior of the law and of a new model's accuracy at the given compute.
 
+        Beyond a task's fitted compute range both include the extrapolation drift of
+        ``compute_drift`` (module docstring); inside it they are the fitted law's.
+
         Parameters
         ----------
         compute
@@ -776,13 +880,8 @@ class SigmoidFit:
         for t in tasks:
             j = self._task_index(t)
             ch = self.chance[t]
-            curve = sigmoid_law(
-                c[None, :],
-                d["log10_threshold"][:, j, None],
-                d["width"][:, j, None],
-                ch,
-                d["ceiling"][:, j, None],
-            )
+            zeta = rng.standard_normal(d["width"].shape[0])
+            curve = self._curves(d, t, np.log10(c), zeta)
             pred = _predict(curve, d["kappa"][:, j, None], self._n_new(t, n_questions), rng)
             cq = np.quantile(curve, q, axis=0)
             pq = np.quantile(pred, q, axis=0)
@@ -819,8 +918,9 @@ class SigmoidFit:
         pandas.DataFrame
             One row per held-out (task, model): ``compute``, ``value`` (observed accuracy),
             ``pred_median``, ``pred_lower``, ``pred_upper`` (predictive interval of a new
-            model with the row's number of questions), ``median`` (the law), ``error``
-            (``value - pred_median``), ``covered``.
+            model with the row's number of questions, extrapolation drift included),
+            ``median`` (the law), ``error`` (``value - pred_median``), ``covered``,
+            ``beyond`` (decades of compute past the fitted range).
         """
         _check_ci(ci)
         d = self._draws()
@@ -830,13 +930,8 @@ class SigmoidFit:
         rows = []
         for t, g in held.groupby("task", sort=False):
             j = self._task_index(str(t))
-            curve = sigmoid_law(
-                g["compute"].to_numpy()[None, :],
-                d["log10_threshold"][:, j, None],
-                d["width"][:, j, None],
-                self.chance[str(t)],
-                d["ceiling"][:, j, None],
-            )
+            zeta = rng.standard_normal(d["width"].shape[0])
+            curve = self._curves(d, str(t), np.log10(g["compute"].to_numpy(float)), zeta)
             pred = _predict(curve, d["kappa"][:, j, None], g["n_questions"].to_numpy(), rng)
             pq = np.quantile(pred, q, axis=0)
             out = g[["task", "model", "family", "compute", "value"]].copy()
@@ -846,6 +941,7 @@ class SigmoidFit:
             out["pred_upper"] = pq[2]
             out["error"] = out["value"] - out["pred_median"]
             out["covered"] = (out["value"] >= pq[0]) & (out["value"] <= pq[2])
+            out["beyond"] = self.beyond(str(t), g["compute"].to_numpy(float))
             rows.append(out)
         if not rows:
             return pd.DataFrame(
@@ -861,9 +957,99 @@ class SigmoidFit:
                     "pred_upper",
                     "error",
                     "covered",
+                    "beyond",
                 ]
             )
         return pd.concat(rows, ignore_index=True)
+
+    def log_score(
+        self,
+        task: str,
+        compute: ArrayLike,
+        value: ArrayLike,
+        n_questions: ArrayLike | None = None,
+    ) -> np.ndarray:
+        r"""Log predictive density of observed accuracies of new models of a task.
+
+        .. math::
+
+            \log p(a \mid C) = \log \frac1N \sum_n \sum_q \omega_q\,
+                p\big(a \mid a_{t,n}(x_{\text{eff}}(C, \zeta_q)),\ \kappa_{t,n}\big)
+
+        over the :math:`N` posterior draws and Gauss-Hermite nodes :math:`(\zeta_q,
+        \omega_q)` of the drift (exact up to quadrature; the law alone inside the fitted
+        range), :math:`p` the beta-binomial mass of :math:`k = a n` plus :math:`\log n`
+        (the accuracy-scale density of the stored log-likelihood) or, without
+        ``n_questions``, the Beta density. The scoring rule by which ``compute_drift`` was
+        estimated (``benchmarks/emergence_sigmoid.py --calibrate``).
+
+        Parameters
+        ----------
+        task
+            A fitted task.
+        compute, value
+            Training FLOPs (> 0) and observed accuracies in [0, 1], same length.
+        n_questions
+            Questions per value (one number or one per value; default: the task's median
+            in the data). NaN: Beta density of the accuracy.
+
+        Returns
+        -------
+        numpy.ndarray
+            One log density per value.
+        """
+        from scipy import special
+
+        self._task_index(task)
+        x = np.log10(np.atleast_1d(np.asarray(compute, float)))
+        a = np.atleast_1d(np.asarray(value, float))
+        if x.shape != a.shape or x.ndim != 1 or not np.all(np.isfinite(x)):
+            raise SpecificationError(
+                "compute and value must be equally long 1-d arrays of positive FLOPs and accuracies"
+            )
+        if not np.all((a >= 0) & (a <= 1)):
+            raise SpecificationError(f"accuracies must lie in [0, 1], not {a[(a < 0) | (a > 1)]}")
+        n_default = self._n_new(task, None)
+        n = np.broadcast_to(
+            np.asarray(n_default if n_questions is None else n_questions, float), a.shape
+        )
+        beta_rows = ~np.isfinite(n)
+        if np.any(beta_rows & ((a <= 0) | (a >= 1))):
+            raise SpecificationError(
+                "an accuracy of exactly 0 or 1 has no Beta density: give n_questions"
+            )
+        d = self._draws()
+        j = self._task_index(task)
+        nodes, weights = np.polynomial.hermite_e.hermegauss(_GH_NODES)
+        weights = weights / weights.sum()
+        kappa = d["kappa"][:, j, None]
+        k = np.round(a * np.nan_to_num(n))
+        out = np.empty(len(a))
+        lt, w, h = (d[v][:, j, None] for v in ("log10_threshold", "width", "ceiling"))
+        for i in range(len(a)):
+            if self.compute_drift > 0 and self.beyond(task, 10 ** x[i : i + 1])[0] > 0:
+                zs, ws = nodes, weights
+            else:
+                zs, ws = np.zeros(1), np.ones(1)
+            x_eff = self._effective_x(task, x[i : i + 1], zs)[:, 0]  # one per node
+            p = np.clip(_law_x(x_eff[None, :], lt, w, self.chance[task], h), _EPS, 1 - _EPS)
+            al, be = p * kappa, (1 - p) * kappa
+            if beta_rows[i]:
+                lp = (al - 1) * np.log(a[i]) + (be - 1) * np.log1p(-a[i]) - special.betaln(al, be)
+            else:
+                ni = n[i]
+                lp = (
+                    special.gammaln(ni + 1)
+                    - special.gammaln(k[i] + 1)
+                    - special.gammaln(ni - k[i] + 1)
+                    + special.betaln(k[i] + al, ni - k[i] + be)
+                    - special.betaln(al, be)
+                    + np.log(ni)
+                )
+            lw = lp + np.log(ws)[None, :]  # (sample, node)
+            top = lw.max()
+            out[i] = top + np.log(np.exp(lw - top).sum() / lw.shape[0])
+        return out
 
     def forecast_scores(self, ci: float = 0.9) -> pd.DataFrame:
         """Per task: held-out models, mean absolute error of the predictive median, coverage."""
@@ -923,12 +1109,16 @@ class SigmoidFit:
             )
         sc = self.forecast_scores(ci)
         if not sc.empty:
-            lines.append("held-out forecasts (models at or above the cut-off):")
+            lines.append(
+                "held-out forecasts (models at or above the cut-off; extrapolation drift "
+                f"compute_drift = {self.compute_drift:g}):"
+            )
             for t, r in sc.iterrows():
                 lines.append(
                     f"  {t!s:32.32s} n={int(r.n_held_out):3d}  MAE {r.mae:.3f}  "
                     f"{ci:.0%} coverage {r.coverage:.2f}"
                 )
+        lines.extend(f"note: {note}" for note in self.notes)
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -940,7 +1130,8 @@ class SigmoidFit:
         """Accuracy against log compute per task with bands, chance floor and threshold.
 
         Each panel: fitted models (filled) and held-out models (open), the law's median and
-        ``ci`` band, a new model's predictive band (lighter), the chance floor (dashed), the
+        ``ci`` band, a new model's predictive band (lighter; both with the extrapolation
+        drift beyond the fitted range), the chance floor (dashed), the
         cut-off (dotted) and the threshold's ``ci`` interval (grey span, median dashed).
         """
         from matplotlib.figure import Figure
@@ -1000,21 +1191,42 @@ class SigmoidFit:
 
 
 def _predict(curve: np.ndarray, kappa: np.ndarray, n: Any, rng: np.random.Generator) -> np.ndarray:
-    """Accuracy of a new model: Beta scatter around the law, then binomial question noise."""
+    """Accuracy of a new model: Beta scatter around the law, then binomial question noise.
+
+    Each compute value (column) gets its own child generator, so its draws do not depend
+    on the other columns' values (the same at a compute inside the fitted range with or
+    without the extrapolation drift, and whatever else is forecast alongside).
+    """
     p = np.clip(curve, _EPS, 1 - _EPS)
-    own = rng.beta(p * kappa, (1 - p) * kappa)
     n_arr = np.broadcast_to(np.asarray(n, float), curve.shape)
-    known = np.isfinite(n_arr)
-    out = own.copy()
-    if known.any():
-        nn = n_arr[known].astype(np.int64)
-        out[known] = rng.binomial(nn, own[known]) / nn
+    kap = np.broadcast_to(kappa, curve.shape)
+    out = np.empty_like(p)
+    for col, g in enumerate(rng.spawn(curve.shape[1])):
+        own = g.beta(p[:, col] * kap[:, col], (1 - p[:, col]) * kap[:, col])
+        nn = n_arr[:, col]
+        known = np.isfinite(nn)
+        out[:, col] = own
+        if known.any():
+            ni = nn[known].astype(np.int64)
+            out[known, col] = g.binomial(ni, own[known]) / ni
     return out
 
 
 def _check_ci(ci: float) -> None:
     if not 0 < ci < 1:
         raise SpecificationError(f"ci must be in (0, 1), not {ci!r}")
+
+
+def _check_drift(compute_drift: float) -> None:
+    try:
+        ok = bool(np.isfinite(float(compute_drift)) and float(compute_drift) >= 0)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise SpecificationError(
+            "compute_drift must be a number >= 0 (0 turns the extrapolation drift off), "
+            f"not {compute_drift!r}"
+        )
 
 
 def _cutoffs(cutoff: float | Mapping[str, float] | None, tasks: list[str]) -> dict[str, float]:
@@ -1055,6 +1267,8 @@ def fit_sigmoid(
     nuts_sampler: str = "nutpie",
     progressbar: bool = False,
     warn: bool = True,
+    extend_if_slow: bool = True,
+    compute_drift: float = COMPUTE_DRIFT,
 ) -> SigmoidFit:
     r"""Fit the hierarchical sigmoidal emergence law to one or more tasks.
 
@@ -1076,6 +1290,14 @@ def fit_sigmoid(
         Passed to :func:`pymc.sample` (``target_accept`` 0.95: see the module docstring).
     warn
         Warn (:class:`~bayescale.errors.ConvergenceWarning`) when the diagnostics fail.
+    extend_if_slow
+        When R-hat or bulk ESS fall short without divergences, sample once more with
+        twice ``tune`` and ``draws`` (as :func:`bayescale.fit`); noted in ``fit.notes``.
+    compute_drift
+        Scale :math:`s` of the extrapolation drift of forecasts beyond each task's fitted
+        compute range (module docstring; default :data:`COMPUTE_DRIFT`, estimated on
+        held-out models). Forecast-time only: it changes no posterior and no
+        log-likelihood; 0 turns it off.
 
     Returns
     -------
@@ -1089,12 +1311,11 @@ def fit_sigmoid(
     SpecificationError
         Invalid cut-off, chance level or option.
     """
-    import pymc as pm
-
     if not (isinstance(min_models, int) and min_models >= 3):
         raise SpecificationError(f"min_models must be an integer >= 3, not {min_models!r}")
     if not max_decades > 0 or not 0 <= min_jump < 1:
         raise SpecificationError("max_decades must be > 0 and min_jump in [0, 1)")
+    _check_drift(compute_drift)
     data = emergence_table(table, chance=chance, n_questions=n_questions, tasks=tasks)
     task_list = list(pd.unique(data["task"]))
     cuts = _cutoffs(cutoff, task_list)
@@ -1121,17 +1342,20 @@ def fit_sigmoid(
     value = fit["value"].to_numpy(float)
     k = np.where(np.isfinite(n), np.round(value * np.nan_to_num(n)), 0.0)
     model = _build_model(log_c - x_ref, task_idx, chance_t, n, k, value, task_list, x_ref)
-    with model:
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            target_accept=target_accept,
-            random_seed=seed,
-            nuts_sampler=nuts_sampler,
-            progressbar=progressbar,
-            compute_convergence_checks=False,
-        )
+    notes: list[str] = []
+    idata = sample_until_converged(
+        model,
+        check_vars=[*_FREE, *_DERIVED],
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        extend_if_slow=extend_if_slow,
+        notes=notes,
+        target_accept=target_accept,
+        nuts_sampler=nuts_sampler,
+        progressbar=progressbar,
+    )
     post = idata["posterior"].dataset
     ll = _log_likelihood(post, log_c, task_idx, chance_t, n, k, value)
     obs_coords = {
@@ -1169,6 +1393,8 @@ def fit_sigmoid(
         chance=chance_map,
         max_decades=max_decades,
         min_jump=min_jump,
+        notes=notes,
+        compute_drift=float(compute_drift),
     )
 
 
