@@ -99,7 +99,7 @@ def compiled_model(model: Any, key: Hashable | None = None) -> tuple[Any, bool]:
     if hit is not None:
         updated = hit.with_data(**_data_values(model))
         coords = dict(updated.coords or {})
-        coords.update({name: _index(values) for name, values in model.coords.items()})
+        coords.update({name: _index(v) for name, v in model.coords.items() if v is not None})
         return dataclasses.replace(updated, _coords=coords), True
     compiled = nutpie.compile_pymc_model(model, backend="numba")
     if key is not None:

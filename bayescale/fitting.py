@@ -47,6 +47,8 @@ _log = logging.getLogger("bayescale")
 FORMAT_VERSION = 1
 DATA_GROUP = "fit_data"
 SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
+#: Mass matrix adaptations of nutpie (``nuts={"adaptation": ...}``).
+ADAPTATIONS = ("low_rank", "diag", "draw_diag", "flow")
 
 
 def make_spec(
@@ -177,7 +179,9 @@ def fit(
         When R-hat or bulk ESS fall short *without* divergences (slow mixing along the
         E-A-alpha ridge, not bad geometry), sample once more with twice ``tune`` and
         ``draws``; ``fit.sampler["extended_after"]`` and ``fit.spec.notes`` record it.
-        Divergences are never "fixed" this way: they are reported.
+        Divergences are never "fixed" by longer chains: they are reported. (Divergences
+        with the default low-rank mass matrix do lead to one run with the diagonal one,
+        see ``docs/diagnostics.md``; choosing ``nuts={"adaptation": ...}`` turns that off.)
     **sampler_kwargs
         ``nuts={...}`` (options of the NUTS implementation, e.g. ``max_treedepth``) and
         ``cores``; any other option (e.g. ``init=...``) is passed to :func:`pymc.sample`.
@@ -189,6 +193,12 @@ def fit(
     law_obj = get_law(law)
     if nuts_sampler not in SAMPLERS:
         raise SpecificationError(f"nuts_sampler must be one of {SAMPLERS}, not {nuts_sampler!r}")
+    adaptation = (sampler_kwargs.get("nuts") or {}).get("adaptation")
+    if nuts_sampler == "nutpie" and adaptation is not None and adaptation not in ADAPTATIONS:
+        raise SpecificationError(
+            f"nuts={{'adaptation': {adaptation!r}}} is not a nutpie mass matrix adaptation; "
+            f"use one of {ADAPTATIONS} (default: 'low_rank', with 'diag' on divergences)"
+        )
     ds = validate(
         data,
         metric=metric,

@@ -168,6 +168,13 @@ def test_a_chosen_adaptation_is_kept_despite_divergences(monkeypatch) -> None:
     assert fit.diagnostics.divergences >= 2
 
 
+def test_an_unknown_adaptation_is_refused_before_compiling() -> None:
+    before = compiled.cache_info()
+    with pytest.raises(bs.SpecificationError, match="'diag'"):
+        bs.fit(_one_family("a", (2e7, 5e7, 1e8), 5), nuts={"adaptation": "dense"})
+    assert compiled.cache_info().misses == before.misses  # nothing was compiled
+
+
 # -- NumPy post-processing against PyMC ----------------------------------------------
 
 
