@@ -87,7 +87,7 @@ def compiled_model(model: Any, key: Hashable | None = None) -> tuple[Any, bool]:
         The compiled model carrying ``model``'s data and coordinates, and whether it came
         from the cache.
     """
-    import nutpie
+    from bayescale.callbacks import compile_pymc_model
 
     with _lock:
         hit = _cache.get(key) if key is not None else None
@@ -101,7 +101,7 @@ def compiled_model(model: Any, key: Hashable | None = None) -> tuple[Any, bool]:
         coords = dict(updated.coords or {})
         coords.update({name: _index(v) for name, v in model.coords.items() if v is not None})
         return dataclasses.replace(updated, _coords=coords), True
-    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    compiled = compile_pymc_model(model)
     if key is not None:
         with _lock:
             _cache[key] = compiled

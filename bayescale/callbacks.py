@@ -1,0 +1,284 @@
+r"""nutpie's C callbacks, compiled so that Numba can cache them between processes.
+
+nutpie samples a PyMC model through two C-callable functions, the log density with its
+gradient and the "expand" function that turns an unconstrained point into the trace's
+variables. :func:`nutpie.compile_pymc_model` builds each as a :func:`numba.cfunc` around
+the PyTensor-generated Numba function. PyTensor caches that inner function's machine code
+on disk, but nutpie's wrapper cannot be cached (it refers to "dynamic globals": record
+field names drawn from :func:`uuid.uuid4` and the data arrays themselves), so every new
+process type-infers and compiles the wrapper again, inner functions included: 6-7 s of
+the 11 s a fresh process needed for the 245 Hoffmann et al. points with warm caches
+(``benchmarks/speed.py``).
+
+:func:`compile_pymc_model` returns the same :class:`nutpie.compile_pymc.CompiledPyMCModel`
+with wrappers generated as source code that refers only to the inner function, to the
+dimensions and to the layout of nutpie's user-data record (one 64-bit word per data
+pointer, per size and per shape entry, read at call time), registered under a key
+derived from the inner function's own PyTensor cache key. Numba then stores them in
+PyTensor's compile directory next to the inner functions, and a fresh process with warm
+caches loads machine code instead of compiling it. Data swapping
+(:meth:`~nutpie.compile_pymc.CompiledPyMCModel.with_data`) works unchanged: the wrappers
+read the data pointers and shapes from the record nutpie updates.
+
+The wrappers compute exactly what nutpie's do (same inner function, same return codes:
+0 success, 1 an exception, 3 a non-finite gradient, 4 a non-finite log density, -1 a
+dimension mismatch; -2 for an exception in the expand function), so sampling is
+bit-for-bit the same (``tests/test_callbacks.py``). This uses nutpie's internal helpers
+(``_make_functions``, ``make_user_data``, ``CompiledPyMCModel``); when they are missing or
+the record layout differs in a future nutpie, :func:`compile_pymc_model` falls back to
+:func:`nutpie.compile_pymc_model` with a :class:`RuntimeWarning`, losing only the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from typing import Any
+
+import numpy as np
+
+__all__ = ["compile_pymc_model"]
+
+# Part of every cache key: change it whenever the generated source's meaning changes.
+_TEMPLATE_VERSION = "bayescale-callbacks-1"
+
+_LOGP_SRC = """
+def logp_callback(dim, x_, out_, logp_, user_data_):
+    if dim != {n_dim}:
+        return -1
+    try:
+{loads}
+        x = numba.carray(x_, ({n_dim},))
+        out = numba.carray(out_, ({n_dim},))
+        logp_val, grad = inner(x{args})
+        logp_[0] = logp_val
+        finite = True
+        for i in range({n_dim}):
+            out[i] = grad[i]
+            if not np.isfinite(grad[i]):
+                finite = False
+        if not finite:
+            return 3
+        if not np.isfinite(logp_val):
+            return 4
+    except Exception:
+        return 1
+    return 0
+"""
+
+_EXPAND_SRC = """
+def expand_callback(dim, expanded, x_, out_, user_data_):
+    if dim != {n_dim}:
+        return -1
+    if expanded != {n_expanded}:
+        return -1
+    try:
+{loads}
+        x = numba.carray(x_, ({n_dim},))
+        out = numba.carray(out_, ({n_expanded},))
+        (values,) = inner(x{args})
+        for i in range({n_expanded}):
+            out[i] = values[i]
+    except Exception:
+        return -2
+    return 0
+"""
+
+
+class _LayoutError(RuntimeError):
+    """nutpie's user-data record is not the layout the generated wrappers read."""
+
+
+def _record_offsets(
+    keys: list[str], shared_data: dict[str, np.ndarray], itemsize: int
+) -> dict[str, tuple[int, int]]:
+    """Word offsets of each shared array's data pointer and first shape entry.
+
+    nutpie's record (``make_user_data``) is ``data[k] | size[k] | shape entries``, every
+    field an unsigned 64-bit word, the arrays in ``keys`` order.
+    """
+    n = len(keys)
+    offsets, word = {}, 2 * n
+    for i, key in enumerate(keys):
+        offsets[key] = (i, word)
+        word += shared_data[key].ndim
+    if word * 8 != itemsize:
+        raise _LayoutError(f"record of {itemsize} bytes, expected {word * 8}")
+    return offsets
+
+
+def _loads(
+    keys: list[str],
+    offsets: dict[str, tuple[int, int]],
+    shared_data: dict[str, np.ndarray],
+    n_words: int,
+) -> tuple[str, str]:
+    """Source lines viewing one function's shared arrays, and its extra call arguments."""
+    if not keys:
+        return "        pass", ""
+    lines = [f"        ud = numba.carray(user_data_, ({n_words},), np.uint64)"]
+    args = ""
+    for i, key in enumerate(keys):
+        array = shared_data[key]
+        data_word, shape_word = offsets[key]
+        entries = "".join(f"ud[{shape_word + d}], " for d in range(array.ndim))
+        lines.append(
+            f"        shared{i} = numba.carray(address_as_void_pointer(ud[{data_word}]), "
+            f"({entries}), np.{np.dtype(array.dtype).name})"
+        )
+        args += f", shared{i}"
+    return "\n".join(lines), args
+
+
+def _cfunc(
+    template: str,
+    name: str,
+    inner: Any,
+    shared_keys: list[str],
+    offsets: dict[str, tuple[int, int]],
+    shared_data: dict[str, np.ndarray],
+    n_words: int,
+    signature: Any,
+    **sizes: int,
+) -> Any:
+    """Compile one wrapper as a :func:`numba.cfunc`, cached when the inner one is."""
+    import numba
+    from nutpie.compile_pymc import address_as_void_pointer
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
+
+    loads, args = _loads(shared_keys, offsets, shared_data, n_words)
+    src = template.format(loads=loads, args=args, **sizes)
+    inner_key = CACHED_SRC_FUNCTIONS.get(getattr(inner, "py_func", None))
+    cache_key = None
+    if inner_key is not None:
+        text = f"{_TEMPLATE_VERSION}\n{inner_key}\n{src}"
+        cache_key = hashlib.sha256(text.encode()).hexdigest()
+    env = {
+        "__name__": __name__,  # Numba rebuilds a cached function's environment from it
+        "numba": numba,
+        "np": np,
+        "inner": inner,
+        "address_as_void_pointer": address_as_void_pointer,
+    }
+    py_func = compile_numba_function_src(src, name, env, cache_key=cache_key)
+    return numba.cfunc(signature, cache=cache_key is not None)(py_func)
+
+
+def _compile(model: Any) -> Any:
+    import numba
+    import nutpie.compile_pymc as cp
+    from pymc.initial_point import make_initial_point_fn
+
+    # As nutpie.compile_pymc_model(model, backend="numba") with its defaults.
+    initial_point = make_initial_point_fn(
+        model=model,
+        overrides=None,
+        default_strategy="support_point",
+        jitter_rvs=set(model.free_RVs),
+        return_transformed=True,
+    )
+    (n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info, reparameterized) = (
+        cp._make_functions(
+            model,
+            mode="NUMBA",
+            compute_grad=True,
+            join_expanded=True,
+            pymc_initial_point_fn=cp._wrap_with_lock(initial_point),
+            var_names=None,
+        )
+    )
+    shared_data: dict[str, np.ndarray] = {}
+    shared_var_keys: dict[Any, str] = {}
+    for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
+        if var in shared_var_keys:
+            continue
+        key = f"shared{len(shared_var_keys)}"  # deterministic, unlike nutpie's uuid4
+        value = np.array(var.get_value(), order="C", copy=True)
+        value.flags.writeable = False
+        shared_data[key] = value
+        shared_var_keys[var] = key
+    user_data = cp.make_user_data(shared_var_keys, shared_data)
+    keys = list(shared_var_keys.values())
+    offsets = _record_offsets(keys, shared_data, user_data.dtype.itemsize)
+    n_words = user_data.dtype.itemsize // 8
+
+    double_p = numba.types.CPointer(numba.types.double)
+    u64, i64, voidp = numba.types.uint64, numba.types.int64, numba.types.voidptr
+    logp = _cfunc(
+        _LOGP_SRC,
+        "logp_callback",
+        logp_pt.vm.jit_fn,
+        [shared_var_keys[v] for v in logp_pt.get_shared()],
+        offsets,
+        shared_data,
+        n_words,
+        i64(u64, double_p, double_p, double_p, voidp),
+        n_dim=n_dim,
+    )
+    expand = _cfunc(
+        _EXPAND_SRC,
+        "expand_callback",
+        expand_pt.vm.jit_fn,
+        [shared_var_keys[v] for v in expand_pt.get_shared()],
+        offsets,
+        shared_data,
+        n_words,
+        i64(u64, u64, double_p, double_p, voidp),
+        n_dim=n_dim,
+        n_expanded=n_expanded,
+    )
+    dims, coords = cp._prepare_dims_and_coords(model, shape_info, reparameterized)
+    return cp.CompiledPyMCModel(
+        _n_dim=n_dim,
+        dims=dims,
+        _coords=coords,
+        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
+        compiled_logp_func=logp,
+        compiled_expand_func=expand,
+        initial_point_func=initial_point_fn,
+        shared_data=shared_data,
+        shared_var_keys=shared_var_keys,
+        user_data=user_data,
+        n_expanded=n_expanded,
+        shape_info=shape_info,
+        logp_func=logp_pt,
+        expand_func=expand_pt,
+        reparameterized_names=reparameterized,
+    )
+
+
+def compile_pymc_model(model: Any) -> Any:
+    """``nutpie.compile_pymc_model(model, backend="numba")``, with cacheable callbacks.
+
+    Parameters
+    ----------
+    model
+        A :class:`pymc.Model`.
+
+    Returns
+    -------
+    nutpie.compile_pymc.CompiledPyMCModel
+        Ready for :func:`nutpie.sample` and ``with_data``. Its two callbacks are cached
+        in PyTensor's compile directory, so the next process with the same model
+        structure loads them instead of compiling.
+
+    Warns
+    -----
+    RuntimeWarning
+        When nutpie's internals are not what this module was written against; the model
+        is then compiled by :func:`nutpie.compile_pymc_model` itself (correct, not
+        cached between processes).
+    """
+    try:
+        return _compile(model)
+    except (ImportError, AttributeError, TypeError, ValueError, _LayoutError) as err:
+        import nutpie
+
+        warnings.warn(
+            f"bayescale could not build cacheable nutpie callbacks ({type(err).__name__}: "
+            f"{err}); compiling with nutpie.compile_pymc_model instead, which Numba "
+            "cannot cache between processes.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return nutpie.compile_pymc_model(model, backend="numba")
