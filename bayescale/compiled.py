@@ -1,20 +1,21 @@
 r"""Compile once, sample many: nutpie-compiled bayescale models, reused with new data.
 
 Compiling a PyMC model to machine code (PyTensor to Numba, through
-:func:`nutpie.compile_pymc_model`) is most of the wall time of a small fit: on the 245
-Hoffmann et al. points it took 6.2 s against 1.8 s of sampling
+:func:`bayescale.callbacks.compile_pymc_model`) is most of the wall time of a small fit:
+on the 245 Hoffmann et al. points it took 6.2 s against 1.8 s of sampling
 (``benchmarks/speed.py``). Every data-dependent number of a bayescale model is a
 ``pm.Data`` container (observations, centred inputs, family index, measurement errors and
 the prior hyper-parameters, see :func:`bayescale.model.build_model`), so two data sets of
 the same *structure* (:func:`bayescale.model.structure_key`: law, pooling, likelihood,
 number of families; not the number of observations) share one compiled log density.
 The second and later fits swap their data into the compiled model
-(:meth:`nutpie.compiled_pyfunc.CompiledPyMCModel.with_data`) and only sample.
+(:meth:`nutpie.compile_pymc.CompiledPyMCModel.with_data`) and only sample.
 
 The cache lives in the process (a bounded LRU of :data:`MAX_ENTRIES` models, shared by
-threads); Numba's machine code for a model also persists between processes in
-PyTensor's compile directory, which is what makes a warm *fresh* process faster than a
-cold one. :func:`cache_info` reports hits and misses; :func:`clear_cache` empties it.
+threads); Numba's machine code for a model, nutpie's C callbacks included
+(:mod:`bayescale.callbacks`), also persists between processes in PyTensor's compile
+directory, so a fresh process with warm disk caches loads it instead of compiling.
+:func:`cache_info` reports hits and misses; :func:`clear_cache` empties it.
 
 Sampling uses nutpie with its low-rank mass-matrix adaptation by default
 (``adaptation="low_rank"``): a scaling law's posterior is a curved, strongly correlated
