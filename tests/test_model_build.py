@@ -150,7 +150,9 @@ def test_measurement_intervals_enter_as_known_noise(runs) -> None:
     df = runs.assign(value_lo=runs.value * 0.99, value_hi=runs.value * 1.01)
     ds = validate(df)
     model = build_model(ds, make_spec(ds, get_law("chinchilla")))
-    se = model["measurement_se"].get_value()
+    columns = list(model.coords["obs_column"])
+    assert columns == ["u_params", "u_tokens", "y", "measurement_se"]
+    se = model["obs_data"].get_value()[:, columns.index("measurement_se")]
     expected = (np.log(1.01) - np.log(0.99)) / (2 * 1.959964)
     np.testing.assert_allclose(se, expected, rtol=1e-4)
     _check_finite(model)
