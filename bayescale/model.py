@@ -442,8 +442,8 @@ def build_model(ds: xr.Dataset, spec: ModelSpec) -> pm.Model:
     Every per-observation float is a column of the one ``obs_data`` matrix, so PyTensor
     knows they have the same length and drops its run-time broadcast checks; with one
     family the parameters are scalars rather than indexed by ``family_idx``. Together
-    these cut Numba's compile of a chinchilla model on 245 points from 13.0 s to 2.4 s
-    in a process with empty caches (``docs/speed.md``).
+    these cut the compile of a chinchilla model on 245 points in a process with empty
+    caches from 11.4 s to 8.4 s (``docs/speed.md``).
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -497,7 +497,8 @@ def build_model(ds: xr.Dataset, spec: ModelSpec) -> pm.Model:
             # loosen the runs of the others (a shared scale let 0.24 from one family
             # free the level of every run, and a family with one run lost its curve).
             run_sigma = pm.HalfNormal("run_sigma", hyper["run_sigma.sigma"], dims=dims.FAMILY)
-            run_tau = run_sigma[0] if one_family else run_sigma[family_idx]
+            # per observation, as run_marginal_logp reorders it with the rows
+            run_tau = pt.zeros_like(mu) + run_sigma[0] if one_family else run_sigma[family_idx]
         if spec.config_effects and spec.likelihood == "normal" and not spec.run_effects:
             _marginal_replicates(pm, pt, mu, sigma, config_sigma, y_values, se, config_idx)
             return model

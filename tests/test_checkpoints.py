@@ -177,6 +177,37 @@ def test_model_integrates_run_offsets_out_with_normal_and_samples_them_with_t(
     assert logp.shape == (ds.sizes[dims.OBS],)
 
 
+def test_one_family_run_marginal_density_is_the_exact_one() -> None:
+    """One family: scalar parameters, and the run scale still per observation (a scalar
+    reordered with the rows read out of bounds and crashed the compiled model)."""
+    from bayescale.model import observed_y
+    from bayescale.predictive import NUMPY_OPS
+
+    ds = validate(simulate_checkpoints(families=("fam_a",)))
+    law = get_law("chinchilla")
+    spec = make_spec(ds, law)
+    model = build_model(ds, spec)
+    assert "family_idx" not in model.named_vars
+    point = model.initial_point()
+    names = [p.name for p in law.parameters] + ["sigma", "run_sigma"]
+    outputs = model.replace_rvs_by_values([model[n] for n in names])
+    evaluate = model.compile_fn(outputs, inputs=model.value_vars, on_unused_input="ignore")
+    values = dict(zip(names, evaluate(point), strict=True))
+    theta = {p.name: np.asarray(values[p.name]).reshape(-1)[0] for p in law.parameters}
+    u = {x: np.log(ds[x].values) - spec.summary.log_ref[x] for x in law.inputs}
+    mu = law.log_mean(NUMPY_OPS, theta, u) * np.ones(ds.sizes[dims.OBS])
+    expected = run_marginal_logp(
+        np,
+        observed_y(ds, "log"),
+        mu,
+        np.full_like(mu, float(values["sigma"]) ** 2),
+        float(np.asarray(values["run_sigma"]).reshape(-1)[0]),
+        ds["run_idx"].values,
+    )
+    logp = model.compile_logp(vars=[model["y"]], sum=False)(point)[0]
+    np.testing.assert_allclose(logp, expected, rtol=1e-10)
+
+
 @pytest.fixture(scope="module")
 def mocked_checkpoint_fit(checkpoints) -> bs.ScalingFit:
     return fit_mocked(checkpoints, draws=50)
