@@ -148,7 +148,8 @@ def _cfunc(
 
     loads, args = _loads(shared_keys, offsets, shared_data, n_words)
     src = template.format(loads=loads, args=args, **sizes)
-    inner_key = CACHED_SRC_FUNCTIONS.get(getattr(inner, "py_func", None))
+    py_inner = getattr(inner, "py_func", None)
+    inner_key = CACHED_SRC_FUNCTIONS.get(py_inner) if py_inner is not None else None
     cache_key = None
     if inner_key is not None:
         text = f"{_TEMPLATE_VERSION}\n{inner_key}\n{src}"
