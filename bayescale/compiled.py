@@ -2,8 +2,8 @@ r"""Compile once, sample many: nutpie-compiled bayescale models, reused with new
 
 Compiling a PyMC model to machine code (PyTensor to Numba, through
 :func:`bayescale.callbacks.compile_pymc_model`) is most of the wall time of a small fit:
-on the 245 Hoffmann et al. points it took 6.2 s against 1.8 s of sampling
-(``benchmarks/speed.py``). Every data-dependent number of a bayescale model is a
+on the 245 Hoffmann et al. points it took 8.4 s against 0.8 s of sampling in a process
+with empty caches (``benchmarks/speed.py``). Every data-dependent number of a bayescale model is a
 ``pm.Data`` container (observations, centred inputs, family index, measurement errors and
 the prior hyper-parameters, see :func:`bayescale.model.build_model`), so two data sets of
 the same *structure* (:func:`bayescale.model.structure_key`: law, pooling, likelihood,

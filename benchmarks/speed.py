@@ -7,7 +7,9 @@ One command runs everything and prints the machine, the commit and a table::
     .venv/bin/python benchmarks/speed.py --quick    # small grid, few bootstraps, 2 reps
 
 Every timed configuration runs in its own fresh Python process (``nice``-d), so import
-and compile are included. On-disk caches: PyTensor compiles the model to Numba and caches
+and compile are included: a fresh process is timed from its launch (the parent passes
+the launch time) to its first converged posterior; the interpreter's teardown after it
+is printed apart and not counted. On-disk caches: PyTensor compiles the model to Numba and caches
 the machine code under ``<base_compiledir>/numba`` (default ``~/.pytensor/numba``; the
 C-backend cache is ``~/.pytensor/compiledir_*``). Each data set gets its own empty
 ``base_compiledir`` in a temporary folder (``PYTENSOR_FLAGS=base_compiledir=...``, and
