@@ -50,7 +50,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from bayescale.errors import BayescaleError, SpecificationError
+from bayescale.core.errors import BayescaleError, SpecificationError
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -241,13 +241,13 @@ class FitTask:
         if self.families is None:
             return frame
         if not isinstance(frame, pd.DataFrame):
-            from bayescale.data import read_table
+            from bayescale.scaling.data import read_table
 
             frame, _ = read_table(frame)
         present = set(frame["family"].astype(str))
         missing = [f for f in self.families if f not in present]
         if missing:
-            from bayescale.errors import DataError
+            from bayescale.core.errors import DataError
 
             raise DataError(
                 f"families {missing} are not in the data of task {self.label!r}; it has "
@@ -285,7 +285,7 @@ def _json_default(value: Any) -> Any:
 
 
 def _fit_parameters() -> set[str]:
-    from bayescale.fitting import fit
+    from bayescale.scaling.fitting import fit
 
     params = inspect.signature(fit).parameters
     return {n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
@@ -356,7 +356,7 @@ def tasks_from_datasets(
         Sorted by data set, metric and family.
     """
     from bayescale import datasets
-    from bayescale.laws import get_law
+    from bayescale.scaling.laws import get_law
 
     if law != "auto":
         get_law(law)  # fail now on an unknown law
@@ -467,7 +467,7 @@ def _traceback_summary(exc: BaseException) -> str:
 @contextlib.contextmanager
 def _quiet_worker() -> Iterator[None]:
     """No PyMC INFO chatter and no convergence warnings (they go into the record)."""
-    from bayescale.errors import ConvergenceWarning
+    from bayescale.core.errors import ConvergenceWarning
 
     loggers = [logging.getLogger(n) for n in ("pymc", "pytensor")]
     levels = [lg.level for lg in loggers]
@@ -518,7 +518,7 @@ def run_task(
         if fit_function is None:
             import pymc  # noqa: F401  (sets its logger to INFO on import: before quieting it)
 
-            from bayescale.fitting import fit as fitter
+            from bayescale.scaling.fitting import fit as fitter
         else:
             fitter = fit_function
         options = {"progressbar": False, "warn_convergence": False, **dict(execution or {})}
@@ -566,7 +566,7 @@ def _write_record(out: Path, record: Mapping[str, Any], tag: str) -> None:
 # -- reading a directory ----------------------------------------------------------------
 def _record_from_fit_file(path: Path) -> dict[str, Any]:
     """Rebuild a record from a fit whose ``.json`` is missing (crash between the two)."""
-    from bayescale.fitting import load
+    from bayescale.scaling.fitting import load
 
     record: dict[str, Any] = {"key": path.stem, "path": str(path)}
     try:
@@ -636,7 +636,7 @@ class LazyFits(Mapping[str, Any]):
         self._paths = {str(k): Path(v) for k, v in paths.items()}
 
     def __getitem__(self, key: str) -> Any:
-        from bayescale.fitting import load
+        from bayescale.scaling.fitting import load
 
         return load(self._paths[key])
 
@@ -915,7 +915,7 @@ def fit_many(
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     if fit_function is None:
-        _fit_parameters()  # import bayescale.fitting now: fail early, not in every worker
+        _fit_parameters()  # import bayescale.scaling.fitting now: fail early, not in every worker
     records: dict[str, dict[str, Any]] = {}
     to_run: list[FitTask] = []
     with _directory_lock(out):

@@ -7,7 +7,7 @@ bayescale adds what ArviZ cannot know:
 
 * it checks that every fit models **the same observations** (same metric, same units of
   the pointwise log-likelihood, same labels, same scale ``log``/``linear`` and same
-  observed values) and raises :class:`~bayescale.errors.SpecificationError` otherwise,
+  observed values) and raises :class:`~bayescale.core.errors.SpecificationError` otherwise,
   because ELPDs of different data are not comparable;
 * it turns ArviZ's anonymous Pareto-:math:`\hat k` warnings into one
   :class:`ParetoKWarning` per model that names the model, how many units are affected,
@@ -34,14 +34,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from bayescale import dims
-from bayescale.errors import SpecificationError
+from bayescale.core import dims
+from bayescale.core.errors import SpecificationError
 
 if TYPE_CHECKING:
     from arviz_stats.utils import ELPDData
     from matplotlib.figure import Figure
 
-    from bayescale.fitting import ScalingFit
+    from bayescale.scaling.fitting import ScalingFit
 
 __all__ = ["Comparison", "ParetoKWarning", "compare"]
 
@@ -214,7 +214,7 @@ def _unit_details(fit: ScalingFit, unit: str, labels: np.ndarray) -> pd.DataFram
             frame["tokens"] = sel["tokens"].values.astype(float)
         else:
             if unit == dims.CONFIG:
-                from bayescale.model import config_index
+                from bayescale.scaling.model import config_index
 
                 config_labels, idx = config_index(data)
                 key = np.asarray(config_labels)[idx].astype(str)
@@ -472,9 +472,9 @@ class Comparison:
     def plot(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Figure:
         """ELPD difference to the best model ± its standard error, per model.
 
-        See :func:`bayescale.plotting.plot_compare` (``**kwargs`` go there).
+        See :func:`bayescale.scaling.plotting.plot_compare` (``**kwargs`` go there).
         """
-        from bayescale.plotting import plot_compare
+        from bayescale.scaling.plotting import plot_compare
 
         return plot_compare(self, path=path, **kwargs)
 

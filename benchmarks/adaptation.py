@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from baselines import load_epoch_chinchilla
 
     import bayescale as bs
-    from bayescale.errors import ConvergenceWarning, DataError
+    from bayescale.core.errors import ConvergenceWarning, DataError
 
     tasks = [t for t in bs.tasks_from_datasets() if t.skip is None]
     rng = np.random.default_rng(0)

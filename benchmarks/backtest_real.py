@@ -1,6 +1,6 @@
 """Back-tests on real multi-family data: shared vs pooled vs independent exponents.
 
-For each data set, fits every pooling choice with :func:`bayescale.backtest.backtest` on
+For each data set, fits every pooling choice with :func:`bayescale.scaling.backtest.backtest` on
 the smaller runs and forecasts the held-out larger ones; prints, side by side, the ARE of
 the posterior median, the coverage and relative width of the 50/80/90/95 % new-run
 intervals and the log predictive density, over held-out rows (``scores``) and averaged over
@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 
 import bayescale as bs
-from bayescale.backtest import BacktestResult, backtest
-from bayescale.errors import ConvergenceWarning
+from bayescale.core.errors import ConvergenceWarning
+from bayescale.scaling.backtest import BacktestResult, backtest
 
 POOLINGS = {
     "exp-shared": {"exponent": "shared"},

@@ -42,7 +42,7 @@ How (one spec, fixed across replications):
    settings are bayescale's (``target_accept=0.95``), with shorter chains.
 5. Ranks: the number of (thinned, :data:`RANK_DRAWS`) posterior draws below the truth, for
    every family-level law parameter, the population means and scales and the noise
-   scales. Forecasts: :func:`bayescale.forecast.forecast_draws` with the spec's
+   scales. Forecasts: :func:`bayescale.scaling.forecast.forecast_draws` with the spec's
    ``extrapolation_rate`` (0.02) and with 0. A new run drawn from the truth gets a new
    configuration offset (``seeds``) or a new run offset of its family's ``run_sigma``
    (``checkpoints``), as the forecast's new run does.
@@ -163,10 +163,11 @@ def design_data(name: str) -> pd.DataFrame:
 
 
 def reference_spec(frame: pd.DataFrame, law: str = "chinchilla") -> tuple[Any, Any]:
-    """Validated reference data and its :class:`~bayescale.model.ModelSpec` (fixed priors)."""
-    from bayescale.data import validate
-    from bayescale.fitting import make_spec
-    from bayescale.laws import get_law
+    """Validated reference data and its :class:`~bayescale.scaling.model.ModelSpec`
+    (fixed priors)."""
+    from bayescale.scaling.data import validate
+    from bayescale.scaling.fitting import make_spec
+    from bayescale.scaling.laws import get_law
 
     law_obj = get_law(law)
     ds = validate(frame, inputs=law_obj.inputs)
@@ -228,8 +229,8 @@ def simulated_log_values(
     ds: Any, spec: Any, ppd: Mapping[str, np.ndarray], rng: np.random.Generator
 ) -> np.ndarray:
     """Log values per observation of ``ds`` from one prior-predictive draw."""
-    from bayescale import dims
-    from bayescale.model import config_index
+    from bayescale.core import dims
+    from bayescale.scaling.model import config_index
 
     y = np.asarray(ppd[dims.OBSERVED], dtype=float)
     if not spec.config_effects or spec.likelihood != "normal":
@@ -283,7 +284,7 @@ def pit(truth: np.ndarray, draws: np.ndarray) -> np.ndarray:
 
 def interval_covers(truth: np.ndarray, draws: np.ndarray, prob: float) -> np.ndarray:
     """Whether the equal-tailed ``prob`` interval of ``draws`` (first axis, the quantiles
-    of :func:`bayescale.forecast.summarise`) contains the truth."""
+    of :func:`bayescale.scaling.forecast.summarise`) contains the truth."""
     lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
     return (truth >= lo) & (truth <= hi)
 
@@ -325,10 +326,10 @@ def run_design(
     import nutpie
     import pymc as pm
 
-    from bayescale import dims
-    from bayescale.diagnostics import check_convergence
-    from bayescale.forecast import forecast_draws
-    from bayescale.model import build_model
+    from bayescale.core import dims
+    from bayescale.core.diagnostics import check_convergence
+    from bayescale.scaling.forecast import forecast_draws
+    from bayescale.scaling.model import build_model
 
     wall_start = time.perf_counter()
     frame = checkpoint_frame() if name == "checkpoints" else design_frame(seeds)

@@ -4,7 +4,7 @@ Choshen, Zhang and Andreas (2024) recommend fitting intermediate checkpoints, no
 final ones, after dropping those seen before about 10B tokens. bayescale adds a run-level
 effect so that the checkpoints of one run are not counted as independent evidence
 (``docs/checkpoints.md``). This script measures what each choice does to forecasts of
-the final loss of the largest runs, with :func:`bayescale.backtest`:
+the final loss of the largest runs, with :func:`bayescale.scaling.backtest`:
 
 ===================  =======================================================================
 variant              training rows of the smaller runs
@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 import bayescale
-from bayescale.checkpoints import drop_early_checkpoints, thin_checkpoints
-from bayescale.errors import ConvergenceWarning
+from bayescale.core.errors import ConvergenceWarning
+from bayescale.scaling.checkpoints import drop_early_checkpoints, thin_checkpoints
 
 VARIANTS: dict[str, dict[str, object]] = {
     "final": {"final_only": True, "min_tokens": None, "run_effects": False},
@@ -96,7 +96,7 @@ def run(draws: int, tune: int, chains: int) -> pd.DataFrame:
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                result = bayescale.backtest(
+                result = bayescale.scaling.backtest(
                     table,
                     "chinchilla",
                     holdout=sorted(test["model"]),

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 import bayescale as bs
-from bayescale.data import validate
-from bayescale.diagnostics import check_convergence
-from bayescale.errors import ConvergenceWarning
+from bayescale.core.diagnostics import check_convergence
+from bayescale.core.errors import ConvergenceWarning
+from bayescale.scaling.data import validate
 
 
 def naive_fit(df: pd.DataFrame, seed: int):

@@ -36,8 +36,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 import bayescale as bs
-from bayescale.errors import ConvergenceWarning
-from bayescale.model import ModelSpec
+from bayescale.core.errors import ConvergenceWarning
+from bayescale.scaling.model import ModelSpec
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "tidy"
 DEFAULT_RATE = ModelSpec.__dataclass_fields__["extrapolation_rate"].default
@@ -80,8 +80,8 @@ def checkpoint_cases() -> list[tuple[str, pd.DataFrame, float]]:
     Checkpoints before 10B tokens are dropped and curves thinned to 12 per run, as for the
     ``colpret2024_chinchilla`` reference (``docs/checkpoints.md``).
     """
-    from bayescale.checkpoints import drop_early_checkpoints, thin_checkpoints
-    from bayescale.reference import REFERENCES, _load_data
+    from bayescale.scaling.checkpoints import drop_early_checkpoints, thin_checkpoints
+    from bayescale.scaling.reference import REFERENCES, _load_data
 
     colpret = _load_data(REFERENCES["colpret2024_chinchilla"])
     pythia = bs.datasets.load("pythia2023", metric="lambada_openai_ppl_0shot").copy()

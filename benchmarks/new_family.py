@@ -16,7 +16,7 @@ held-out rows
     so the held-out rows are the same for every k. The target's other runs are dropped.
 
 Three fits per (target, k), all scored on the same held-out rows by
-:func:`bayescale.backtest.backtest` (held-out runs given by label):
+:func:`bayescale.scaling.backtest.backtest` (held-out runs given by label):
 
 ``alone``
     The target's kept runs only, the Chinchilla law with bayescale's default data-driven
@@ -28,7 +28,7 @@ Three fits per (target, k), all scored on the same held-out rows by
     The same data and law, ``prior=<ScalingFit of the OTHER families>``: the other
     families are fitted once per target (all their runs, default pooling: exponents
     pooled, E, A, B per family) and that posterior's population of exponents becomes the
-    alpha and beta priors (:mod:`bayescale.reference`). The reference never contains the
+    alpha and beta priors (:mod:`bayescale.scaling.reference`). The reference never contains the
     target.
 ``joint``
     The other families' runs plus the target's kept runs in one fit, default pooling
@@ -54,8 +54,8 @@ import numpy as np
 import pandas as pd
 
 import bayescale as bs
-from bayescale.backtest import backtest
-from bayescale.errors import ConvergenceWarning
+from bayescale.core.errors import ConvergenceWarning
+from bayescale.scaling.backtest import backtest
 
 COLPRET_FAMILIES = ("GPT-3", "OPT", "OLMo", "datablations-c4-1ep", "datablations-oscar-1ep")
 ARMS = ("alone", "alone+ref", "joint")
@@ -67,7 +67,7 @@ def load(name: str, metric: str) -> pd.DataFrame:
         df = bs.datasets.load("gadre2024")
         df = df[df["metric"] == metric].copy()
     elif name == "colpret2024":
-        from bayescale.checkpoints import drop_early_checkpoints, thin_checkpoints
+        from bayescale.scaling.checkpoints import drop_early_checkpoints, thin_checkpoints
 
         df = bs.datasets.load("colpret2024", metric="loss")
         df = df[df["family"].isin(COLPRET_FAMILIES)].copy()

@@ -26,7 +26,7 @@ replication, or 240 simulated points when that file is absent, and the three-cor
   log-likelihood and posterior predictive groups) in a fresh process, cold and warm on
   disk; then, in the cold process, a 2nd fit of the same data and a fit of a random 90%
   of the points (new data of the same shape), both reusing the compiled model
-  (:mod:`bayescale.compiled`). The sampler choices, each in a fresh warm-disk process:
+  (:mod:`bayescale.core.compiled`). The sampler choices, each in a fresh warm-disk process:
   nutpie with its diagonal adaptation, and PyMC's own NUTS (``nuts_sampler="pymc"``).
 * ``naive PyMC``: raw log A, log B, default ``pm.sample`` (``baselines.py``), fresh and
   2nd in process.
@@ -75,7 +75,7 @@ def _emit(result: dict[str, Any]) -> None:
 
 
 def _diag(idata: Any, names: list[str]) -> dict[str, Any]:
-    from bayescale.diagnostics import check_convergence
+    from bayescale.core.diagnostics import check_convergence
 
     d = check_convergence(idata, var_names=names, warn=False)
     stats = idata["sample_stats"].dataset
@@ -103,7 +103,7 @@ def _load_data(args: argparse.Namespace) -> Any:
 def worker_bayescale(args: argparse.Namespace) -> None:
     """``bayescale.fit`` in this fresh process; with ``--repeat`` two more fits: the same
     data with another seed, and a random 90% of the points (new data of the same shape). Both
-    reuse the compiled model (:mod:`bayescale.compiled`)."""
+    reuse the compiled model (:mod:`bayescale.core.compiled`)."""
     t = {}
     t0 = time.perf_counter()
     import bayescale
@@ -449,7 +449,7 @@ def first_wall(res: dict[str, Any]) -> float:
     return float(res["wall"] - res["process_wall"] + res["first_done"])
 
 
-def _fmt(x: Any, spec: str = ".1f") -> str:
+def fmt_cell(x: Any, spec: str = ".1f") -> str:
     if x is None or (isinstance(x, float) and x != x):
         return "-"
     if isinstance(x, bool):
@@ -485,13 +485,13 @@ def print_table(rows: list[dict[str, Any]], ref: float | None, title: str) -> No
             " | ".join(
                 [
                     r["config"],
-                    _fmt(r.get("wall")),
-                    _fmt(r.get("ess"), ".0f"),
-                    _fmt(r.get("ess_s"), ".1f"),
-                    _fmt(r.get("ess_s_sampling"), ".1f"),
-                    _fmt(r.get("ess_grad"), ".4f"),
-                    _fmt(r.get("converged")),
-                    _fmt(ratio, ".1f") + ("x" if ratio else ""),
+                    fmt_cell(r.get("wall")),
+                    fmt_cell(r.get("ess"), ".0f"),
+                    fmt_cell(r.get("ess_s"), ".1f"),
+                    fmt_cell(r.get("ess_s_sampling"), ".1f"),
+                    fmt_cell(r.get("ess_grad"), ".4f"),
+                    fmt_cell(r.get("converged")),
+                    fmt_cell(ratio, ".1f") + ("x" if ratio else ""),
                 ]
             )
         )

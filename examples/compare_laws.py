@@ -44,7 +44,7 @@ import pandas as pd
 
 import bayescale
 from bayescale.compare import ParetoKWarning, compare
-from bayescale.errors import ConvergenceWarning
+from bayescale.core.errors import ConvergenceWarning
 
 #: Name -> (law, pooling, likelihood) of the compared models.
 MODELS: dict[str, tuple[str, dict[str, str] | None, str]] = {

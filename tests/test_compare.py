@@ -19,11 +19,11 @@ from arviz_base import from_dict
 
 import bayescale as bs
 from bayescale.compare import Comparison, ParetoKWarning, compare
-from bayescale.errors import SpecificationError
-from bayescale.fitting import ScalingFit, make_spec
-from bayescale.laws import get_law
-from bayescale.model import config_index, observed_y
-from bayescale.plotting import plot_compare
+from bayescale.core.errors import SpecificationError
+from bayescale.scaling.fitting import ScalingFit, make_spec
+from bayescale.scaling.laws import get_law
+from bayescale.scaling.model import config_index, observed_y
+from bayescale.scaling.plotting import plot_compare
 
 DRAWS = 500
 

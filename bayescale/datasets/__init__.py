@@ -42,7 +42,7 @@ from typing import Any
 
 import pandas as pd
 
-from bayescale.errors import DataError
+from bayescale.core.errors import DataError
 
 __all__ = ["describe", "licence_text", "load", "names", "provenance"]
 

@@ -66,13 +66,13 @@ import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
-from bayescale import dims
-from bayescale.diagnostics import Diagnostics, check_convergence
-from bayescale.errors import DataError, SpecificationError
-from bayescale.sampling import sample_posterior
+from bayescale.core import dims
+from bayescale.core.diagnostics import Diagnostics, check_convergence
+from bayescale.core.errors import DataError, SpecificationError
+from bayescale.core.sampling import sample_posterior
 
 if TYPE_CHECKING:
-    from bayescale.fitting import ScalingFit
+    from bayescale.scaling.fitting import ScalingFit
 
 __all__ = [
     "QuantaFit",
@@ -752,7 +752,7 @@ def fit_token_losses(
     :math:`n_j^{-\alpha}` across sizes, the slope of the unlearned share against
     :math:`\log N` identifies :math:`\alpha`; :math:`n_j` is parameterised at the
     geometric-mean size :math:`N_\mathrm{ref}`, :math:`n_j = n_\mathrm{ref} N_j /
-    N_\mathrm{ref}` (as the laws are in :mod:`bayescale.laws`), through the unlearned
+    N_\mathrm{ref}` (as the laws are in :mod:`bayescale.scaling.laws`), through the unlearned
     share there: :math:`\operatorname{logit} u_\mathrm{ref}` is sampled and
     :math:`n_\mathrm{ref}` solves :math:`u(n_\mathrm{ref}) = u_\mathrm{ref}`, because
     :math:`(\alpha, \log n_\mathrm{ref})` lie on a ridge of constant
@@ -918,7 +918,7 @@ def _validate_token_losses(
 # Consistency of a Chinchilla fit with the quanta model
 # ---------------------------------------------------------------------------------------
 class HasPosterior(Protocol):
-    """Anything with a ``posterior`` Dataset (a :class:`~bayescale.fitting.ScalingFit`)."""
+    """Anything with a ``posterior`` Dataset (a :class:`~bayescale.scaling.fitting.ScalingFit`)."""
 
     @property
     def posterior(self) -> xr.Dataset: ...
@@ -930,10 +930,10 @@ def _resolve_posterior(fit: Any) -> tuple[xr.Dataset, str]:
         if path.is_dir():
             path = path / "fit.nc"
         if path.exists():
-            from bayescale.fitting import load
+            from bayescale.scaling.fitting import load
 
             return load(path).posterior, str(fit)
-        from bayescale.reference import load_reference
+        from bayescale.scaling.reference import load_reference
 
         try:
             return load_reference(str(fit)).posterior, str(fit)
@@ -942,7 +942,7 @@ def _resolve_posterior(fit: Any) -> tuple[xr.Dataset, str]:
         except Exception as exc:
             raise SpecificationError(
                 f"{str(fit)!r} is neither a fit file, a folder with fit.nc, nor a "
-                f"reference name (python -m bayescale.reference list): {exc}"
+                f"reference name (python -m bayescale.scaling.reference list): {exc}"
             ) from exc
     if isinstance(fit, xr.DataTree):
         return fit["posterior"].dataset, "DataTree"
@@ -979,7 +979,7 @@ def quanta_consistency(
     Parameters
     ----------
     fit
-        A :class:`~bayescale.fitting.ScalingFit`, a saved fit (``.nc`` or a folder with
+        A :class:`~bayescale.scaling.fitting.ScalingFit`, a saved fit (``.nc`` or a folder with
         ``fit.nc``), a reference name (``"gadre2024_chinchilla"``), or a posterior
         DataTree/Dataset with ``alpha`` and ``beta``.
     ci

@@ -119,9 +119,9 @@ import pandas as pd
 import xarray as xr
 from numpy.typing import ArrayLike
 
-from bayescale.diagnostics import Diagnostics, check_convergence
-from bayescale.errors import DataError, SpecificationError
-from bayescale.sampling import sample_until_converged
+from bayescale.core.diagnostics import Diagnostics, check_convergence
+from bayescale.core.errors import DataError, SpecificationError
+from bayescale.core.sampling import sample_until_converged
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -789,7 +789,7 @@ class SandwichFit:
         """
         from matplotlib.figure import Figure
 
-        from bayescale.plotting import save_figure
+        from bayescale.scaling.plotting import save_figure
 
         _check_ci(ci)
         held = self.data["held_out"].values
@@ -945,8 +945,8 @@ def fit_sandwich(
         :func:`bayescale.fit`: the default 0.8 left 1-2 divergences on
         analogical_similarity).
     warn
-        Warn (:class:`~bayescale.errors.ConvergenceWarning`) when the fit does not meet
-        the convergence thresholds (:func:`bayescale.diagnostics.check_convergence`).
+        Warn (:class:`~bayescale.core.errors.ConvergenceWarning`) when the fit does not meet
+        the convergence thresholds (:func:`bayescale.core.diagnostics.check_convergence`).
     extend_if_slow
         When R-hat or bulk ESS fall short without divergences, sample once more with
         twice ``tune`` and ``draws`` (as :func:`bayescale.fit`); noted in ``fit.notes``.

@@ -162,9 +162,9 @@ import pandas as pd
 import xarray as xr
 from numpy.typing import ArrayLike
 
-from bayescale.diagnostics import Diagnostics, check_convergence
-from bayescale.errors import DataError, SpecificationError
-from bayescale.sampling import sample_until_converged
+from bayescale.core.diagnostics import Diagnostics, check_convergence
+from bayescale.core.errors import DataError, SpecificationError
+from bayescale.core.sampling import sample_until_converged
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -1136,7 +1136,7 @@ class SigmoidFit:
         """
         from matplotlib.figure import Figure
 
-        from bayescale.plotting import save_figure
+        from bayescale.scaling.plotting import save_figure
 
         _check_ci(ci)
         th = self.threshold(ci)
@@ -1289,7 +1289,7 @@ def fit_sigmoid(
     draws, tune, chains, target_accept, seed, nuts_sampler, progressbar
         Passed to :func:`pymc.sample` (``target_accept`` 0.95: see the module docstring).
     warn
-        Warn (:class:`~bayescale.errors.ConvergenceWarning`) when the diagnostics fail.
+        Warn (:class:`~bayescale.core.errors.ConvergenceWarning`) when the diagnostics fail.
     extend_if_slow
         When R-hat or bulk ESS fall short without divergences, sample once more with
         twice ``tune`` and ``draws`` (as :func:`bayescale.fit`); noted in ``fit.notes``.

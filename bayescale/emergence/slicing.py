@@ -70,17 +70,17 @@ import pandas as pd
 import xarray as xr
 from numpy.typing import ArrayLike
 
-from bayescale.data import (
-    _CSV_LINES,
-    _blank,
-    _fail_rows,
-    _label,
-    _numeric,
-    _values,
-    _where,
+from bayescale.core.errors import DataError
+from bayescale.core.tables import (
+    CSV_LINES,
+    blank_mask,
+    cell_values,
+    describe_rows,
+    fail_rows,
+    label_text,
+    numeric_column,
     read_table,
 )
-from bayescale.errors import DataError
 
 __all__ = [
     "METRICS",
@@ -157,7 +157,7 @@ WU_LO_FILTERED_MODELS: tuple[str, ...] = (
     "meta-llama/Meta-Llama-3-8B",
 )
 
-_MAX_LISTED = 8
+MAX_LISTED = 8
 _LABEL_RANGE = re.compile(r"^(\d+)_(\d+)$")
 
 
@@ -166,15 +166,15 @@ _LABEL_RANGE = re.compile(r"^(\d+)_(\d+)$")
 
 def _joined(items: Iterable[Any]) -> str:
     items = [str(i) for i in items]
-    more = f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
-    return ", ".join(items[:_MAX_LISTED]) + more
+    more = f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else ""
+    return ", ".join(items[:MAX_LISTED]) + more
 
 
 def _where_fn(frame: pd.DataFrame, from_csv: bool) -> Any:
-    lines = frame.attrs.get(_CSV_LINES) if from_csv else None
+    lines = frame.attrs.get(CSV_LINES) if from_csv else None
 
     def where(rows: Sequence[int] | np.ndarray) -> str:
-        return _where(rows, lines)
+        return describe_rows(rows, lines)
 
     return where
 
@@ -190,7 +190,7 @@ def _require(frame: pd.DataFrame, cols: Sequence[str], what: str, fix: str) -> N
 
 def _labels(frame: pd.DataFrame, col: str, where: Any, *, allow_blank: bool = False) -> pd.Series:
     """Column ``col`` as string labels; blank entries are an error unless allowed ("")."""
-    blank = _blank(frame[col])
+    blank = blank_mask(frame[col])
     if blank.any() and not allow_blank:
         rows = np.flatnonzero(blank)
         raise DataError(
@@ -198,7 +198,7 @@ def _labels(frame: pd.DataFrame, col: str, where: Any, *, allow_blank: bool = Fa
             "those rows."
         )
     return pd.Series(
-        ["" if b else _label(v) for v, b in zip(frame[col], blank, strict=True)],
+        ["" if b else label_text(v) for v, b in zip(frame[col], blank, strict=True)],
         dtype=object,
         index=frame.index,
     )
@@ -283,7 +283,8 @@ def target_conditioned_brier(
         bad = np.flatnonzero(~np.isfinite(p) | (p < 0) | (p > 1))
         if bad.size:
             raise DataError(
-                f"prob: not a probability in [0, 1] in {_where(bad, None)}: {_values(p, bad)}. "
+                f"prob: not a probability in [0, 1] in {describe_rows(bad, None)}: "
+                f"{cell_values(p, bad)}. "
                 "Give the probability of the correct answer (exponentiate log-probabilities, "
                 "and renormalise over the choices)."
             )
@@ -311,7 +312,8 @@ def target_conditioned_brier(
         bad = np.flatnonzero(np.isnan(probs[np.arange(len(ti)), ti]))
     if bad.size:
         raise DataError(
-            f"target: not a valid choice index in {_where(bad, None)}: {_values(t, bad)}. Give "
+            f"target: not a valid choice index in {describe_rows(bad, None)}: "
+            f"{cell_values(t, bad)}. Give "
             f"the 0-based index of the correct choice (0 to {probs.shape[1] - 1}) of each row."
         )
     neg = np.flatnonzero(
@@ -319,7 +321,7 @@ def target_conditioned_brier(
     )
     if neg.size:
         raise DataError(
-            f"prob: negative or infinite choice probabilities in {_where(neg, None)}. Give "
+            f"prob: negative or infinite choice probabilities in {describe_rows(neg, None)}. Give "
             "probabilities or likelihoods (exponentiated log-probabilities), not log values."
         )
     pt = probs[np.arange(len(ti)), ti]
@@ -328,13 +330,15 @@ def target_conditioned_brier(
         zero = np.flatnonzero(total <= 0)
         if zero.size:
             raise DataError(
-                f"prob: the choice probabilities sum to 0 in {_where(zero, None)}; they cannot "
+                f"prob: the choice probabilities sum to 0 in {describe_rows(zero, None)}; "
+                "they cannot "
                 "be renormalised. Check those rows."
             )
         pt = pt / total
     elif (over := np.flatnonzero(pt > 1)).size:
         raise DataError(
-            f"prob: target probability above 1 in {_where(over, None)}; use renormalize=True."
+            f"prob: target probability above 1 in {describe_rows(over, None)}; "
+            "use renormalize=True."
         )
     return np.asarray((1.0 - pt) ** 2, dtype=float)
 
@@ -379,10 +383,10 @@ def _check_results(
         else ""
     )
     if "prob" in frame.columns:
-        p = _numeric(frame, "prob", where, required=True)
+        p = numeric_column(frame, "prob", where, required=True)
         bad = np.flatnonzero((p < 0) | (p > 1))
         if bad.size:
-            _fail_rows(
+            fail_rows(
                 "prob",
                 bad,
                 frame["prob"],
@@ -397,10 +401,10 @@ def _check_results(
         if pd.api.types.is_bool_dtype(raw.dtype):
             a = raw.to_numpy(dtype=float)
         else:
-            a = _numeric(frame, "correct", where, required=True)
+            a = numeric_column(frame, "correct", where, required=True)
         bad = np.flatnonzero((a != 0) & (a != 1))
         if bad.size:
-            _fail_rows(
+            fail_rows(
                 "correct",
                 bad,
                 raw,
@@ -411,7 +415,7 @@ def _check_results(
         out["acc"] = a
     # Compute per model.
     if "compute" in frame.columns:
-        comp = _numeric(frame, "compute", where, required=True)
+        comp = numeric_column(frame, "compute", where, required=True)
     else:
         _require(
             frame,
@@ -420,17 +424,17 @@ def _check_results(
             "Give the training FLOPs per model in 'compute', or 'params' and 'tokens' to use "
             "6*params*tokens.",
         )
-        n_ = _numeric(frame, "params", where, required=True)
-        d_ = _numeric(frame, "tokens", where, required=True)
+        n_ = numeric_column(frame, "params", where, required=True)
+        d_ = numeric_column(frame, "tokens", where, required=True)
         for col, arr in (("params", n_), ("tokens", d_)):
             bad = np.flatnonzero(arr <= 0)
             if bad.size:
-                _fail_rows(col, bad, frame[col], "must be > 0 but is not", "Fix those rows.", where)
+                fail_rows(col, bad, frame[col], "must be > 0 but is not", "Fix those rows.", where)
         comp = 6.0 * n_ * d_
         notes.append("no 'compute' column: set compute = 6*params*tokens for every model")
     bad = np.flatnonzero(comp <= 0)
     if bad.size:
-        _fail_rows(
+        fail_rows(
             "compute",
             bad,
             frame["compute"],
@@ -455,7 +459,7 @@ def _check_results(
         rows = np.flatnonzero(dup)
         raise DataError(
             f"columns task, model, question: {where(rows)} repeat the same (task, model, "
-            f"question) ({_values(out['question'], rows)}), so a question would count twice. "
+            f"question) ({cell_values(out['question'], rows)}), so a question would count twice. "
             "Keep one row per model and question (e.g. DataFrame.drop_duplicates())."
         )
     # Every model answers every question of its task: otherwise slice means would mix
@@ -644,7 +648,7 @@ def slice_questions(
         "Pass the output of difficulty_scores().",
     )
     where = _where_fn(frame, False)
-    d_all = _numeric(frame, "difficulty", where, required=True)
+    d_all = numeric_column(frame, "difficulty", where, required=True)
     notes = _notes(scores)
     out = frame.copy()
     out["rank"] = -1
@@ -750,11 +754,11 @@ def slice_performance(
         "Pass the output of slice_questions().",
     )
     sl = sl.assign(
-        task=[_label(v) for v in sl["task"]], question=[_label(v) for v in sl["question"]]
+        task=[label_text(v) for v in sl["task"]], question=[label_text(v) for v in sl["question"]]
     )
     if sl.duplicated(["task", "question"]).any():
         rows = np.flatnonzero(sl.duplicated(["task", "question"], keep=False).to_numpy())
-        raise DataError(f"slices: (task, question) repeated in {_where(rows, None)}")
+        raise DataError(f"slices: (task, question) repeated in {describe_rows(rows, None)}")
     merged = clean.merge(
         sl[["task", "question", "slice", "n_slices", "slice_label"]],
         on=["task", "question"],
@@ -766,7 +770,7 @@ def slice_performance(
         rows = merged["row"].to_numpy()[lost]
         raise DataError(
             f"column 'question': {where_rows(rows)} hold questions that have no slice "
-            f"({_values(merged['question'], lost)}). Slice the same results: "
+            f"({cell_values(merged['question'], lost)}). Slice the same results: "
             "slice_questions(difficulty_scores(results))."
         )
     have = set(zip(clean["task"], clean["question"], strict=True))
@@ -812,7 +816,7 @@ def slice_performance(
 
 def where_rows(rows: Sequence[int] | np.ndarray) -> str:
     """Describe input row positions (0-based) for an error message."""
-    return _where(rows, None)
+    return describe_rows(rows, None)
 
 
 # --------------------------------------------------------------------------- validation
@@ -864,7 +868,7 @@ def validate_slice_table(frame: str | os.PathLike[str] | pd.DataFrame) -> pd.Dat
     out["family"] = _labels(table, "family", where, allow_blank=True)
     bad = np.flatnonzero(~out["metric"].isin(METRICS).to_numpy())
     if bad.size:
-        _fail_rows(
+        fail_rows(
             "metric",
             bad,
             table["metric"],
@@ -872,10 +876,10 @@ def validate_slice_table(frame: str | os.PathLike[str] | pd.DataFrame) -> pd.Dat
             "Use 'brier' (TC Brier score) or 'acc' (accuracy).",
             where,
         )
-    comp = _numeric(table, "compute", where, required=True)
+    comp = numeric_column(table, "compute", where, required=True)
     bad = np.flatnonzero(comp <= 0)
     if bad.size:
-        _fail_rows(
+        fail_rows(
             "compute",
             bad,
             table["compute"],
@@ -885,18 +889,18 @@ def validate_slice_table(frame: str | os.PathLike[str] | pd.DataFrame) -> pd.Dat
         )
     out["compute"] = comp
     for col in ("slice", "n_slices"):
-        v = _numeric(table, col, where, required=True)
+        v = numeric_column(table, col, where, required=True)
         bad = np.flatnonzero(v != np.round(v))
         if bad.size:
-            _fail_rows(col, bad, table[col], "not an integer", "Fix those rows.", where)
+            fail_rows(col, bad, table[col], "not an integer", "Fix those rows.", where)
         out[col] = v.astype(np.int64)
     bad = np.flatnonzero(out["n_slices"].to_numpy() < 1)
     if bad.size:
-        _fail_rows("n_slices", bad, table["n_slices"], "must be >= 1", "Fix those rows.", where)
+        fail_rows("n_slices", bad, table["n_slices"], "must be >= 1", "Fix those rows.", where)
     s, k = out["slice"].to_numpy(), out["n_slices"].to_numpy()
     bad = np.flatnonzero((s < OVERALL_SLICE) | (s >= k))
     if bad.size:
-        _fail_rows(
+        fail_rows(
             "slice",
             bad,
             table["slice"],
@@ -907,7 +911,7 @@ def validate_slice_table(frame: str | os.PathLike[str] | pd.DataFrame) -> pd.Dat
     overall = s == OVERALL_SLICE
     bad = np.flatnonzero(overall != (out["slice_label"] == OVERALL_LABEL).to_numpy())
     if bad.size:
-        _fail_rows(
+        fail_rows(
             "slice_label",
             bad,
             table["slice_label"],
@@ -915,11 +919,11 @@ def validate_slice_table(frame: str | os.PathLike[str] | pd.DataFrame) -> pd.Dat
             "Give overall rows slice = -1 and slice_label = 'overall'.",
             where,
         )
-    val = _numeric(table, "value", where, required=True)
+    val = numeric_column(table, "value", where, required=True)
     hi = np.where(out["metric"].to_numpy() == "acc", 1.0, 2.0)
     bad = np.flatnonzero((val < 0) | (val > hi))
     if bad.size:
-        _fail_rows(
+        fail_rows(
             "value",
             bad,
             table["value"],
@@ -928,10 +932,10 @@ def validate_slice_table(frame: str | os.PathLike[str] | pd.DataFrame) -> pd.Dat
             where,
         )
     out["value"] = val
-    nq = _numeric(table, "n_questions", where, required=False)
+    nq = numeric_column(table, "n_questions", where, required=False)
     bad = np.flatnonzero(~np.isnan(nq) & ((nq < 1) | (nq != np.round(nq))))
     if bad.size:
-        _fail_rows(
+        fail_rows(
             "n_questions",
             bad,
             table["n_questions"],
@@ -947,7 +951,7 @@ def validate_slice_table(frame: str | os.PathLike[str] | pd.DataFrame) -> pd.Dat
             rows = np.flatnonzero((out["model"] == m).to_numpy())
             raise DataError(
                 f"column {col!r}: model {m!r} has different values in {where(rows)}: "
-                f"{_values(table[col], rows)}. Each model has one {col}."
+                f"{cell_values(table[col], rows)}. Each model has one {col}."
             )
     n_per = out.groupby(["task", "metric"], sort=False)["n_slices"].nunique()
     if (n_per > 1).any():
@@ -955,7 +959,7 @@ def validate_slice_table(frame: str | os.PathLike[str] | pd.DataFrame) -> pd.Dat
         rows = np.flatnonzero(((out["task"] == t) & (out["metric"] == m)).to_numpy())
         raise DataError(
             f"column 'n_slices': task {t!r}, metric {m!r} has different values in {where(rows)}: "
-            f"{_values(table['n_slices'], rows)}. Use one slicing per task and metric."
+            f"{cell_values(table['n_slices'], rows)}. Use one slicing per task and metric."
         )
     dup = out.duplicated(["task", "model", "metric", "slice"], keep=False).to_numpy()
     if dup.any():
@@ -1142,7 +1146,7 @@ def slice_table_from_wu_lo(
     parts = frame["metric"].astype(str).str.extract(r"^([^/]+)/(g\d+|overall)_(brier|acc)$")
     bad = np.flatnonzero(parts[0].isna().to_numpy())
     if bad.size:
-        _fail_rows(
+        fail_rows(
             "metric",
             bad,
             frame["metric"],

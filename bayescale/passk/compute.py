@@ -43,8 +43,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayescale import dims
-from bayescale.errors import DataError, SpecificationError
+from bayescale.core import dims
+from bayescale.core.errors import DataError, SpecificationError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -600,7 +600,7 @@ def best_allocation(
     beyond_grid
         When a budget buys a candidate more samples than the largest ``k`` of its curve
         (or fewer than the smallest, if that is above 1): ``"raise"`` (default) a
-        :class:`~bayescale.errors.SpecificationError` naming the model and the k range
+        :class:`~bayescale.core.errors.SpecificationError` naming the model and the k range
         needed; ``"exclude"`` marks the candidate ``status="beyond grid"`` and leaves it
         out of the choice (the choice is then among the remaining candidates only).
 
@@ -786,7 +786,7 @@ def plot_compute_frontier(
         Optional measured points: columns ``model``, ``k``, ``accuracy`` (and
         ``strategy`` when the accuracy has several); drawn as dots at :math:`k c`.
     path
-        If given, save the figure there (:func:`bayescale.plotting.save_figure`).
+        If given, save the figure there (:func:`bayescale.scaling.plotting.save_figure`).
     title, ylabel
         Figure title and y label.
     show_band
@@ -801,7 +801,7 @@ def plot_compute_frontier(
     """
     from matplotlib.figure import Figure
 
-    from bayescale.plotting import save_figure
+    from bayescale.scaling.plotting import save_figure
 
     _check_ci(ci)
     cv = _curves(accuracy, flops_per_sample, tokens_per_sample)

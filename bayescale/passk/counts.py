@@ -18,7 +18,7 @@ column                   required  meaning
 .. [#] needed to let the Beta parameters vary with model scale and to forecast a model
    size that was not run.
 
-:func:`validate_counts` checks every rule and raises :class:`~bayescale.errors.DataError`
+:func:`validate_counts` checks every rule and raises :class:`~bayescale.core.errors.DataError`
 naming the column, the rows (0-based positions, plus CSV lines for a CSV file) and the fix.
 Nothing is dropped silently; what is filled in is recorded in ``ds.attrs["notes"]``.
 """
@@ -32,19 +32,19 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayescale import dims
-from bayescale.data import (
-    _CSV_LINES,
-    _blank,
-    _fail_rows,
-    _fmt,
-    _label,
-    _numeric,
-    _where,
+from bayescale.core import dims
+from bayescale.core.errors import DataError
+from bayescale.core.tables import (
+    CSV_LINES,
+    blank_mask,
     count_column,
+    describe_rows,
+    fail_rows,
+    fmt_cell,
+    label_text,
+    numeric_column,
     read_table,
 )
-from bayescale.errors import DataError
 
 __all__ = [
     "COUNT_COLUMNS",
@@ -104,7 +104,7 @@ def validate_counts(
             )
         return data
     frame, from_csv = read_table(data)
-    csv_lines = frame.attrs.get(_CSV_LINES) if from_csv else None
+    csv_lines = frame.attrs.get(CSV_LINES) if from_csv else None
     notes: list[str] = []
     renames = {
         c: _ALIASES[str(c).strip().lower()]
@@ -130,17 +130,17 @@ def validate_counts(
         )
 
     def where(rows: Sequence[int] | np.ndarray) -> str:
-        return _where(rows, csv_lines)
+        return describe_rows(rows, csv_lines)
 
     for col in ("model", "problem"):
-        blank = np.flatnonzero(_blank(frame[col]))
+        blank = np.flatnonzero(blank_mask(frame[col]))
         if blank.size:
             raise DataError(
                 f"column {col!r}: empty in {where(blank)}. Give every row a {col} label, or "
                 "remove those rows."
             )
-    model = pd.Series([_label(v) for v in frame["model"]], dtype=object)
-    problem = pd.Series([_label(v) for v in frame["problem"]], dtype=object)
+    model = pd.Series([label_text(v) for v in frame["model"]], dtype=object)
+    problem = pd.Series([label_text(v) for v in frame["problem"]], dtype=object)
 
     n = count_column(
         frame, "n_samples", where, minimum=1, meaning="A problem needs at least one attempt"
@@ -173,16 +173,16 @@ def validate_counts(
         if col not in frame.columns:
             continue
         if col == "family":
-            blank = _blank(frame[col])
+            blank = blank_mask(frame[col])
             values = pd.Series(
-                ["" if b else _label(v) for v, b in zip(frame[col], blank, strict=True)],
+                ["" if b else label_text(v) for v, b in zip(frame[col], blank, strict=True)],
                 dtype=object,
             )
         else:
-            values = pd.Series(_numeric(frame, col, where, required=False))
+            values = pd.Series(numeric_column(frame, col, where, required=False))
             nonpos = np.flatnonzero(values.to_numpy() <= 0)
             if nonpos.size:
-                _fail_rows(
+                fail_rows(
                     col,
                     nonpos,
                     frame[col],
@@ -199,7 +199,7 @@ def validate_counts(
             if len(distinct) > 1:
                 raise DataError(
                     f"column {col!r}: model {label!r} has {len(distinct)} different values "
-                    f"({', '.join(_fmt(v) for v in distinct[:4])}) in {where(rows)}. A model "
+                    f"({', '.join(fmt_cell(v) for v in distinct[:4])}) in {where(rows)}. A model "
                     f"has one {col}: make them equal, or give the variants different model "
                     "labels."
                 )

@@ -79,12 +79,12 @@ import pandas as pd
 import xarray as xr
 from scipy.special import betaln, expit, logit
 
-from bayescale import dims
-from bayescale.diagnostics import Diagnostics, check_convergence
-from bayescale.errors import DataError, SpecificationError
+from bayescale.core import dims
+from bayescale.core.diagnostics import Diagnostics, check_convergence
+from bayescale.core.errors import DataError, SpecificationError
+from bayescale.core.sampling import sample_posterior
 from bayescale.passk.counts import validate_counts
 from bayescale.passk.estimator import coverage_curve
-from bayescale.sampling import sample_posterior
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -417,7 +417,7 @@ class CoverageLawFit:
         The fitted points along ``obs``: ``model_label``, ``model_idx``, ``k``,
         ``coverage``, ``y``; and ``n_problems`` along ``model``.
     diagnostics : Diagnostics
-        Divergences, R-hat and bulk ESS (:func:`~bayescale.diagnostics.check_convergence`).
+        Divergences, R-hat and bulk ESS (:func:`~bayescale.core.diagnostics.check_convergence`).
     notes : list of str
         What was dropped or changed on the way (never silently).
     sampler : dict
@@ -626,7 +626,7 @@ def fit_coverage_law(
         default ``target_accept=0.95`` is measured: 0.9 left divergences in fits of the
         ceiling laws on short curves.
     warn_convergence
-        Warn (:class:`~bayescale.errors.ConvergenceWarning`) when diagnostics fall short.
+        Warn (:class:`~bayescale.core.errors.ConvergenceWarning`) when diagnostics fall short.
 
     Returns
     -------
@@ -742,7 +742,7 @@ def compare_coverage_laws(fits: Mapping[str, CoverageLawFit], **kwargs: Any) -> 
     """Rank coverage-law fits by PSIS-LOO ELPD (pointwise over model x k) and weight them.
 
     A thin wrapper of :func:`bayescale.compare` (a checked :func:`arviz.compare`): it
-    raises :class:`~bayescale.errors.SpecificationError` unless every fit has the same
+    raises :class:`~bayescale.core.errors.SpecificationError` unless every fit has the same
     points (same models, same k, same observed logit coverage). ``.table`` is the
     :func:`arviz.compare` frame (``elpd``, ``se``, ``elpd_diff``, ``dse``, ``weight``...).
     The ELPDs are of :math:`\\operatorname{logit}\\hat C` and approximate: see the caveat

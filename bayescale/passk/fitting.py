@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayescale import dims
-from bayescale.diagnostics import Diagnostics, check_convergence
-from bayescale.errors import FitFileError, SpecificationError
+from bayescale.core import dims
+from bayescale.core.diagnostics import Diagnostics, check_convergence
+from bayescale.core.errors import FitFileError, SpecificationError
+from bayescale.core.sampling import sample_until_converged
 from bayescale.passk.counts import to_counts_frame, validate_counts
 from bayescale.passk.curves import (
     attempts_for_coverage,
@@ -31,7 +32,6 @@ from bayescale.passk.curves import (
 )
 from bayescale.passk.estimator import coverage_curve
 from bayescale.passk.model import CELL, PassKSpec, build_passk_model, cells, make_passk_spec
-from bayescale.sampling import sample_until_converged
 
 __all__ = ["PassKFit", "fit", "load"]
 
@@ -87,7 +87,7 @@ def fit(
         divergences where :math:`\tau_a` approaches 0 (the funnel of the model-level
         deviations).
     warn_convergence
-        Warn (:class:`~bayescale.errors.ConvergenceWarning`) when diagnostics fall short.
+        Warn (:class:`~bayescale.core.errors.ConvergenceWarning`) when diagnostics fall short.
     extend_if_slow
         When R-hat or bulk ESS fall short without divergences, sample once more with twice
         ``tune`` and ``draws`` (recorded in ``fit.spec.notes``). With zero inflation the

@@ -48,8 +48,8 @@ import numpy as np
 import xarray as xr
 from scipy.special import gammaln
 
-from bayescale import dims
-from bayescale.errors import SpecificationError
+from bayescale.core import dims
+from bayescale.core.errors import SpecificationError
 
 if TYPE_CHECKING:
     import pymc as pm

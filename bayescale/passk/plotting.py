@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from bayescale import dims
+from bayescale.core import dims
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -61,7 +61,7 @@ def plot_coverage(
     """
     from matplotlib.figure import Figure
 
-    from bayescale.plotting import save_figure
+    from bayescale.scaling.plotting import save_figure
 
     n_max = float(fit.data["n_samples"].max())
     k_hi = float(k_max) if k_max is not None else 100.0 * n_max
@@ -90,7 +90,7 @@ def plot_coverage(
         ax.fill_between(grid, qn[0], qn[2], color=color, alpha=0.15, lw=0)
         ax.plot(grid, qn[1], color=color, lw=1.6, ls="--", label=f"{label} (forecast)")
     if held_out is not None:
-        for j, (_label, frame) in enumerate(held_out.groupby("model", sort=False)):
+        for j, (_model, frame) in enumerate(held_out.groupby("model", sort=False)):
             ax.plot(
                 frame["k"],
                 frame["coverage"],

@@ -100,20 +100,20 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from bayescale.data import (
-    _CSV_LINES,
-    _blank,
-    _fail_rows,
-    _is_blank,
-    _label,
-    _numeric,
-    _where,
+from bayescale.core.diagnostics import Diagnostics, check_convergence
+from bayescale.core.errors import DataError, SpecificationError
+from bayescale.core.sampling import sample_posterior
+from bayescale.core.tables import (
+    CSV_LINES,
+    blank_mask,
     count_column,
+    describe_rows,
+    fail_rows,
+    is_blank,
+    label_text,
+    numeric_column,
     read_table,
 )
-from bayescale.diagnostics import Diagnostics, check_convergence
-from bayescale.errors import DataError, SpecificationError
-from bayescale.sampling import sample_posterior
 
 __all__ = [
     "ANSWER_COLUMNS",
@@ -158,7 +158,7 @@ def _bool_cells(frame: pd.DataFrame, col: str, where: Any) -> np.ndarray:
         if isinstance(v, bool | np.bool_):
             out[i] = bool(v)
             continue
-        if _is_blank(v):
+        if is_blank(v):
             bad.append(i)
             continue
         if isinstance(v, int | float | np.integer | np.floating) and float(v) in (0.0, 1.0):
@@ -172,7 +172,7 @@ def _bool_cells(frame: pd.DataFrame, col: str, where: Any) -> np.ndarray:
         else:
             bad.append(i)
     if bad:
-        _fail_rows(
+        fail_rows(
             col,
             np.asarray(bad),
             raw,
@@ -212,10 +212,10 @@ def validate_answers(data: Source) -> pd.DataFrame:
         names the column, the rows (0-based positions, plus CSV lines) and the fix.
     """
     frame, from_csv = read_table(data)
-    csv_lines = frame.attrs.get(_CSV_LINES) if from_csv else None
+    csv_lines = frame.attrs.get(CSV_LINES) if from_csv else None
 
     def where(rows: Sequence[int] | np.ndarray) -> str:
-        return _where(rows, csv_lines)
+        return describe_rows(rows, csv_lines)
 
     if len(frame) == 0:
         raise DataError(
@@ -234,14 +234,14 @@ def validate_answers(data: Source) -> pd.DataFrame:
             "see docs/voting.md)."
         )
     for col in ("model", "problem", "answer"):
-        blank = np.flatnonzero(_blank(frame[col]))
+        blank = np.flatnonzero(blank_mask(frame[col]))
         if blank.size:
             raise DataError(
                 f"column {col!r}: empty in {where(blank)}. Give every row a {col} label, or "
                 "remove those rows."
             )
     labels = {
-        col: pd.Series([_label(v) for v in frame[col]], dtype=object)
+        col: pd.Series([label_text(v) for v in frame[col]], dtype=object)
         for col in ("model", "problem", "answer")
     }
     count = count_column(
@@ -298,7 +298,7 @@ def validate_answers(data: Source) -> pd.DataFrame:
     )
     notes: list[str] = []
     if "reward" in frame.columns:
-        reward = _numeric(frame, "reward", where, required=False)
+        reward = numeric_column(frame, "reward", where, required=False)
         gap = np.flatnonzero(np.isnan(reward))
         if gap.size:
             raise DataError(
@@ -340,16 +340,16 @@ def _model_columns(frame: pd.DataFrame, model: pd.Series, where: Any) -> dict[st
         if col not in frame.columns:
             continue
         if col == "family":
-            blank = _blank(frame[col])
+            blank = blank_mask(frame[col])
             values = pd.Series(
-                [None if b else _label(v) for v, b in zip(frame[col], blank, strict=True)],
+                [None if b else label_text(v) for v, b in zip(frame[col], blank, strict=True)],
                 dtype=object,
             )
         else:
-            num = _numeric(frame, col, where, required=False)
+            num = numeric_column(frame, col, where, required=False)
             nonpos = np.flatnonzero(num <= 0)
             if nonpos.size:
-                _fail_rows(
+                fail_rows(
                     col,
                     nonpos,
                     frame[col],
@@ -874,10 +874,10 @@ DEFAULT_PRIORS: dict[str, tuple[float, float]] = {
 def _curve_table(table: Source) -> tuple[pd.DataFrame, list[str]]:
     """Validate a (model, n, problems correct, problems) table; return it and notes."""
     frame, from_csv = read_table(table)
-    csv_lines = frame.attrs.get(_CSV_LINES) if from_csv else None
+    csv_lines = frame.attrs.get(CSV_LINES) if from_csv else None
 
     def where(rows: Sequence[int] | np.ndarray) -> str:
-        return _where(rows, csv_lines)
+        return describe_rows(rows, csv_lines)
 
     if len(frame) == 0:
         raise DataError("the accuracy table has no rows; add one row per (model, n).")
@@ -899,16 +899,16 @@ def _curve_table(table: Source) -> tuple[pd.DataFrame, list[str]]:
             f"{[str(c) for c in frame.columns]}. An accuracy table needs model, n, n_problems "
             "and n_correct or accuracy (the output of majority_vote_accuracy() has them)."
         )
-    blank = np.flatnonzero(_blank(frame["model"]))
+    blank = np.flatnonzero(blank_mask(frame["model"]))
     if blank.size:
         raise DataError(f"column 'model': empty in {where(blank)}. Give every row a model label.")
-    model = pd.Series([_label(v) for v in frame["model"]], dtype=object)
+    model = pd.Series([label_text(v) for v in frame["model"]], dtype=object)
     whole: dict[str, np.ndarray] = {}
     for col in ("n", "n_problems"):
-        num = _numeric(frame, col, where, required=True)
+        num = numeric_column(frame, col, where, required=True)
         bad = np.flatnonzero((num != np.round(num)) | (num < 1))
         if bad.size:
-            _fail_rows(
+            fail_rows(
                 col,
                 bad,
                 frame[col],
@@ -920,10 +920,10 @@ def _curve_table(table: Source) -> tuple[pd.DataFrame, list[str]]:
         whole[col] = num.astype(np.int64)
     total = whole["n_problems"]
     if "n_correct" in frame.columns:
-        num = _numeric(frame, "n_correct", where, required=True)
+        num = numeric_column(frame, "n_correct", where, required=True)
         bad = np.flatnonzero((num != np.round(num)) | (num < 0) | (num > total))
         if bad.size:
-            _fail_rows(
+            fail_rows(
                 "n_correct",
                 bad,
                 frame["n_correct"],
@@ -933,10 +933,10 @@ def _curve_table(table: Source) -> tuple[pd.DataFrame, list[str]]:
             )
         correct = num.astype(np.int64)
     else:
-        acc = _numeric(frame, "accuracy", where, required=True)
+        acc = numeric_column(frame, "accuracy", where, required=True)
         bad = np.flatnonzero((acc < 0) | (acc > 1))
         if bad.size:
-            _fail_rows(
+            fail_rows(
                 "accuracy",
                 bad,
                 frame["accuracy"],
@@ -1037,7 +1037,7 @@ class VotingCurveFit:
     data
         The validated table: ``model``, ``n``, ``n_correct``, ``n_problems``.
     diagnostics
-        Divergences, R-hat and bulk ESS (:func:`bayescale.diagnostics.check_convergence`).
+        Divergences, R-hat and bulk ESS (:func:`bayescale.core.diagnostics.check_convergence`).
     gamma, pooling, n_ref, center
         The specification used (``center``: the centre of ``logit acc_1`` in the gain
         regression).
@@ -1210,7 +1210,7 @@ def fit_voting_curve(
     draws, tune, chains, seed, nuts_sampler, target_accept, progressbar
         Passed to ``pymc.sample``.
     warn_convergence
-        Warn (:class:`~bayescale.errors.ConvergenceWarning`) when diagnostics fall short.
+        Warn (:class:`~bayescale.core.errors.ConvergenceWarning`) when diagnostics fall short.
 
     Returns
     -------

@@ -1,0 +1,361 @@
+"""Bayesian Slice-and-Sandwich: data checks, the LOO interface, threshold and forecasts."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from bayescale.core.errors import DataError, SpecificationError
+from bayescale.emergence.sandwich import (
+    _ACCURACY_DRIFT,
+    _EXTRAPOLATION_SD,
+    WU_LO_EMERGENT,
+    SandwichFit,
+    _difficulty_basis,
+    _groups,
+    _merge_degenerate,
+    fit_sandwich,
+    load_wu_lo_slices,
+)
+
+
+def simulated_table(n_models: int = 40, seed: int = 3, saturated: bool = False) -> pd.DataFrame:
+    """A task with an inverted-U easy slice turning at log10 C = 22.5 and a U hard slice.
+
+    ``saturated`` adds a seventh, hardest slice that every model scores 1.000 (as on
+    hellaswag), which the fit must merge with its neighbour.
+    """
+    rng = np.random.default_rng(seed)
+    log_c = np.sort(rng.uniform(20.0, 24.0, n_models))
+    n_slices = 6
+    difficulty = np.linspace(0.0, 1.0, n_slices)
+    t = log_c[:, None] - 22.5
+    easy_shape = 0.5 - 0.12 * t**2  # rises to a peak at 22.5, then falls
+    hard_shape = 0.8 - 0.08 * (t + 1.5)  # improves steadily
+    briers = (1 - difficulty) * easy_shape + difficulty * hard_shape
+    # a model-level offset shared by the slices (as in the real data) plus slice noise
+    shared = rng.normal(0, 0.02, (n_models, 1))
+    briers = np.clip(briers + shared + rng.normal(0, 0.01, briers.shape), 0.0, 1.0)
+    overall = briers.mean(axis=1)
+    if saturated:
+        briers = np.column_stack([briers, np.ones(n_models)])
+        n_slices += 1
+    acc = 0.25 + 1.2 * (0.55 - overall) + rng.normal(0, 0.01, n_models)
+    rows = []
+    for i in range(n_models):
+        base = {"task": "sim", "model": f"m{i:02d}", "family": "f", "compute": 10 ** log_c[i]}
+        for s in range(n_slices):
+            rows.append(
+                {
+                    **base,
+                    "slice": s,
+                    "n_slices": n_slices,
+                    "slice_label": f"s{s}",
+                    "metric": "brier",
+                    "value": briers[i, s],
+                    "n_questions": 100.0,
+                }
+            )
+        rows.append(
+            {
+                **base,
+                "slice": -1,
+                "n_slices": n_slices,
+                "slice_label": "overall",
+                "metric": "acc",
+                "value": acc[i],
+                "n_questions": 600.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# -- fast checks (no sampling) -------------------------------------------------------------
+def test_groups_take_thirds_of_the_questions() -> None:
+    easy, hard = _groups(np.full(10, 0.1), 1 / 3)
+    assert easy.tolist() == [0, 1, 2]
+    assert hard.tolist() == [7, 8, 9]
+
+
+def test_difficulty_basis_leaves_room_for_slice_scatter() -> None:
+    basis = _difficulty_basis(np.full(10, 0.1))
+    assert basis.shape == (10, 3)  # constant, linear, quadratic in difficulty
+    np.testing.assert_allclose(basis[:, 0], 1.0)
+    assert np.all(np.diff(basis[:, 1]) > 0)  # easy -> hard
+    # with 3 slices a full-rank factor part would be confounded with the slices' own sds
+    assert _difficulty_basis(np.full(3, 1 / 3)).shape == (3, 2)
+
+
+def test_degenerate_slices_are_merged_with_a_note() -> None:
+    rng = np.random.default_rng(0)
+    low, mid, high = rng.uniform(0, 0.3, 20), rng.uniform(0.3, 0.6, 20), rng.uniform(0.5, 0.9, 20)
+    b = np.column_stack([np.zeros(20), low, mid, np.ones(20), high])
+    groups, notes = _merge_degenerate(b, np.full(5, 0.2), 0.01)
+    assert groups == [[0, 1], [2], [3, 4]]
+    assert len(notes) == 2 and all("merged" in n for n in notes)
+    assert _merge_degenerate(b, np.full(5, 0.2), 0.0)[0] == [[j] for j in range(5)]
+
+
+def test_missing_columns_and_tasks_are_data_errors() -> None:
+    table = simulated_table()
+    with pytest.raises(DataError, match="lacks column"):
+        fit_sandwich(table.drop(columns="slice"), cutoff=1e23)
+    with pytest.raises(DataError, match="not in the slice table"):
+        fit_sandwich(table, "nope", cutoff=1e23)
+    with pytest.raises(DataError, match="accuracy"):
+        fit_sandwich(table[table["metric"] == "brier"], cutoff=1e23)
+
+
+def test_too_few_models_below_cutoff() -> None:
+    with pytest.raises(DataError, match="below the cut-off"):
+        fit_sandwich(simulated_table(), cutoff=10**20.3)
+
+
+def test_bad_options_are_specification_errors() -> None:
+    table = simulated_table()
+    with pytest.raises(SpecificationError, match="degree"):
+        fit_sandwich(table, cutoff=1e23, degree=0)
+    with pytest.raises(SpecificationError, match="cutoff"):
+        fit_sandwich(table, cutoff=-1.0)
+    with pytest.raises(SpecificationError, match="extrapolation_sd"):
+        fit_sandwich(table, cutoff=1e23, extrapolation_sd=-1.0)
+    with pytest.raises(SpecificationError, match="accuracy_drift"):
+        fit_sandwich(table, cutoff=1e23, accuracy_drift=-0.1)
+
+
+def test_accuracy_outside_the_unit_interval_is_a_data_error() -> None:
+    table = simulated_table()
+    table.loc[table["metric"] == "acc", "value"] = 1.0
+    with pytest.raises(DataError, match="strictly between 0 and 1"):
+        fit_sandwich(table, cutoff=1e23)
+
+
+def test_wu_lo_slices_have_easy_slice_zero() -> None:
+    try:
+        table = load_wu_lo_slices(["mmlu"])
+    except (FileNotFoundError, KeyError) as exc:  # pragma: no cover - data are shipped
+        pytest.skip(f"wu_lo2024 not available: {exc}")
+    br = table[(table["metric"] == "brier") & (table["slice"] >= 0)]
+    top = br[br["compute"] == br["compute"].max()].set_index("slice")["value"]
+    # the strongest model scores best on the easiest slice, worst on the hardest
+    assert top[0] < top[9]
+    assert set(WU_LO_EMERGENT) >= set(table["task"])
+
+
+# -- one real NUTS fit on simulated data ----------------------------------------------------
+@pytest.fixture(scope="module")
+def fit() -> SandwichFit:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fit_sandwich(
+            simulated_table(saturated=True),
+            cutoff=10**22.9,
+            degree=3,
+            draws=500,
+            tune=500,
+            chains=2,
+            seed=7,
+        )
+    out.caught = [str(w.message) for w in caught]  # type: ignore[attr-defined]
+    return out
+
+
+@pytest.mark.nuts
+def test_saturated_slice_is_merged_loudly(fit: SandwichFit) -> None:
+    assert fit.slice_groups[-1] == [5, 6]
+    assert len(fit.weights) == 6 and np.isclose(fit.weights.sum(), 1.0)
+    assert any("merged" in m for m in fit.caught)  # type: ignore[attr-defined]
+    assert "merged" in fit.summary()
+    # merging keeps the overall (question-weighted) Brier score
+    assert fit.data["brier"].sizes["slice"] == 6
+
+
+@pytest.mark.nuts
+def test_loo_interface(fit: SandwichFit) -> None:
+    ll = fit.idata["log_likelihood"].dataset["y"]
+    assert ll.dims == ("chain", "draw", "obs")
+    compute = ll["compute"].values
+    assert np.all(np.diff(compute) >= 0) and np.all(compute < 10**22.9)
+    assert ll["model"].values.tolist() == sorted(ll["model"].values.tolist())
+    obs = fit.idata["observed_data"].dataset["y"]
+    held = fit.data["held_out"].values
+    np.testing.assert_allclose(obs.values, fit.data["acc"].values[~held])
+    assert {"posterior", "sample_stats", "log_likelihood", "observed_data"} <= set(
+        fit.idata.children
+    )
+    assert fit.metric == "acc" and fit.spec.space == "linear"
+
+
+@pytest.mark.nuts
+def test_pointwise_log_likelihood_is_the_logit_normal_density_of_accuracy(
+    fit: SandwichFit,
+) -> None:
+    from scipy import stats
+
+    post = fit.idata["posterior"].dataset
+    held = fit.data["held_out"].values
+    acc = fit.data["acc"].values[~held]
+    curves = fit.slice_curves(fit.data["log_c"].values[~held])  # (sample, obs, slice)
+    overall = curves @ fit.weights
+    stacked = post.stack(sample=("chain", "draw"))
+    eta = stacked["alpha"].values[:, None] + stacked["gamma"].values[:, None] * fit.dlogit * (
+        overall - fit.b_ref
+    )
+    sig = stacked["sigma_acc"].values[:, None]
+    logit = np.log(acc / (1 - acc))
+    expected = stats.norm.logpdf(logit, eta, sig) - np.log(acc * (1 - acc))
+    ll = fit.idata["log_likelihood"].dataset["y"].stack(sample=("chain", "draw"))
+    np.testing.assert_allclose(ll.transpose("sample", "obs").values, expected, rtol=1e-6)
+
+
+@pytest.mark.nuts
+def test_converges_and_finds_the_turn(fit: SandwichFit) -> None:
+    assert fit.diagnostics.divergences == 0
+    assert fit.diagnostics.max_rhat <= 1.02
+    th = fit.threshold(0.9)
+    assert th["p_turn"] > 0.8
+    assert th["lower"] <= 22.5 + 0.3 and th["upper"] >= 22.5 - 0.3
+    assert fit.p_emergent() > 0.5
+    em = fit.emergence()
+    assert em["p_emergent"] <= em["p_offset"] <= em["p_turn"]
+
+
+@pytest.mark.nuts
+def test_forecast_and_held_out(fit: SandwichFit) -> None:
+    fc = fit.forecast([1e22, 1e23], ci=0.9)
+    assert set(fc["quantity"]) >= {"acc", "brier", "slice_0"}
+    row = fc[fc["quantity"] == "acc"]
+    assert (row["pred_lower"] <= row["lower"]).all() and (row["upper"] <= row["pred_upper"]).all()
+    check = fit.held_out_check(0.9)
+    assert len(check) == int(fit.data["held_out"].sum())
+    with pytest.raises(SpecificationError):
+        fit.forecast([1e22], ci=1.5)
+
+
+@pytest.mark.nuts
+def test_accuracy_bands_are_bounded_and_widen_past_the_cutoff(fit: SandwichFit) -> None:
+    far = 10.0 ** np.array([22.0, 23.5, 24.0, 26.0])  # fitted up to 10^22.9
+    acc = fit.forecast(far, ci=0.9).query("quantity == 'acc'")
+    assert (acc[["pred_lower", "lower", "median", "upper", "pred_upper"]] >= 0).all().all()
+    assert (acc[["pred_lower", "lower", "median", "upper", "pred_upper"]] <= 1).all().all()
+    brier = fit.forecast(far, ci=0.9).query("quantity == 'brier'")
+    width = (brier["upper"] - brier["lower"]).to_numpy()
+    assert width[2] > width[1] > width[0]
+    # the extrapolation term only acts past the fitted range
+    narrow = dataclasses.replace(fit, extrapolation_sd=0.0, accuracy_drift=0.0)
+    narrow = narrow.forecast(far, ci=0.9)
+    narrow_b = narrow.query("quantity == 'brier'")
+    assert np.isclose(narrow_b["median"].iloc[0], brier["median"].iloc[0], atol=0.01)
+    assert (narrow_b["upper"] - narrow_b["lower"]).iloc[2] < width[2]
+
+
+def test_calibrated_defaults_are_the_documented_estimates() -> None:
+    """The defaults are the pooled maximum-likelihood estimates reported in the docs."""
+    import inspect
+    from pathlib import Path
+
+    assert (_EXTRAPOLATION_SD, _ACCURACY_DRIFT) == (10.0, 0.25)
+    params = inspect.signature(fit_sandwich).parameters
+    assert params["extrapolation_sd"].default == 10.0
+    assert params["accuracy_drift"].default == 0.25
+    assert SandwichFit.extrapolation_sd == 10.0 and SandwichFit.accuracy_drift == 0.25
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "emergence.md").read_text()
+    assert "extrapolation_sd=10" in doc and "accuracy_drift=0.25" in doc
+
+
+@pytest.mark.nuts
+def test_calibrated_accuracy_bands_widen_with_the_distance_past_the_cutoff(
+    fit: SandwichFit,
+) -> None:
+    assert fit.extrapolation_sd == 10.0 and fit.accuracy_drift == 0.25
+    inside = 10.0 ** np.array([21.0, 22.0])
+    far = 10.0 ** np.array([23.2, 23.6, 24.5])  # fitted up to 10^22.9
+    grid = np.concatenate([inside, far])
+    acc = fit.forecast(grid, ci=0.9).query("quantity == 'acc'")
+    width = (acc["pred_upper"] - acc["pred_lower"]).to_numpy()
+    assert width[4] > width[3] > width[2] > width[1]
+    # inside the fitted range the calibrated terms do nothing
+    off = dataclasses.replace(fit, extrapolation_sd=0.0, accuracy_drift=0.0)
+    acc0 = off.forecast(grid, ci=0.9).query("quantity == 'acc'")
+    width0 = (acc0["pred_upper"] - acc0["pred_lower"]).to_numpy()
+    np.testing.assert_allclose(width[:2], width0[:2], atol=0.02)
+    assert (width[2:] > width0[2:]).all()
+    # the accuracy drift alone widens the accuracy bands, not the Brier bands
+    drift = dataclasses.replace(fit, extrapolation_sd=0.0)
+    fc = drift.forecast(far, ci=0.9)
+    a = fc.query("quantity == 'acc'")
+    b = fc.query("quantity == 'brier'")
+    b0 = off.forecast(far, ci=0.9).query("quantity == 'brier'")
+    assert ((a["pred_upper"] - a["pred_lower"]).to_numpy() > width0[2:]).all()
+    np.testing.assert_allclose(b["upper"].to_numpy(), b0["upper"].to_numpy())
+
+
+@pytest.mark.nuts
+def test_log_score_is_the_predictive_density_of_accuracy(fit: SandwichFit) -> None:
+    from scipy import stats
+    from scipy.special import logsumexp
+
+    post = fit.idata["posterior"].dataset.stack(sample=("chain", "draw"))
+    log_c = np.array([21.5, 22.5])  # inside the fitted range: no extrapolation terms
+    acc = np.array([0.3, 0.4])
+    overall = fit.slice_curves(log_c) @ fit.weights
+    eta = post["alpha"].values[:, None] + post["gamma"].values[:, None] * fit.dlogit * (
+        overall - fit.b_ref
+    )
+    lp = stats.norm.logpdf(np.log(acc / (1 - acc)), eta, post["sigma_acc"].values[:, None])
+    expected = logsumexp(lp, axis=0) - np.log(len(eta)) - np.log(acc * (1 - acc))
+    np.testing.assert_allclose(fit.log_score(10**log_c, acc), expected, rtol=1e-8)
+    # far past the cut-off, a surprising accuracy is less improbable with the drift
+    off = dataclasses.replace(fit, extrapolation_sd=0.0, accuracy_drift=0.0)
+    surprise = fit.log_score([10**24.5], [0.95])[0]
+    assert surprise > off.log_score([10**24.5], [0.95])[0]
+    with pytest.raises(SpecificationError):
+        fit.log_score([1e23], [1.0])
+
+
+@pytest.mark.nuts
+def test_plot(fit: SandwichFit, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    fig = fit.plot(tmp_path / "sandwich.png")
+    assert isinstance(fig, Figure)
+    assert (tmp_path / "sandwich.png").stat().st_size > 0
+    assert "threshold" in fit.summary()
+
+
+# -- one real NUTS fit on Wu & Lo's data (a control task) ------------------------------------
+@pytest.fixture(scope="module")
+def real_fit() -> SandwichFit:
+    from bayescale.emergence.slicing import WU_LO_FILTERED_MODELS, WU_LO_THRESHOLD
+
+    try:
+        table = load_wu_lo_slices(["hellaswag"], exclude_models=WU_LO_FILTERED_MODELS)
+    except (FileNotFoundError, KeyError) as exc:  # pragma: no cover - data are shipped
+        pytest.skip(f"wu_lo2024 not available: {exc}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the merge notes (g0-g2, g6-g9)
+        return fit_sandwich(
+            table,
+            "hellaswag",
+            cutoff=WU_LO_THRESHOLD["hellaswag"],
+            draws=500,
+            tune=500,
+            chains=4,
+            seed=11,
+        )
+
+
+@pytest.mark.nuts
+def test_real_control_task_converges_and_is_not_emergent(real_fit: SandwichFit) -> None:
+    diag = real_fit.diagnostics
+    assert diag.divergences == 0
+    assert diag.max_rhat <= 1.01
+    assert diag.min_ess_bulk >= 400
+    assert real_fit.p_emergent() <= 0.02
+    check = real_fit.held_out_check(0.9)
+    assert len(check) == 3
+    assert ((check["acc_lower"] >= 0) & (check["acc_upper"] <= 1)).all()
+    assert (check["acc_median"] - check["acc"]).abs().mean() < 0.1
