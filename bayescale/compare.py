@@ -1,18 +1,23 @@
-r"""Compare fitted scaling laws by their predictive accuracy (PSIS-LOO, ArviZ).
+r"""Compare fits by their predictive accuracy (PSIS-LOO, ArviZ), any kind of fit.
 
 :func:`compare` ranks fits by their expected log pointwise predictive density (ELPD),
 estimated with Pareto-smoothed importance-sampling leave-one-out cross-validation
 (PSIS-LOO, :func:`arviz.loo`), and weights them by stacking (:func:`arviz.compare`).
 bayescale adds what ArviZ cannot know:
 
-* it checks that every fit models **the same observations** (same metric, same units of
-  the pointwise log-likelihood, same labels, same scale ``log``/``linear`` and same
+* it checks that every fit models **the same observations** (the same
+  :meth:`~bayescale.core.results.FitResult.observation_info`, e.g. metric and scale
+  ``log``/``linear``; same units of the pointwise log-likelihood, same labels and same
   observed values) and raises :class:`~bayescale.core.errors.SpecificationError` otherwise,
   because ELPDs of different data are not comparable;
 * it turns ArviZ's anonymous Pareto-:math:`\hat k` warnings into one
   :class:`ParetoKWarning` per model that names the model, how many units are affected,
   the worst of them (family, N, D) and what to do;
 * the returned :class:`Comparison` prints the table with a plain-language reading of it.
+
+Any :class:`~bayescale.core.results.FitResult` with a ``log_likelihood`` group compares:
+scaling laws against each other, coverage laws, a Slice-and-Sandwich against a sigmoid
+emergence law on the same task's accuracies.
 
 The units are whatever the fit's log-likelihood is pointwise over: training runs
 (dim ``obs``) in the common case; configurations (dim ``config``, leave one configuration
@@ -33,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from bayescale.core import dims
 from bayescale.core.errors import SpecificationError
@@ -41,7 +47,7 @@ if TYPE_CHECKING:
     from arviz_stats.utils import ELPDData
     from matplotlib.figure import Figure
 
-    from bayescale.scaling.fitting import ScalingFit
+    from bayescale.core.results import FitResult
 
 __all__ = ["Comparison", "ParetoKWarning", "compare"]
 
@@ -74,14 +80,28 @@ def _unit_words(unit: str) -> tuple[str, str]:
 class _Observations:
     """What a fit's pointwise log-likelihood is about: enough to tell if ELPDs compare."""
 
-    metric: str
-    space: str
+    info: dict[str, str]
     unit: str
     labels: np.ndarray
     observed: np.ndarray | None
 
+    @property
+    def space(self) -> str:
+        return self.info.get("space", "linear")
 
-def _observations(name: str, fit: ScalingFit, var_name: str) -> _Observations:
+
+def _log_likelihood_name(fit: FitResult, var_name: str | None) -> str:
+    """``var_name``, or the only variable of the fit's ``log_likelihood`` group."""
+    if var_name is not None:
+        return var_name
+    if "log_likelihood" in fit.idata.children:
+        names = [str(v) for v in fit.idata["log_likelihood"].dataset.data_vars]
+        if len(names) == 1:
+            return names[0]
+    return dims.OBSERVED
+
+
+def _observations(name: str, fit: FitResult, var_name: str | None) -> _Observations:
     tree = fit.idata
     if "log_likelihood" not in tree.children:
         raise SpecificationError(
@@ -90,6 +110,7 @@ def _observations(name: str, fit: ScalingFit, var_name: str) -> _Observations:
             "or refit."
         )
     ll = tree["log_likelihood"].dataset
+    var_name = _log_likelihood_name(fit, var_name)
     if var_name not in ll:
         raise SpecificationError(
             f"fit {name!r} has no log-likelihood variable {var_name!r} "
@@ -111,8 +132,7 @@ def _observations(name: str, fit: ScalingFit, var_name: str) -> _Observations:
     if "observed_data" in tree.children and var_name in tree["observed_data"].dataset:
         observed = np.asarray(tree["observed_data"].dataset[var_name].values, dtype=float)
     return _Observations(
-        metric=fit.metric,
-        space=str(fit.spec.space),
+        info={str(k): str(v) for k, v in fit.observation_info().items()},
         unit=unit,
         labels=labels,
         observed=observed,
@@ -122,8 +142,12 @@ def _observations(name: str, fit: ScalingFit, var_name: str) -> _Observations:
 def _differences(a: _Observations, b: _Observations) -> list[str]:
     """How the observations of fit ``b`` differ from those of fit ``a`` (empty: same)."""
     out = []
-    if a.metric != b.metric:
-        out.append(f"metric {b.metric!r} instead of {a.metric!r}")
+    for key in sorted(set(a.info) | set(b.info)):
+        if key == "space":
+            continue
+        va, vb = a.info.get(key, "<not stated>"), b.info.get(key, "<not stated>")
+        if va != vb:
+            out.append(f"{key} {vb!r} instead of {va!r}")
     if a.space != b.space:
         out.append(
             f"space {b.space!r} instead of {a.space!r} (the log-likelihood of a log-space fit "
@@ -159,7 +183,7 @@ def _differences(a: _Observations, b: _Observations) -> list[str]:
     return out
 
 
-def check_same_observations(fits: Mapping[str, ScalingFit], var_name: str = dims.OBSERVED) -> str:
+def check_same_observations(fits: Mapping[str, FitResult], var_name: str | None = None) -> str:
     """Raise unless every fit models the same observations; return the unit dimension.
 
     Parameters
@@ -167,7 +191,8 @@ def check_same_observations(fits: Mapping[str, ScalingFit], var_name: str = dims
     fits
         Fits by name.
     var_name
-        Observed variable of the ``log_likelihood`` group.
+        Observed variable of the ``log_likelihood`` group (default: its only variable, or
+        ``"y"``).
 
     Returns
     -------
@@ -198,14 +223,16 @@ def check_same_observations(fits: Mapping[str, ScalingFit], var_name: str = dims
 
 
 # -- Pareto k ------------------------------------------------------------------------------
-def _unit_details(fit: ScalingFit, unit: str, labels: np.ndarray) -> pd.DataFrame:
-    """Family, N and D of each unit where the fit's data tell them (NaN otherwise)."""
+def _unit_details(fit: FitResult, unit: str, labels: np.ndarray) -> pd.DataFrame:
+    """Family, N and D of each unit where a scaling fit's data tell them (NaN otherwise)."""
     frame = pd.DataFrame(
         {"family": pd.Series([None] * len(labels), dtype=object), "params": np.nan},
         index=pd.Index(labels, name="unit"),
     )
     frame["tokens"] = np.nan
-    data = fit.data
+    data = getattr(fit, "data", None)
+    if fit.kind != "scaling" or not isinstance(data, xr.Dataset):
+        return frame
     try:
         if unit == dims.OBS:
             sel = data.isel({dims.OBS: _positions(data[dims.OBS], labels)})
@@ -246,7 +273,7 @@ def _positions(coord: Any, labels: np.ndarray) -> np.ndarray:
     return np.asarray([lookup[str(v)] for v in labels], dtype=int)
 
 
-def _pareto_frame(name: str, fit: ScalingFit, loo: ELPDData, unit: str) -> pd.DataFrame:
+def _pareto_frame(name: str, fit: FitResult, loo: ELPDData, unit: str) -> pd.DataFrame:
     k = loo.pareto_k
     labels = (np.asarray(k[unit].values) if unit in k.coords else np.arange(k.sizes[unit])).astype(
         str
@@ -326,7 +353,7 @@ class Comparison:
         How the weights were computed (``"stacking"`` by default).
     pareto_k_max : float
         Threshold of the Pareto k warnings.
-    fits : dict of str to ScalingFit
+    fits : dict of str to FitResult
         The compared fits, by name (``cmp.fits[cmp.best]`` is the best one).
     """
 
@@ -338,7 +365,7 @@ class Comparison:
     space: str
     method: str = "stacking"
     pareto_k_max: float = 0.7
-    fits: dict[str, ScalingFit] = field(default_factory=dict, repr=False)
+    fits: dict[str, FitResult] = field(default_factory=dict, repr=False)
 
     @property
     def weights(self) -> pd.Series:
@@ -481,7 +508,7 @@ class Comparison:
 
 # -- the function --------------------------------------------------------------------------
 def compare(
-    fits: Mapping[str, ScalingFit],
+    fits: Mapping[str, FitResult],
     *,
     method: str = "stacking",
     pareto_k_max: float = 0.7,
@@ -493,9 +520,10 @@ def compare(
     Parameters
     ----------
     fits
-        Fits by name (at least two), all of the same observations: same data rows (or
-        configurations, or runs), same metric, same ``space``. They may differ in law,
-        pooling, priors and likelihood.
+        Fits by name (at least two, any :class:`~bayescale.core.results.FitResult` kind),
+        all of the same observations: same data rows (or configurations, or runs), same
+        :meth:`~bayescale.core.results.FitResult.observation_info` (metric, ``space``).
+        They may differ in law, pooling, priors, likelihood and kind of model.
     method
         Weights: ``"stacking"`` (default), ``"BB-pseudo-BMA"`` or ``"pseudo-BMA"``
         (:func:`arviz.compare`).
@@ -507,7 +535,8 @@ def compare(
         Emit one :class:`ParetoKWarning` per model with high Pareto k values. ArviZ's own
         (anonymous) Pareto warnings are always suppressed.
     **az_kwargs
-        ``var_name`` (the observed variable, default ``"y"``) and other arguments of
+        ``var_name`` (the observed variable; default: the only variable of the
+        ``log_likelihood`` group, or ``"y"``) and other arguments of
         :func:`arviz.compare` (``reference``, ``round_to``; numbers are kept unrounded
         unless ``round_to`` is given).
 
@@ -528,9 +557,10 @@ def compare(
     if len(fits) < 2:
         raise SpecificationError(f"compare needs at least two fits, got {len(fits)}")
     fits = {str(name): fit for name, fit in fits.items()}
-    var_name = str(az_kwargs.pop("var_name", dims.OBSERVED))
+    chosen = az_kwargs.pop("var_name", None)
     az_kwargs.setdefault("round_to", "none")
-    unit = check_same_observations(fits, var_name)
+    unit = check_same_observations(fits, chosen)
+    var_name = _log_likelihood_name(next(iter(fits.values())), chosen)
 
     loos: dict[str, ELPDData] = {}
     frames = []
@@ -547,8 +577,8 @@ def compare(
         loo=loos,
         pareto_k=pareto,
         unit=unit,
-        metric=first.metric,
-        space=str(first.spec.space),
+        metric=str(first.observation_info().get("metric", first.kind)),
+        space=str(first.observation_info().get("space", "linear")),
         method=method,
         pareto_k_max=float(pareto_k_max),
         fits=dict(fits),

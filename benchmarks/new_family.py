@@ -144,7 +144,7 @@ def one_case(df, target, k, ref, args) -> pd.DataFrame:
                     "chinchilla",
                     holdout=held_runs,
                     pooling={arm: None},
-                    ci=(0.5, 0.9),
+                    ci_prob=(0.5, 0.9),
                     min_train_rows=1,
                     seed=args.seed,
                     draws=args.draws,

@@ -299,7 +299,7 @@ def worker_calibration(args: argparse.Namespace) -> None:
                 warn_convergence=False,
             )
         post = fit.idata["posterior"].dataset
-        fc = fit.forecast(far, ci=0.9)
+        fc = fit.forecast(far, ci_prob=0.9)
         curve = fc[fc["quantity"] == "curve"].iloc[0]
         rec["bayescale"] = {
             "seconds": time.perf_counter() - t1,

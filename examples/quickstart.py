@@ -46,13 +46,13 @@ def main(argv: list[str] | None = None) -> None:
     print(fit.summary(ci_prob=0.9).round(4).to_string())
 
     print("\nForecast for N = 7e9, D = 1.4e11, family 'rpj':")
-    print(fit.forecast(POINT, ci=0.9, family="rpj").to_string())
+    print(fit.forecast(POINT, ci_prob=0.9, family="rpj").to_string())
 
     # A new corpus: pooled exponents come from the population; E, A_ref and B_ref are
     # fitted per family (independent) by default, so for a new family they come from their
     # priors, and the interval is much wider.
     print("\nForecast for the same point, a new family (parameters from the population):")
-    print(fit.forecast(POINT, ci=0.9, family=None).to_string())
+    print(fit.forecast(POINT, ci_prob=0.9, family=None).to_string())
 
     print("\nCompute-optimal N*, D* at C = 1e22 FLOPs (C = 6 N D):")
     print(bayescale.compute_optimal(fit, compute=1e22).to_string())

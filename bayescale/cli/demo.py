@@ -53,10 +53,10 @@ def _section(title: str, out: TextIO) -> None:
     print(f"\n{title}\n{'-' * len(title)}", file=out)
 
 
-def _heldout_table(fit: Any, heldout: pd.DataFrame, ci: float) -> pd.DataFrame:
+def _heldout_table(fit: Any, heldout: pd.DataFrame, ci_prob: float) -> pd.DataFrame:
     """Forecast every held-out run and compare with what it measured."""
     points = heldout[["family", "params", "tokens"]].reset_index(drop=True)
-    fc = fit.forecast(points, ci=ci)
+    fc = fit.forecast(points, ci_prob=ci_prob)
     new_run = fc[fc["quantity"] == "new_run"].set_index("point").sort_index()
     curve = fc[fc["quantity"] == "curve"].set_index("point").sort_index()
     actual = heldout["value"].to_numpy(dtype=float)
@@ -77,12 +77,12 @@ def _heldout_table(fit: Any, heldout: pd.DataFrame, ci: float) -> pd.DataFrame:
     )
     table["covered"] = (table["actual"] >= table["lower"]) & (table["actual"] <= table["upper"])
     table["abs_rel_error"] = (table["median"] - table["actual"]).abs() / table["actual"]
-    table["ci_prob"] = ci
+    table["ci_prob"] = ci_prob
     return table
 
 
-def _print_heldout(table: pd.DataFrame, ci: float, out: TextIO) -> None:
-    pct = fmt_percent(ci)
+def _print_heldout(table: pd.DataFrame, ci_prob: float, out: TextIO) -> None:
+    pct = fmt_percent(ci_prob)
     rows = [
         [
             str(r.family),
@@ -214,7 +214,7 @@ def run_demo(
     diag = fit.diagnostics
 
     _section(f"Fit to the {len(train)} runs with N <= {fmt_sci(train['params'].max())}", out)
-    print(format_summary(fit, ci=CI), file=out)
+    print(format_summary(fit, ci_prob=CI), file=out)
     print("", file=out)
     hint = f"Run again with more draws: bayescale demo --draws {2 * draws} --tune {2 * tune}."
     print(format_diagnostics(diag, rerun_hint=hint), file=out)
@@ -233,7 +233,7 @@ def run_demo(
         "To borrow strength across corpora for E, A and B too, fit with --pooling pooled.\n",
         file=out,
     )
-    new_fc = fit.forecast(NEW_FAMILY_POINT, ci=CI, family=None, seed=seed)
+    new_fc = fit.forecast(NEW_FAMILY_POINT, ci_prob=CI, family=None, seed=seed)
     print(format_forecast(new_fc, metric=METRIC), file=out)
     largest = heldout[heldout["params"] == heldout["params"].max()]
     if len(largest):
@@ -246,7 +246,7 @@ def run_demo(
         )
 
     _section("Compute-optimal allocation, per family", out)
-    opt = compute_optimal(fit, BUDGET, ci=CI, family="all", seed=seed)
+    opt = compute_optimal(fit, BUDGET, ci_prob=CI, family="all", seed=seed)
     print(format_optimal(opt, metric=METRIC, flops_per_param_token=6.0), file=out)
 
     _section("Files", out)

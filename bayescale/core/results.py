@@ -292,10 +292,12 @@ def load(path: str | os.PathLike[str]) -> FitResult:
     if kind is None and "bayescale_spec" in attrs:
         kind = "scaling"  # files of bayescale 0.1 named no kind for scaling-law fits
     if kind is None:
-        found = ", ".join(sorted(tree.children)) or "no groups"
+        groups = ", ".join(sorted(tree.children)) or "none"
+        variables = ", ".join(sorted(map(str, tree.dataset.data_vars))[:8]) or "none"
         raise FitFileError(
-            f"{str(path)!r} is a NetCDF file but not a bayescale fit (no {KIND_ATTR!r} "
-            f"attribute; groups: {found}). Load it with xarray.open_datatree instead."
+            f"{str(path)!r} is a NetCDF file but not a bayescale fit: it has no "
+            f"{KIND_ATTR!r} attribute (groups: {groups}; variables: {variables}). It was "
+            "written by another program; read it with xarray.open_datatree instead."
         )
     version = int(attrs.get(_FORMAT_ATTR, 0))
     if version > FORMAT_VERSION:

@@ -174,17 +174,17 @@ def use_sampler(sampler: Sampler) -> Iterator[None]:
 
 def _resolve(
     sampler: Sampler | None, nuts_sampler: str, pymc_options: Mapping[str, Any]
-) -> tuple[Sampler, bool]:
-    """The sampler to use and whether it is nutpie's own (where the adaptation applies)."""
-    if sampler is not None:
-        return sampler, False
-    if (injected := _default.get()) is not None:
-        return injected, False
+) -> Sampler:
+    """The sampler to use: the one given, the block's default, or the named NUTS."""
     if nuts_sampler not in SAMPLERS:
         raise SpecificationError(f"nuts_sampler must be one of {SAMPLERS}, not {nuts_sampler!r}")
+    if sampler is not None:
+        return sampler
+    if (injected := _default.get()) is not None:
+        return injected
     if nuts_sampler == "nutpie" and not pymc_options:
-        return nutpie_sampler, True
-    return pymc_sampler(nuts_sampler, **pymc_options), False
+        return nutpie_sampler
+    return pymc_sampler(nuts_sampler, **pymc_options)
 
 
 @dataclass
@@ -295,7 +295,9 @@ def run_nuts(
             f"nuts={{'adaptation': {adaptation!r}}} is not a nutpie mass matrix adaptation; "
             f"use one of {ADAPTATIONS} (default: 'low_rank', with 'diag' on divergences)"
         )
-    draw_fn, is_nutpie = _resolve(sampler, nuts_sampler, pymc_options)
+    draw_fn = _resolve(sampler, nuts_sampler, pymc_options)
+    # nutpie's options (an injected sampler stands in for nutpie and receives them too)
+    is_nutpie = nuts_sampler == "nutpie" and not pymc_options
     fallback = is_nutpie and diag_fallback and adaptation is None
     if is_nutpie:
         nuts_options.setdefault("adaptation", "low_rank")

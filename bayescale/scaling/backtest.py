@@ -52,6 +52,7 @@ import pandas as pd
 
 from bayescale.core import dims
 from bayescale.core.errors import ConvergenceWarning, DataError, SpecificationError
+from bayescale.core.intervals import check_ci_prob, quantiles
 from bayescale.scaling.data import read_table, validate
 from bayescale.scaling.forecast import NEW_FAMILY
 from bayescale.scaling.laws import Law, get_law
@@ -88,13 +89,12 @@ def level_label(p: float) -> str:
     return f"{100 * p:g}"
 
 
-def _check_ci(ci: Sequence[float] | float) -> tuple[float, ...]:
-    levels = (float(ci),) if isinstance(ci, int | float) else tuple(float(c) for c in ci)
-    if not levels or not all(0 < c < 1 for c in levels):
-        raise SpecificationError(
-            f"ci must be interval probabilities strictly between 0 and 1, e.g. (0.5, 0.9); "
-            f"got {ci!r}"
-        )
+def _check_levels(ci_prob: Sequence[float] | float) -> tuple[float, ...]:
+    """One or several interval probabilities, each checked, sorted, without repeats."""
+    many = not isinstance(ci_prob, int | float)
+    levels = tuple(check_ci_prob(c) for c in ci_prob) if many else (check_ci_prob(ci_prob),)
+    if not levels:
+        raise SpecificationError("ci_prob must name at least one interval probability, e.g. 0.9")
     return tuple(sorted(set(levels)))
 
 
@@ -176,7 +176,7 @@ def log_predictive_density(
 
 
 def score_draws(
-    draws: np.ndarray, observed: np.ndarray, *, ci: Sequence[float] = DEFAULT_CI
+    draws: np.ndarray, observed: np.ndarray, *, ci_prob: Sequence[float] = DEFAULT_CI
 ) -> pd.DataFrame:
     r"""Score predictive draws against observed values.
 
@@ -186,7 +186,7 @@ def score_draws(
         Array ``(S, n)`` (or ``(chain, draw, n)``) of predictive draws of a new run.
     observed
         Array ``(n,)`` of observed values :math:`y_j` (> 0).
-    ci
+    ci_prob
         Interval probabilities :math:`p`.
 
     Returns
@@ -199,14 +199,14 @@ def score_draws(
         (:math:`|\text{median} - y|/y`), ``lpd`` (:func:`log_predictive_density`) and
         ``pit`` (fraction of draws below :math:`y`). Level ``0.9`` gives suffix ``90``.
     """
-    levels = _check_ci(ci)
+    levels = _check_levels(ci_prob)
     observed = np.asarray(observed, dtype=float)
     draws = np.asarray(draws, dtype=float).reshape(-1, observed.shape[0])
     if not np.all(np.isfinite(observed) & (observed > 0)):
         raise DataError("observed values must be finite and > 0 to be scored")
     out = pd.DataFrame({"observed": observed, "median": np.median(draws, axis=0)})
     for p in levels:
-        lo, hi = np.quantile(draws, [(1 - p) / 2, (1 + p) / 2], axis=0)
+        lo, _, hi = quantiles(draws, p, axis=0)
         lab = level_label(p)
         out[f"lower_{lab}"] = lo
         out[f"upper_{lab}"] = hi
@@ -498,7 +498,7 @@ class BacktestResult:
     fits : dict
         ``(metric, law, pooling) -> ScalingFit`` (``None`` for a fit that raised), when
         ``keep_fits=True``.
-    ci : tuple of float
+    ci_prob : tuple of float
         The interval levels scored.
     runtime : dict
         Seconds per ``(metric, law, pooling)`` fit and forecast.
@@ -509,13 +509,13 @@ class BacktestResult:
     by_group: pd.DataFrame
     aggregate: pd.DataFrame
     holdout: pd.DataFrame
-    ci: tuple[float, ...]
+    ci_prob: tuple[float, ...]
     fits: dict[tuple[str, str, str], ScalingFit | None] = field(default_factory=dict)
     runtime: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
     def report(self, *, levels: Sequence[float] | None = None, digits: int = 3) -> str:
         """Plain-text tables: hold-out counts, scores over rows and over groups."""
-        levels = tuple(levels) if levels is not None else self.ci
+        levels = tuple(levels) if levels is not None else self.ci_prob
         labs = [level_label(p) for p in levels]
 
         def pick(frame: pd.DataFrame, extra: Sequence[str]) -> pd.DataFrame:
@@ -535,7 +535,7 @@ class BacktestResult:
         hold = self.holdout
         lines = [
             f"Back-test: {len(self.table)} forecasts of {hold['n_held_out'].sum()} held-out "
-            f"rows ({hold['metric'].nunique()} metric(s)), levels {list(self.ci)}",
+            f"rows ({hold['metric'].nunique()} metric(s)), levels {list(self.ci_prob)}",
             "",
             "Held out per (metric, family):",
             fmt(hold),
@@ -563,7 +563,7 @@ class BacktestResult:
         (:func:`bayescale.scaling.plotting.plot_backtest`)."""
         from bayescale.scaling.plotting import plot_backtest
 
-        kwargs.setdefault("ci", 0.9 if 0.9 in self.ci else self.ci[-1])
+        kwargs.setdefault("ci_prob", 0.9 if 0.9 in self.ci_prob else self.ci_prob[-1])
         return plot_backtest(self.table, path=path, **kwargs)
 
     def to_csv(self, directory: str | os.PathLike[str], *, prefix: str = "") -> dict[str, Path]:
@@ -629,7 +629,7 @@ def backtest(
     holdout: HoldoutLike,
     pooling: PoolingLike | Sequence[PoolingLike] | Mapping[str, PoolingLike] = DEFAULT_POOLING,
     metric: str | Sequence[str] | None = None,
-    ci: Sequence[float] = DEFAULT_CI,
+    ci_prob: Sequence[float] = DEFAULT_CI,
     keep_fits: bool = False,
     min_train_rows: int | None = None,
     forecast_seed: int = 0,
@@ -665,7 +665,7 @@ def backtest(
     metric
         A metric, a list of metrics, or ``None`` for every metric of the table; each is
         back-tested separately.
-    ci
+    ci_prob
         Interval probabilities scored.
     keep_fits
         Keep every :class:`~bayescale.scaling.fitting.ScalingFit` in ``result.fits``.
@@ -688,13 +688,13 @@ def backtest(
     Raises
     ------
     SpecificationError
-        For a malformed ``holdout``, ``pooling``, ``law`` or ``ci``, or a held-out family
+        For a malformed ``holdout``, ``pooling``, ``law`` or ``ci_prob``, or a held-out family
         that is absent from a one-family training set (no population to draw it from).
     DataError
         When nothing is held out, nothing is left to train on, or a family has fewer
         training rows than the law needs (the message gives the counts and the fixes).
     """
-    levels = _check_ci(ci)
+    levels = _check_levels(ci_prob)
     fit_kwargs.setdefault("progressbar", False)
     space = str(fit_kwargs.get("space", "log"))
     interval_prob = float(fit_kwargs.get("interval_prob", 0.95))
@@ -842,7 +842,7 @@ def backtest(
         by_group=by_group,
         aggregate=aggregate,
         holdout=pd.DataFrame(hold_rows),
-        ci=levels,
+        ci_prob=levels,
         fits=fits,
         runtime=runtime,
     )
@@ -869,7 +869,7 @@ def _empty_scores(test: pd.DataFrame, levels: Sequence[float]) -> pd.DataFrame:
     info["new_family"] = np.nan
     info["extrapolation"] = np.nan
     observed = test[dims.COL_VALUE].to_numpy(float)
-    cols = score_draws(np.tile(observed, (2, 1)), observed, ci=levels).columns
+    cols = score_draws(np.tile(observed, (2, 1)), observed, ci_prob=levels).columns
     empty = pd.DataFrame(np.nan, index=info.index, columns=cols)
     empty["observed"] = observed
     for c in cols:
@@ -886,7 +886,7 @@ def _score_fit(
     points[dims.COL_FAMILY] = np.where(info["new_family"], NEW_FAMILY, info["family"])
     draws = fitted.forecast_draws(points, seed=seed)
     new_run = draws["new_run"].transpose(..., dims.POINT).values.reshape(-1, len(points))
-    scored = score_draws(new_run, test[dims.COL_VALUE].to_numpy(float), ci=levels)
+    scored = score_draws(new_run, test[dims.COL_VALUE].to_numpy(float), ci_prob=levels)
     info["extrapolation"] = np.asarray(draws["extrapolation"].values, dtype=float)
     out = pd.concat([info, scored], axis=1)
     for c in out.columns:

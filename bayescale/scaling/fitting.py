@@ -25,6 +25,7 @@ import xarray as xr
 from bayescale.core import dims
 from bayescale.core.diagnostics import Diagnostics, check_convergence
 from bayescale.core.errors import FitFileError, SpecificationError
+from bayescale.core.intervals import quantiles
 from bayescale.core.results import FitResult
 from bayescale.core.results import load as load_any
 from bayescale.core.sampling import ADAPTATIONS, SAMPLERS, Sampler, run_nuts
@@ -506,7 +507,7 @@ class ScalingFit(FitResult):
         self,
         points: PointsLike,
         *,
-        ci: float = 0.9,
+        ci_prob: float = 0.9,
         family: str | None = None,
         seed: int | None = 0,
     ) -> pd.DataFrame:
@@ -517,7 +518,7 @@ class ScalingFit(FitResult):
         points
             Table (or dict of arrays) with the law's inputs (``params``, ``tokens`` and/or
             ``compute``) and optionally ``family``.
-        ci
+        ci_prob
             Probability of the intervals.
         family
             Family of every point when ``points`` has no ``family`` column. ``None`` means a
@@ -534,7 +535,7 @@ class ScalingFit(FitResult):
             (adds the configuration offset and run-to-run noise). Columns ``mean``, ``median``,
             ``lower``, ``upper``, ``ci_prob`` and the point's inputs and family.
         """
-        return summarise(self.forecast_draws(points, family=family, seed=seed), ci=ci)
+        return summarise(self.forecast_draws(points, family=family, seed=seed), ci_prob=ci_prob)
 
     # -- predictive checks ------------------------------------------------------------
     def model(self) -> Any:
@@ -553,13 +554,13 @@ class ScalingFit(FitResult):
             self.idata[group] = prior[group]
         return prior
 
-    def predictive_check(self, *, group: str = "posterior", ci: float = 0.9) -> pd.DataFrame:
+    def predictive_check(self, *, group: str = "posterior", ci_prob: float = 0.9) -> pd.DataFrame:
         """Compare observed data with the ``group`` predictive distribution.
 
         Returns one row per observation (per configuration, with the configuration's mean
         run, when repeated runs are modelled) with the observed value, the predictive median,
-        the ``ci`` equal-tailed interval and whether it covers the observation; the
-        coverage fraction is in ``.attrs["coverage"]`` (close to ``ci`` for a calibrated
+        the ``ci_prob`` equal-tailed interval and whether it covers the observation; the
+        coverage fraction is in ``.attrs["coverage"]`` (close to ``ci_prob`` for a calibrated
         model).
         """
         name = f"{group}_predictive"
@@ -576,7 +577,7 @@ class ScalingFit(FitResult):
         pred = self.idata[name].dataset[dims.OBSERVED]
         unit = dims.CONFIG if dims.CONFIG in pred.dims else dims.OBS
         sample_dims = [d for d in pred.dims if d != unit]
-        q = pred.quantile([(1 - ci) / 2, 0.5, (1 + ci) / 2], dim=sample_dims).values
+        q = quantiles(pred.stack(sample=sample_dims).transpose(unit, "sample").values, ci_prob)
         observed = self.idata["observed_data"].dataset[dims.OBSERVED].values
         to_value = np.exp if self.spec.space == "log" else (lambda a: a)
         rows = np.arange(self.data.sizes[dims.OBS])
@@ -600,7 +601,7 @@ class ScalingFit(FitResult):
             frame["observed"] <= frame["upper"]
         )
         frame.attrs["coverage"] = float(frame["covered"].mean())
-        frame.attrs["ci_prob"] = ci
+        frame.attrs["ci_prob"] = ci_prob
         return frame
 
     # -- plots ------------------------------------------------------------------------

@@ -46,7 +46,8 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.core import dims
-from bayescale.core.errors import DataError, SpecificationError
+from bayescale.core.errors import DataError
+from bayescale.core.intervals import check_ci_prob, quantiles
 
 if TYPE_CHECKING:
     from bayescale.scaling.model import ModelSpec
@@ -353,7 +354,7 @@ def seed_share(draws: xr.Dataset) -> np.ndarray:
         return np.clip(seed / total, 0.0, 1.0)
 
 
-def summarise(draws: xr.Dataset, *, ci: float = 0.9) -> pd.DataFrame:
+def summarise(draws: xr.Dataset, *, ci_prob: float = 0.9) -> pd.DataFrame:
     """Turn forecast draws into a table of equal-tailed intervals.
 
     One row per (point, quantity): ``quantity`` is ``"curve"`` (the law itself) or
@@ -362,15 +363,13 @@ def summarise(draws: xr.Dataset, *, ci: float = 0.9) -> pd.DataFrame:
     ``upper``, ``ci_prob`` and, for new runs, ``seed_share`` (:func:`seed_share`: the
     share of the forecast's variance that is run-to-run noise).
     """
-    if not 0 < ci < 1:
-        raise SpecificationError(f"ci must lie in (0, 1), not {ci}")
-    q = [(1 - ci) / 2, 0.5, (1 + ci) / 2]
+    check_ci_prob(ci_prob)
     rows = []
     inputs = [c for c in dims.SCALE_COLUMNS if c in draws.coords]
     share = seed_share(draws)
     for quantity in ("curve", "new_run"):
         arr = draws[quantity].values.reshape(-1, draws.sizes[dims.POINT])
-        lo, med, hi = np.quantile(arr, q, axis=0)
+        lo, med, hi = quantiles(arr, ci_prob, axis=0)
         mean = arr.mean(axis=0)
         for i in range(arr.shape[1]):
             row: dict[str, Any] = {"point": i}
@@ -385,7 +384,7 @@ def summarise(draws: xr.Dataset, *, ci: float = 0.9) -> pd.DataFrame:
                 median=med[i],
                 lower=lo[i],
                 upper=hi[i],
-                ci_prob=ci,
+                ci_prob=ci_prob,
                 seed_share=share[i] if quantity == "new_run" else np.nan,
             )
             rows.append(row)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from bayescale.core import dims
 from bayescale.core.errors import SpecificationError
+from bayescale.core.intervals import check_ci_prob, quantiles
 from bayescale.scaling.forecast import NEW_FAMILY, parameter_draws, resolve_families
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def compute_optimal(
     fit: ScalingFit,
     compute: float | Sequence[float],
     *,
-    ci: float = 0.9,
+    ci_prob: float = 0.9,
     family: str | Sequence[str | None] | None = "all",
     flops_per_param_token: float = 6.0,
     seed: int | None = 0,
@@ -51,7 +52,7 @@ def compute_optimal(
         A fit of the ``chinchilla`` law.
     compute
         Training budget(s) in FLOPs.
-    ci
+    ci_prob
         Probability of the equal-tailed intervals.
     family
         ``"all"`` (every fitted family), a label, a list of labels, or ``None`` for a new
@@ -72,8 +73,7 @@ def compute_optimal(
         raise SpecificationError(
             f"compute_optimal needs the chinchilla law (N and D), not {fit.law.name!r}"
         )
-    if not 0 < ci < 1:
-        raise SpecificationError(f"ci must lie in (0, 1), not {ci}")
+    check_ci_prob(ci_prob)
     budgets = np.atleast_1d(np.asarray(compute, dtype=float))
     if not np.all(np.isfinite(budgets) & (budgets > 0)):
         raise SpecificationError(f"compute must be finite and > 0, got {budgets.tolist()}")
@@ -94,7 +94,6 @@ def compute_optimal(
     log_a_coef = np.log(a) + np.log(conv["A"])
     log_b_coef = np.log(b) + np.log(conv["B"])
     log_g = (log_a_coef - log_b_coef) / (a + b)
-    q = [(1 - ci) / 2, 0.5, (1 + ci) / 2]
     rows = []
     for c in budgets:
         log_nd = np.log(c / flops_per_param_token)
@@ -113,7 +112,7 @@ def compute_optimal(
         for k, fam in enumerate(fams):
             for name in QUANTITIES:
                 draws = values[name][..., k].ravel()
-                lo, med, hi = np.quantile(draws, q)
+                lo, med, hi = quantiles(draws, ci_prob)
                 rows.append(
                     {
                         "compute": c,
@@ -123,7 +122,7 @@ def compute_optimal(
                         "median": float(med),
                         "lower": float(lo),
                         "upper": float(hi),
-                        "ci_prob": ci,
+                        "ci_prob": ci_prob,
                     }
                 )
     return pd.DataFrame(rows)

@@ -22,7 +22,6 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,30 +36,26 @@ from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 
 from bayescale.core import dims
 from bayescale.core.errors import DataError, SpecificationError
+from bayescale.core.intervals import check_ci_prob, quantiles
+from bayescale.core.plots import DPI, save_figure
 from bayescale.scaling.forecast import points_frame
 
 if TYPE_CHECKING:
     from bayescale.scaling.fitting import ScalingFit
 
-__all__ = ["plot_backtest", "plot_compare", "plot_fit", "ratio_groups"]
+__all__ = [
+    "DPI",
+    "plot_backtest",
+    "plot_compare",
+    "plot_fit",
+    "ratio_groups",
+    "save_figure",
+]
 
 #: Ratios D/N within this relative distance are treated as the same ratio.
 RATIO_TOL = 0.05
 #: With more ratio groups than this, ratios are shown by a colorbar instead of a legend.
 MAX_LEGEND_RATIOS = 10
-DPI = 120
-
-
-def save_figure(fig: Figure, path: str | os.PathLike[str] | None) -> Figure:
-    """Write ``fig`` to ``path`` (format from the suffix, PNG if unknown) when given."""
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fmt = path.suffix[1:].lower()
-        if fmt not in fig.canvas.get_supported_filetypes():
-            fmt = "png"
-        fig.savefig(path, dpi=DPI, format=fmt)
-    return fig
 
 
 _AXIS_LABELS = {
@@ -140,10 +135,10 @@ def _format_ratio(r: float) -> str:
     return f"{r:.3g}"
 
 
-def _quantiles(draws: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _quantiles(draws: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lower, median and upper equal-tailed quantiles of ``(chain, draw, point)`` draws."""
     flat = draws.reshape(-1, draws.shape[-1])
-    lo, med, hi = np.quantile(flat, [(1 - ci) / 2, 0.5, (1 + ci) / 2], axis=0)
+    lo, med, hi = quantiles(flat, ci_prob, axis=0)
     return lo, med, hi
 
 
@@ -237,15 +232,15 @@ def _series_one_var(
     x: str,
     *,
     x_max: float,
-    ci: float,
+    ci_prob: float,
     n_grid: int,
 ) -> list[_Series]:
     x_lo = float(fam_data[x].min())
     x_train = float(fam_data[x].max())
     grid = np.geomspace(x_lo, max(x_max, x_train * 1.0001), n_grid)
     draws = fit.forecast_draws({x: grid}, family=family, seed=0)
-    c_lo, med, c_hi = _quantiles(draws["curve"].values, ci)
-    r_lo, _, r_hi = _quantiles(draws["new_run"].values, ci)
+    c_lo, med, c_hi = _quantiles(draws["curve"].values, ci_prob)
+    r_lo, _, r_hi = _quantiles(draws["new_run"].values, ci_prob)
     return [_Series(grid, med, (c_lo, c_hi), (r_lo, r_hi), x_train, _ONE_VAR_COLOR)]
 
 
@@ -258,7 +253,7 @@ def _series_ratio(
     reps: np.ndarray,
     colors: Sequence[Any],
     n_max: float,
-    ci: float,
+    ci_prob: float,
     n_grid: int,
 ) -> list[_Series]:
     """One curve per tokens-per-parameter group along N with D = M N."""
@@ -276,8 +271,8 @@ def _series_ratio(
     n = np.concatenate(grids)
     d = n * np.concatenate(ratio_of_point)
     draws = fit.forecast_draws({dims.COL_PARAMS: n, dims.COL_TOKENS: d}, family=family, seed=0)
-    c_lo, med, c_hi = _quantiles(draws["curve"].values, ci)
-    r_lo, _, r_hi = _quantiles(draws["new_run"].values, ci)
+    c_lo, med, c_hi = _quantiles(draws["curve"].values, ci_prob)
+    r_lo, _, r_hi = _quantiles(draws["new_run"].values, ci_prob)
     xs = {dims.COL_PARAMS: n, dims.COL_TOKENS: d, dims.COL_COMPUTE: 6.0 * n * d}[x]
     out = []
     for k, g in enumerate(present):
@@ -356,12 +351,12 @@ def _held_out_forecasts(
     frame: pd.DataFrame,
     xs: np.ndarray,
     *,
-    ci: float,
+    ci_prob: float,
 ) -> ErrorbarContainer:
-    """Draw the forecast (median and ``ci`` new-run interval) at each held-out run."""
+    """Draw the forecast (median and ``ci_prob`` new-run interval) at each held-out run."""
     cols = {c: frame[c].to_numpy(dtype=float) for c in fit.law.inputs}
     draws = fit.forecast_draws(cols, family=family, seed=0)
-    lo, med, hi = _quantiles(draws["new_run"].values, ci)
+    lo, med, hi = _quantiles(draws["new_run"].values, ci_prob)
     return ax.errorbar(
         xs,
         med,
@@ -410,7 +405,7 @@ def plot_fit(
     fit: ScalingFit,
     *,
     path: str | os.PathLike[str] | None = None,
-    ci: float = 0.9,
+    ci_prob: float = 0.9,
     x: str | None = None,
     n_grid: int = 60,
     extend: float = 3.0,
@@ -426,7 +421,7 @@ def plot_fit(
     path
         If given, save the figure there (PNG at 120 dpi, or the format of the suffix);
         parent folders are created.
-    ci
+    ci_prob
         Probability of the equal-tailed credible bands.
     x
         Variable on the x axis. For a one-variable law only its input (the default). For
@@ -444,7 +439,7 @@ def plot_fit(
         Held-out runs to overlay as open stars, with the law's inputs (``params`` and
         ``tokens``, or its single input), ``value`` and optionally ``family`` (rows
         without it appear in every panel; rows of families not in the fit are skipped
-        with a warning). The forecast for each (median and ``ci`` interval of a new
+        with a warning). The forecast for each (median and ``ci_prob`` interval of a new
         run) is drawn as a black bar at the same x.
 
     Returns
@@ -463,10 +458,9 @@ def plot_fit(
 
     Examples
     --------
-    >>> fig = fit.plot("figures/fit.png", ci=0.9)  # doctest: +SKIP
+    >>> fig = fit.plot("figures/fit.png", ci_prob=0.9)  # doctest: +SKIP
     """
-    if not 0 < ci < 1:
-        raise SpecificationError(f"ci must lie in (0, 1), not {ci}")
+    check_ci_prob(ci_prob)
     if int(n_grid) < 2:
         raise SpecificationError(f"n_grid must be at least 2, not {n_grid}")
     if not extend >= 1:
@@ -515,14 +509,16 @@ def plot_fit(
                 reps=reps,
                 colors=colors,
                 n_max=n_max,
-                ci=ci,
+                ci_prob=ci_prob,
                 n_grid=n_grid,
             )
         else:
             x_max = float(fam_data[x].max()) * extend
             if fam_held is not None:
                 x_max = max(x_max, float(fam_held[x].max()) * 1.05)
-            series = _series_one_var(fit, family, fam_data, x, x_max=x_max, ci=ci, n_grid=n_grid)
+            series = _series_one_var(
+                fit, family, fam_data, x, x_max=x_max, ci_prob=ci_prob, n_grid=n_grid
+            )
         alphas = _band_alphas(len(series))
         for s in series:
             _draw_series(ax, s, show_new_run=show_new_run, alphas=alphas)
@@ -543,7 +539,7 @@ def plot_fit(
 
         if fam_held is not None:
             hx = _x_values(fam_held, x, two_var=two_var)
-            forecast_handle = _held_out_forecasts(ax, fit, family, fam_held, hx, ci=ci)
+            forecast_handle = _held_out_forecasts(ax, fit, family, fam_held, hx, ci_prob=ci_prob)
             if two_var:
                 hg = _nearest_group(
                     (fam_held[dims.COL_TOKENS] / fam_held[dims.COL_PARAMS]).to_numpy(float),
@@ -581,12 +577,12 @@ def plot_fit(
         colors=colors,
         use_colorbar=use_colorbar,
         axes=axes,
-        ci=ci,
+        ci_prob=ci_prob,
         show_new_run=show_new_run,
         held_out=forecast_handle,
         has_yerr=_yerr(data) is not None,
     )
-    fig.suptitle(f"{law.spec}: {law.equation}  (median, {ci:.0%} equal-tailed bands)")
+    fig.suptitle(f"{law.spec}: {law.equation}  (median, {ci_prob:.0%} equal-tailed bands)")
     return save_figure(fig, path)
 
 
@@ -598,7 +594,7 @@ def _legend(
     colors: Sequence[Any],
     use_colorbar: bool,
     axes: Sequence[Axes],
-    ci: float,
+    ci_prob: float,
     show_new_run: bool,
     held_out: ErrorbarContainer | None,
     has_yerr: bool,
@@ -615,11 +611,11 @@ def _legend(
         "training runs" + (" (± interval)" if has_yerr else ""),
         "median curve",
         "median, extrapolated",
-        f"{ci:.0%} band: curve",
+        f"{ci_prob:.0%} band: curve",
     ]
     if show_new_run:
         handles.append(Patch(color=grey, alpha=_NEW_RUN_ALPHA + 0.05, lw=0))
-        labels.append(f"{ci:.0%} band: new run")
+        labels.append(f"{ci_prob:.0%} band: new run")
     handles.append(Line2D([], [], color="0.35", ls=":", lw=1.2))
     labels.append("largest training run")
     if held_out is not None:
@@ -627,7 +623,7 @@ def _legend(
             Line2D([], [], ls="none", marker="*", ms=12, mfc="none", mec="0.2", mew=1.4),
             held_out,
         ]
-        labels += ["held-out runs", f"forecast ({ci:.0%} new run)"]
+        labels += ["held-out runs", f"forecast ({ci_prob:.0%} new run)"]
     fig.legend(handles, labels, loc="outside right upper", fontsize="small", frameon=False)
     if not two_var:
         return
@@ -737,17 +733,17 @@ def plot_backtest(
     table: pd.DataFrame,
     *,
     path: str | os.PathLike[str] | None = None,
-    ci: float = 0.9,
+    ci_prob: float = 0.9,
     ncols: int = 3,
     title: str | None = None,
 ) -> Figure:
     """Back-test forecasts against what the held-out runs gave, one panel per model.
 
     Each panel (one per law x pooling) is log-log: the observed value on the x axis, the
-    posterior median of the new-run forecast on the y axis with its ``ci`` equal-tailed
+    posterior median of the new-run forecast on the y axis with its ``ci_prob`` equal-tailed
     interval as a vertical bar, and the identity line. Colours are families; a filled
     marker is a run inside its interval, an open one a run outside. The panel title gives
-    the number of scored rows, the median ARE and the coverage at ``ci``.
+    the number of scored rows, the median ARE and the coverage at ``ci_prob``.
 
     Parameters
     ----------
@@ -757,19 +753,20 @@ def plot_backtest(
         ``covered_<p>``, ``are``).
     path
         If given, save the figure there (PNG unless the suffix names another format).
-    ci
+    ci_prob
         Interval level to draw; must be one of the levels in the table.
     ncols
         Panels per row.
     title
         Figure title.
     """
-    lab = f"{100 * ci:g}"
+    lab = f"{100 * ci_prob:g}"
     needed = {"law", "pooling", "family", "observed", "median", f"lower_{lab}", f"upper_{lab}"}
     missing = sorted(needed - set(table.columns))
     if missing:
         raise SpecificationError(
-            f"the back-test table lacks columns {missing}; ci={ci} must be one of the scored levels"
+            f"the back-test table lacks columns {missing}; ci_prob={ci_prob} must be one of "
+            "the scored levels"
         )
     ok = table[table["median"].notna()]
     models = list(dict.fromkeys(zip(table["law"], table["pooling"], strict=True)))
@@ -817,7 +814,7 @@ def plot_backtest(
             cover = rows[cov_col].astype(float).mean() if cov_col in rows else np.nan
             head += (
                 f"\nn={len(rows)}, median ARE {100 * rows['are'].median():.2g}%, "
-                f"{ci:.0%} coverage {cover:.2f}"
+                f"{ci_prob:.0%} coverage {cover:.2f}"
             )
         if n_fail:
             head += f"\n({n_fail} rows without forecast: fit failed)"
@@ -829,7 +826,7 @@ def plot_backtest(
         _format_log_axis(ax.xaxis, *lim)
         _format_log_axis(ax.yaxis, *lim)
         ax.set_xlabel("observed")
-        ax.set_ylabel(f"forecast median, {ci:.0%} interval")
+        ax.set_ylabel(f"forecast median, {ci_prob:.0%} interval")
         ax.grid(True, which="major", color="0.9", lw=0.6)
         ax.set_axisbelow(True)
     for ax in axes[len(models) :]:

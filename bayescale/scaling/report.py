@@ -254,14 +254,14 @@ def _parameter_legend(fit: ScalingFit) -> list[str]:
     return lines
 
 
-def format_summary(fit: ScalingFit, *, ci: float = 0.9, legend: bool = True) -> str:
+def format_summary(fit: ScalingFit, *, ci_prob: float = 0.9, legend: bool = True) -> str:
     """The posterior summary as a plain-text table with equal-tailed intervals.
 
     Parameters
     ----------
     fit
         A fitted or loaded :class:`~bayescale.scaling.fitting.ScalingFit`.
-    ci
+    ci_prob
         Probability of the equal-tailed credible interval.
     legend
         Explain the parameter names under the table.
@@ -270,10 +270,10 @@ def format_summary(fit: ScalingFit, *, ci: float = 0.9, legend: bool = True) -> 
     -------
     str
     """
-    table = fit.summary(ci_prob=ci, ci_kind="eti")
+    table = fit.summary(ci_prob=ci_prob, ci_kind="eti")
     lb = next(c for c in table.columns if str(c).endswith("_lb"))
     ub = next(c for c in table.columns if str(c).endswith("_ub"))
-    lo_pct, hi_pct = fmt_percent((1 - ci) / 2), fmt_percent((1 + ci) / 2)
+    lo_pct, hi_pct = fmt_percent((1 - ci_prob) / 2), fmt_percent((1 + ci_prob) / 2)
     rows = []
     for name, row in table.iterrows():
         rows.append(
@@ -289,7 +289,7 @@ def format_summary(fit: ScalingFit, *, ci: float = 0.9, legend: bool = True) -> 
         )
     headers = ["parameter", "mean", "sd", lo_pct, hi_pct, "ess_bulk", "r_hat"]
     title = (
-        f"Posterior summary ({fmt_percent(ci)} equal-tailed intervals: "
+        f"Posterior summary ({fmt_percent(ci_prob)} equal-tailed intervals: "
         f"{lo_pct} and {hi_pct} posterior quantiles)"
     )
     out = [title, render_table(headers, rows)]
@@ -317,8 +317,8 @@ def format_forecast(table: pd.DataFrame, *, metric: str) -> str:
     -------
     str
     """
-    ci = float(table["ci_prob"].iloc[0])
-    pct = fmt_percent(ci)
+    ci_prob = float(table["ci_prob"].iloc[0])
+    pct = fmt_percent(ci_prob)
     inputs = _input_cols(table)
     rows = []
     for _, group in table.groupby("point", sort=True):
@@ -361,8 +361,8 @@ def format_optimal(table: pd.DataFrame, *, metric: str, flops_per_param_token: f
     -------
     str
     """
-    ci = float(table["ci_prob"].iloc[0])
-    pct = fmt_percent(ci)
+    ci_prob = float(table["ci_prob"].iloc[0])
+    pct = fmt_percent(ci_prob)
     out = [
         f"Compute-optimal allocation (C = {flops_per_param_token:g} N D; medians and "
         f"{pct} equal-tailed intervals)"

@@ -23,6 +23,9 @@ from bayescale.scaling.laws import get_law
 from bayescale.scaling.model import build_model
 from tests.helpers import simulate_runs
 
+#: Compiles models and samples with nutpie (real NUTS).
+pytestmark = pytest.mark.nuts
+
 _DOUBLE_P = ctypes.POINTER(ctypes.c_double)
 
 

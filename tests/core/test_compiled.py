@@ -10,12 +10,16 @@ import pytest
 
 import bayescale as bs
 from bayescale.core import compiled
+from bayescale.core.sampling import nutpie_sampler
 from bayescale.scaling import predictive
 from bayescale.scaling.data import validate
 from bayescale.scaling.fitting import make_spec
 from bayescale.scaling.laws import get_law
 from bayescale.scaling.model import build_model, prior_hyperparameters, structure_key
 from tests.helpers import TRUE, fit_mocked, simulate_runs
+
+#: The compile-once cache is checked on real nutpie runs.
+pytestmark = pytest.mark.nuts
 
 
 def _one_family(family: str, sizes: tuple[float, ...], rng_seed: int) -> pd.DataFrame:
@@ -110,11 +114,9 @@ def test_diagonal_adaptation_can_be_chosen() -> None:
     assert fit.sampler["adaptation"] == "diag"
 
 
-def test_divergences_with_the_low_rank_metric_fall_back_to_the_diagonal(monkeypatch) -> None:
-    import bayescale.scaling.fitting as fitting
-
+def test_divergences_with_the_low_rank_metric_fall_back_to_the_diagonal() -> None:
     calls: list[str] = []
-    real = fitting.sample_nutpie
+    real = nutpie_sampler
 
     def flaky(model, **kwargs):
         idata = real(model, **kwargs)
@@ -126,7 +128,6 @@ def test_divergences_with_the_low_rank_metric_fall_back_to_the_diagonal(monkeypa
             idata["sample_stats"] = stats.assign(diverging=diverging)
         return idata
 
-    monkeypatch.setattr(fitting, "sample_nutpie", flaky)
     fit = bs.fit(
         _one_family("a", (2e7, 5e7, 1e8, 2e8), 6),
         progressbar=False,
@@ -134,6 +135,7 @@ def test_divergences_with_the_low_rank_metric_fall_back_to_the_diagonal(monkeypa
         tune=300,
         warn_convergence=False,
         extend_if_slow=False,
+        sampler=flaky,
     )
     assert calls == ["low_rank", "diag"]
     assert fit.sampler["adaptation"] == "diag"
@@ -141,11 +143,9 @@ def test_divergences_with_the_low_rank_metric_fall_back_to_the_diagonal(monkeypa
     assert fit.diagnostics.divergences == 0
 
 
-def test_a_chosen_adaptation_is_kept_despite_divergences(monkeypatch) -> None:
-    import bayescale.scaling.fitting as fitting
-
+def test_a_chosen_adaptation_is_kept_despite_divergences() -> None:
     calls: list[str] = []
-    real = fitting.sample_nutpie
+    real = nutpie_sampler
 
     def flaky(model, **kwargs):
         idata = real(model, **kwargs)
@@ -156,7 +156,6 @@ def test_a_chosen_adaptation_is_kept_despite_divergences(monkeypatch) -> None:
         idata["sample_stats"] = stats.assign(diverging=diverging)
         return idata
 
-    monkeypatch.setattr(fitting, "sample_nutpie", flaky)
     with pytest.warns(bs.ConvergenceWarning, match="divergent"):
         fit = bs.fit(
             _one_family("a", (2e7, 5e7, 1e8, 2e8), 6),
@@ -164,6 +163,7 @@ def test_a_chosen_adaptation_is_kept_despite_divergences(monkeypatch) -> None:
             draws=200,
             tune=200,
             nuts={"adaptation": "low_rank"},
+            sampler=flaky,
         )
     assert calls == ["low_rank"]  # divergences are reported, never rerun away
     assert fit.diagnostics.divergences >= 2

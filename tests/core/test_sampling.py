@@ -1,4 +1,4 @@
-"""``bayescale.core.sampling.sample_posterior``: NUTS plus log-likelihood, posterior never lost."""
+"""The sampling engine: retry policy, injected samplers, log-likelihood (posterior never lost)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import numpy as np
 import pymc as pm
 import pytest
 import xarray as xr
-from pymc.testing import mock_sample_setup_and_teardown
 
-from bayescale.core.sampling import sample_posterior
+from bayescale.core.errors import SpecificationError
+from bayescale.core.sampling import run_nuts, sample_posterior, sample_until_converged, use_sampler
+from tests.helpers import prior_sampler
 
 
 @pytest.fixture
 def mocked():
-    yield from mock_sample_setup_and_teardown()
+    with use_sampler(prior_sampler):
+        yield
 
 
 def _model() -> pm.Model:
@@ -51,38 +53,64 @@ def _tree(chain_means: list[float], draws: int, divergences: int = 0) -> xr.Data
     )
 
 
-def test_slow_mixing_is_sampled_again_with_twice_the_draws(monkeypatch) -> None:
-    import bayescale.core.sampling as sampling
+def _fake_sampler(trees):
+    """A Sampler that returns the next prepared DataTree and records its settings."""
+    calls: list[dict] = []
 
-    calls: list[tuple[int, int, object]] = []
+    def sample(model, *, key, draws, tune, chains, seed, target_accept, progressbar, **options):
+        calls.append({"draws": draws, "tune": tune, "seed": seed, **options})
+        return trees(len(calls), draws)
 
-    def fake(model, *, draws, tune, chains, seed, **options):
-        calls.append((draws, tune, seed))
-        means = [0.0, 3.0] if len(calls) == 1 else [0.0, 0.0]  # chains disagree, then agree
-        return _tree(means, draws)
+    return sample, calls
 
-    monkeypatch.setattr(sampling, "sample_posterior", fake)
+
+def test_slow_mixing_is_sampled_again_with_twice_the_draws() -> None:
+    sampler, calls = _fake_sampler(
+        lambda n, draws: _tree([0.0, 3.0] if n == 1 else [0.0, 0.0], draws)
+    )  # chains disagree, then agree
     notes: list[str] = []
-    idata = sampling.sample_until_converged(
-        None, check_vars=["mu"], draws=500, tune=300, chains=2, seed=7, notes=notes
+    idata = sample_until_converged(
+        None, check_vars=["mu"], draws=500, tune=300, chains=2, seed=7, notes=notes, sampler=sampler
     )
-    assert calls == [(500, 300, 7), (1000, 600, 8)]
+    assert [(c["draws"], c["tune"], c["seed"]) for c in calls] == [(500, 300, 7), (1000, 600, 8)]
     assert idata["posterior"].sizes["draw"] == 1000
     assert len(notes) == 1 and "tune=600, draws=1000" in notes[0] and "R-hat" in notes[0]
 
 
-def test_divergences_are_not_sampled_away(monkeypatch) -> None:
-    import bayescale.core.sampling as sampling
-
-    calls: list[int] = []
-
-    def fake(model, *, draws, tune, chains, seed, **options):
-        calls.append(draws)
-        return _tree([0.0, 3.0], draws, divergences=5)
-
-    monkeypatch.setattr(sampling, "sample_posterior", fake)
+def test_divergences_are_not_sampled_away_with_a_chosen_adaptation() -> None:
+    sampler, calls = _fake_sampler(lambda n, draws: _tree([0.0, 3.0], draws, divergences=5))
     notes: list[str] = []
-    sampling.sample_until_converged(
-        None, check_vars=["mu"], draws=500, tune=300, chains=2, seed=7, notes=notes
+    sample_until_converged(
+        None,
+        check_vars=["mu"],
+        draws=500,
+        tune=300,
+        chains=2,
+        seed=7,
+        notes=notes,
+        sampler=sampler,
+        nuts={"adaptation": "diag"},
     )
-    assert calls == [500] and notes == []
+    assert [c["draws"] for c in calls] == [500] and notes == []
+
+
+def test_divergences_with_the_default_low_rank_metric_fall_back_to_the_diagonal() -> None:
+    sampler, calls = _fake_sampler(
+        lambda n, draws: _tree([0.0, 0.0], draws, divergences=5 if n == 1 else 0)
+    )
+    idata, run = run_nuts(None, check_vars=["mu"], draws=500, tune=300, seed=1, sampler=sampler)
+    assert [c["adaptation"] for c in calls] == ["low_rank", "diag"]
+    assert run.adaptation == "diag" and "diagonal mass matrix" in run.reruns[0]
+    assert idata["sample_stats"].dataset["diverging"].sum() == 0
+
+
+def test_an_injected_default_sampler_is_used_by_every_fit_in_the_block() -> None:
+    sampler, calls = _fake_sampler(lambda n, draws: _tree([0.0, 0.0], draws))
+    with use_sampler(sampler):
+        sample_posterior(None, draws=50, tune=10, chains=2, seed=3)
+    assert len(calls) == 1 and calls[0]["draws"] == 50
+
+
+def test_an_unknown_sampler_is_refused() -> None:
+    with pytest.raises(SpecificationError, match="nuts_sampler"):
+        run_nuts(_model(), check_vars=[], nuts_sampler="stan")

@@ -7,13 +7,12 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import pymc as pm
 import pytest
-from pymc.testing import mock_sample
 from scipy import stats
 
 import bayescale
 from bayescale.core.errors import ConvergenceWarning, DataError, SpecificationError
+from bayescale.core.sampling import use_sampler
 from bayescale.scaling.backtest import (
     BacktestResult,
     aggregate_scores,
@@ -23,7 +22,7 @@ from bayescale.scaling.backtest import (
     score_draws,
 )
 from bayescale.scaling.forecast import NEW_FAMILY
-from tests.helpers import simulate_runs
+from tests.helpers import prior_sampler, simulate_runs
 
 FAST = {"draws": 60, "chains": 1, "extend_if_slow": False, "progressbar": False}
 
@@ -46,7 +45,7 @@ def table() -> pd.DataFrame:
 def test_score_draws_computes_are_coverage_and_width_exactly() -> None:
     draws = np.column_stack([np.arange(1.0, 102.0), np.arange(1.0, 102.0) * 2])  # 101 draws
     observed = np.array([40.0, 300.0])
-    s = score_draws(draws, observed, ci=(0.5, 0.9))
+    s = score_draws(draws, observed, ci_prob=(0.5, 0.9))
     # median of 1..101 is 51; of 2..202 is 102
     np.testing.assert_allclose(s["median"], [51.0, 102.0])
     np.testing.assert_allclose(s["are"], [11 / 40, 198 / 300])
@@ -65,7 +64,7 @@ def test_score_draws_computes_are_coverage_and_width_exactly() -> None:
 def test_interval_ends_count_as_covered() -> None:
     draws = np.linspace(1.0, 3.0, 101)[:, None]
     lo = np.quantile(draws, 0.05)
-    assert bool(score_draws(draws, np.array([lo]), ci=(0.9,))["covered_90"].iloc[0])
+    assert bool(score_draws(draws, np.array([lo]), ci_prob=(0.9,))["covered_90"].iloc[0])
 
 
 def test_lpd_is_the_gaussian_kde_of_log_draws_minus_log_y() -> None:
@@ -202,8 +201,8 @@ def test_backtest_rejects_bad_splits_before_fitting(table) -> None:
     one = table[table["family"].isin(["fam_a", "fam_b"])]
     with pytest.raises(SpecificationError, match="no population"):
         backtest(one, holdout={"family": "fam_b"}, pooling="pooled")
-    with pytest.raises(SpecificationError, match="ci must"):
-        backtest(table, holdout={"params": 2e8}, ci=(0.9, 90))
+    with pytest.raises(SpecificationError, match="ci_prob must"):
+        backtest(table, holdout={"params": 2e8}, ci_prob=(0.9, 90))
     with pytest.raises(DataError, match="metric"):
         backtest(table, holdout={"params": 2e8}, metric="acc")
 
@@ -213,22 +212,18 @@ def test_backtest_rejects_bad_splits_before_fitting(table) -> None:
 def result(table) -> BacktestResult:
     """Two metrics x two poolings, fam_c held out entirely (a new family)."""
     two = pd.concat([table, table.assign(metric="loss2", value=table["value"] * 1.1)])
-    original = pm.sample
-    pm.sample = mock_sample
-    try:
+    with use_sampler(prior_sampler):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return backtest(
                 two,
                 holdout=lambda d: ((d["params"] > 2e8) | (d["family"] == "fam_c")).to_numpy(),
                 pooling={"shared": "shared", "pooled-exp": {"exponent": "pooled"}},
-                ci=(0.5, 0.9),
+                ci_prob=(0.5, 0.9),
                 keep_fits=True,
                 seed=1,
                 **FAST,
             )
-    finally:
-        pm.sample = original
 
 
 def test_result_table_has_one_row_per_heldout_row_and_model(result, table) -> None:
@@ -329,7 +324,11 @@ def test_a_failing_fit_is_recorded_and_the_rest_kept(table, mock_pymc_sample, mo
     monkeypatch.setattr(bayescale, "fit", flaky)
     with pytest.warns(RuntimeWarning, match="pooling 'independent' failed.*boom"):
         res = backtest(
-            table, holdout={"params": 2e8}, pooling=("shared", "independent"), ci=(0.9,), **FAST
+            table,
+            holdout={"params": 2e8},
+            pooling=("shared", "independent"),
+            ci_prob=(0.9,),
+            **FAST,
         )
     bad = res.table[res.table["pooling"] == "independent"]
     assert (bad["error"] == "RuntimeError: boom").all() and bad["are"].isna().all()

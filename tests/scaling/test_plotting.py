@@ -114,7 +114,7 @@ def test_chinchilla_curves_reach_extend(chin_fit: ScalingFit) -> None:
 
 
 def test_fit_plot_method_delegates(chin_fit: ScalingFit, tmp_path) -> None:
-    fig = chin_fit.plot(tmp_path / "via_method.png", ci=0.5, n_grid=10)
+    fig = chin_fit.plot(tmp_path / "via_method.png", ci_prob=0.5, n_grid=10)
     assert isinstance(fig, Figure)
     assert (tmp_path / "via_method.png").stat().st_size > 0
 
@@ -173,7 +173,7 @@ def test_points_need_value(chin_fit: ScalingFit) -> None:
 
 def test_bad_arguments(chin_fit: ScalingFit, compute_fit: ScalingFit) -> None:
     with pytest.raises(SpecificationError):
-        plot_fit(chin_fit, ci=1.5)
+        plot_fit(chin_fit, ci_prob=1.5)
     with pytest.raises(SpecificationError):
         plot_fit(chin_fit, x="flops")
     with pytest.raises(SpecificationError):

@@ -58,7 +58,7 @@ def test_extrapolated_forecast_covers_the_truth(chinchilla_fit) -> None:
     points = pd.DataFrame({"family": list(TRUE["E"]), "params": 2e10, "tokens": 4e11})
     inside = 0
     for ci in (0.9, 0.99):
-        fc = chinchilla_fit.forecast(points, ci=ci)
+        fc = chinchilla_fit.forecast(points, ci_prob=ci)
         curve = fc[fc.quantity == "curve"].set_index("family")
         for fam in TRUE["E"]:
             truth = float(chinchilla_loss(fam, np.array(2e10), np.array(4e11)))

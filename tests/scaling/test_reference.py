@@ -8,14 +8,13 @@ import warnings
 from dataclasses import asdict
 
 import numpy as np
-import pymc as pm
 import pytest
-from pymc.testing import mock_sample
 
 import bayescale as bs
 from bayescale.core.errors import ConvergenceWarning, SpecificationError
+from bayescale.core.sampling import use_sampler
 from bayescale.scaling import reference
-from tests.helpers import fit_mocked
+from tests.helpers import fit_mocked, prior_sampler
 
 BUILT = [name for name in reference.REFERENCES if (reference.models_dir() / name).is_dir()]
 
@@ -84,9 +83,7 @@ def test_a_reference_without_the_laws_exponents_is_refused(mocked_fit, monkeypat
 
 def test_fit_with_a_reference_prior_uses_it_and_user_priors_win(mocked_fit, runs) -> None:
     one = runs[runs["family"] == "fam_a"]
-    original = pm.sample
-    pm.sample = mock_sample
-    try:
+    with use_sampler(prior_sampler):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             fit = bs.fit(
@@ -99,8 +96,6 @@ def test_fit_with_a_reference_prior_uses_it_and_user_priors_win(mocked_fit, runs
                 extend_if_slow=False,
                 posterior_predictive=False,
             )
-    finally:
-        pm.sample = original
     pop = reference.population_exponents(mocked_fit)
     assert fit.spec.priors["alpha"].mu == pytest.approx(pop["alpha"]["mean"])
     assert fit.spec.priors["alpha"].sigma == pytest.approx(pop["alpha"]["sd"])
