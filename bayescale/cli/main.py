@@ -30,7 +30,7 @@ import textwrap
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from bayescale.core.errors import BayescaleError, SpecificationError
 from bayescale.scaling.report import (
@@ -230,6 +230,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_fit)
 
+    # summary
+    p = sub.add_parser(
+        "summary",
+        help="posterior summary and diagnostics of any saved fit",
+        description="Print the report of a fit file of any kind (scaling law, pass@k, "
+        "coverage law, voting curve, sandwich, sigmoid, quanta): the posterior summary "
+        "with equal-tailed intervals, the convergence diagnostics and the fit's notes.",
+    )
+    p.add_argument("fit", metavar="FIT.nc", help="a fit written by any 'bayescale ... --out'")
+    p.add_argument(
+        "--ci-prob",
+        "--ci",
+        dest="ci_prob",
+        type=_probability,
+        default=0.9,
+        help="interval probability (0.9)",
+    )
+    p.add_argument("--csv", action="store_true", help="print the summary table as CSV")
+    p.set_defaults(func=cmd_summary)
+
     # forecast
     p = sub.add_parser(
         "forecast",
@@ -244,7 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--compute", type=_number, nargs="+", metavar="C", help="training FLOPs C (laws of C)"
     )
     _add_family(p, default_text="a new family drawn from the population of fitted families")
-    p.add_argument("--ci", type=_probability, default=0.9, help="interval probability (0.9)")
+    p.add_argument(
+        "--ci-prob",
+        "--ci",
+        dest="ci_prob",
+        type=_probability,
+        default=0.9,
+        help="interval probability (0.9)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the predictive draws (0)")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     p.set_defaults(func=cmd_forecast)
@@ -261,7 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--compute", type=_number, nargs="+", required=True, metavar="C", help="FLOP budgets"
     )
     _add_family(p, default_text="every fitted family")
-    p.add_argument("--ci", type=_probability, default=0.9, help="interval probability (0.9)")
+    p.add_argument(
+        "--ci-prob",
+        "--ci",
+        dest="ci_prob",
+        type=_probability,
+        default=0.9,
+        help="interval probability (0.9)",
+    )
     p.add_argument(
         "--flops-per-param-token",
         type=_number,
@@ -285,8 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", type=_positive_int, default=1000, help="tuning steps per chain (1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.set_defaults(func=cmd_demo)
-    from bayescale.batch import add_fit_many_parser
     from bayescale.cli.emergence import add_emergence_parser
+    from bayescale.cli.fit_many import add_fit_many_parser
     from bayescale.cli.passk import add_passk_parser
 
     for add in (add_passk_parser, add_emergence_parser, add_fit_many_parser):
@@ -462,7 +496,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     )
     saved = result.save(out_path)
     print("", file=out)
-    print(format_summary(result, ci=0.9), file=out)
+    print(format_summary(result, ci_prob=0.9), file=out)
     print("", file=out)
     hint = (
         f"Try: --draws {2 * args.draws} --tune {2 * args.tune}; or share a troublesome "
@@ -523,9 +557,45 @@ def _forecast_points(args: argparse.Namespace, law: Law) -> dict[str, list[float
 
 
 def _load(path: str) -> ScalingFit:
-    from bayescale.scaling.fitting import load
+    """A scaling-law fit, or an error that says what the file holds and what to run."""
+    from bayescale.core.results import load
 
-    return load(path)
+    fit = load(path)
+    if fit.kind != "scaling":
+        hint = {
+            "passk": "bayescale passk forecast FILE --k ...",
+        }.get(fit.kind, "bayescale summary FILE, or the Python API")
+        raise SpecificationError(
+            f"{path!r} holds a {fit.kind!r} fit ({type(fit).__name__}), not a scaling-law "
+            f"fit; this command forecasts scaling laws. Use {hint}."
+        )
+    return cast("ScalingFit", fit)
+
+
+def cmd_summary(args: argparse.Namespace, out: TextIO) -> int:
+    """``bayescale summary``: the report of any saved fit.
+
+    Parameters
+    ----------
+    args
+        Parsed arguments.
+    out
+        Stream for the report.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    from bayescale.core.results import load
+
+    fit = load(args.fit)
+    if args.csv:
+        fit.summary(ci_prob=args.ci_prob).to_csv(out)
+    else:
+        print(f"file: {args.fit}", file=out)
+        print(fit.report(ci_prob=args.ci_prob), file=out)
+    return 0
 
 
 def _family_note(fit: ScalingFit, family: Any, out: TextIO) -> None:
@@ -575,7 +645,7 @@ def cmd_forecast(args: argparse.Namespace, out: TextIO) -> int:
     fit = _load(args.fit)
     points = _forecast_points(args, fit.law)
     family = _resolve_family(fit, args.family, default=None)
-    table = fit.forecast(points, ci=args.ci, family=family, seed=args.seed)
+    table = fit.forecast(points, ci_prob=args.ci_prob, family=family, seed=args.seed)
     return _report(args, fit, family, table, format_forecast(table, metric=fit.metric), out)
 
 
@@ -601,7 +671,7 @@ def cmd_optimal(args: argparse.Namespace, out: TextIO) -> int:
     table = compute_optimal(
         fit,
         args.compute,
-        ci=args.ci,
+        ci_prob=args.ci_prob,
         family=family,
         flops_per_param_token=args.flops_per_param_token,
     )

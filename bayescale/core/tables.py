@@ -107,12 +107,18 @@ def label_text(v: Any) -> str:
     return str(v)
 
 
-def read_table(source: str | os.PathLike[str] | pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+def read_table(
+    source: str | os.PathLike[str] | pd.DataFrame, *, required: Sequence[str] = ()
+) -> tuple[pd.DataFrame, bool]:
     """Read a CSV path or copy a DataFrame; return it and whether it came from a CSV file.
 
     The rows of a DataFrame are renumbered 0, 1, ... (positions, not index labels). For a
     CSV file the line of each row is kept in ``frame.attrs`` so errors can cite it; lines
     with no data at all (blank lines, lines of bare commas) are skipped and recorded there.
+
+    A file that is not a comma-separated table at all (binary bytes, a line of prose, a
+    table separated by ``;``, tabs or ``|``) is refused with a :class:`DataError` that says
+    what the file looks like and lists the ``required`` columns.
     """
     if isinstance(source, pd.DataFrame):
         frame = source.reset_index(drop=True).copy()
@@ -134,13 +140,39 @@ def read_table(source: str | os.PathLike[str] | pd.DataFrame) -> tuple[pd.DataFr
         raise DataError(
             f"{str(path)!r} is a directory, not a CSV file. Pass the path of the CSV file itself."
         )
+    needs = (
+        f" It needs a header line naming the columns {', '.join(map(repr, required))}."
+        if required
+        else ""
+    )
+    head = path.read_bytes()[:4096]
+    if b"\x00" in head or _undecodable(head):
+        raise DataError(
+            f"{str(path)!r} is not a text table: it holds binary bytes (a spreadsheet, a "
+            f"NetCDF, Parquet or pickle file?). Save the table as comma-separated UTF-8 text "
+            f"(CSV), one row per line.{needs}"
+        )
     try:
         frame = pd.read_csv(path, skip_blank_lines=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as exc:
         raise DataError(
             f"could not read {str(path)!r} as CSV: {exc}. Save the table as comma-separated "
-            "UTF-8 text with one header line (see docs/data_format.md)."
+            f"UTF-8 text with one header line (see docs/data_format.md).{needs}"
         ) from exc
+    if frame.shape[1] == 1 and len(required) > 1:
+        header = str(frame.columns[0])
+        sep = next((c for c in (";", "\t", "|") if c in header), None)
+        if sep is not None:
+            shown = {"\t": "tabs"}.get(sep, repr(sep))
+            raise DataError(
+                f"{str(path)!r} is separated by {shown}, not commas: its header "
+                f"{header[:80]!r} was read as one column. Save it with commas, or read it with "
+                f"pandas.read_csv(path, sep={sep!r}) and pass the DataFrame.{needs}"
+            )
+        raise DataError(
+            f"{str(path)!r} is not a table: its first line {header[:80]!r} is a single field "
+            f"with no commas, followed by {len(frame)} line(s).{needs}"
+        )
     lines = np.arange(len(frame)) + 2  # line 1 is the header
     empty = frame.isna().all(axis=1).to_numpy()
     if empty.any():
@@ -148,6 +180,15 @@ def read_table(source: str | os.PathLike[str] | pd.DataFrame) -> tuple[pd.DataFr
     frame.attrs[CSV_LINES] = lines[~empty]
     frame.attrs[SKIPPED_LINES] = lines[empty]
     return frame, True
+
+
+def _undecodable(head: bytes) -> bool:
+    """Whether the first bytes of a file are not UTF-8 text (allowing a cut last char)."""
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start < len(head) - 3
+    return False
 
 
 def to_float(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:

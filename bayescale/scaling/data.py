@@ -144,7 +144,7 @@ def validate(
             )
         return data
     _check_options(inputs, space, interval_prob)
-    frame, from_csv = read_table(data)
+    frame, from_csv = read_table(data, required=dims.REQUIRED_COLUMNS)
     csv_lines = frame.attrs.get(CSV_LINES) if from_csv else None
     skipped = frame.attrs.get(SKIPPED_LINES, np.array([], dtype=int)) if from_csv else []
     notes: list[str] = []

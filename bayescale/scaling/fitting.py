@@ -422,6 +422,15 @@ class ScalingFit(FitResult):
     def observation_info(self) -> dict[str, str]:
         return {"metric": self.metric, "space": str(self.spec.space)}
 
+    def report(self, *, ci_prob: float = 0.9) -> str:
+        """Law, data, the posterior table with a legend, diagnostics and notes."""
+        from bayescale.scaling.report import format_diagnostics, format_summary
+
+        lines = [self.title(), "", format_summary(self, ci_prob=ci_prob), ""]
+        lines.append(format_diagnostics(self.diagnostics) if self.diagnostics else "")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
     def observed(self) -> xr.DataArray:
         """The observed values the likelihood scores (the ``observed_data`` group)."""
         return self.idata["observed_data"].dataset[dims.OBSERVED]

@@ -9,10 +9,10 @@ folder per reference::
     models/<name>/fit.nc         the posterior and its training data (ScalingFit.save)
     models/<name>/summary.csv    az.summary of the parameters (90% equal-tailed intervals)
 
-Rebuild them with::
+Rebuild them with (:mod:`bayescale.scaling.reference_build`)::
 
-    python -m bayescale.scaling.reference build            # every reference
-    python -m bayescale.scaling.reference build gadre2024_chinchilla
+    python -m bayescale.scaling.reference_build build            # every reference
+    python -m bayescale.scaling.reference_build build gadre2024_chinchilla
 
 The population distribution of exponents
 ----------------------------------------
@@ -47,14 +47,11 @@ on the data set's metric and units. Priors given explicitly with ``priors=`` win
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -63,14 +60,11 @@ from bayescale.scaling.laws import Law, get_law
 from bayescale.scaling.priors import PriorSpec
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from bayescale.scaling.fitting import ScalingFit
 
 __all__ = [
     "REFERENCES",
     "ReferenceSpec",
-    "build",
     "exponent_priors",
     "load_reference",
     "models_dir",
@@ -171,11 +165,20 @@ REFERENCES: dict[str, ReferenceSpec] = {
 
 
 def models_dir() -> Path:
-    """The folder holding reference posteriors: ``$BAYESCALE_MODELS`` or ``<repo>/models``."""
+    """The folder holding reference posteriors.
+
+    ``$BAYESCALE_MODELS`` when set; else ``bayescale/models`` inside an installed package
+    (the wheel ships the repository's top-level ``models/`` there as package data); else
+    ``<repo>/models`` in a source checkout (an editable install).
+    """
     env = os.environ.get(MODELS_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "models"
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "models"
+    if installed.is_dir():
+        return installed
+    return package.parent / "models"
 
 
 def _folder(reference: str | os.PathLike[str]) -> Path:
@@ -190,7 +193,7 @@ def _folder(reference: str | os.PathLike[str]) -> Path:
     built = sorted(p.name for p in models_dir().glob("*") if (p / "fit.nc").exists())
     hint = (
         f"'{name}' is a known reference that has not been built here: run "
-        f"`python -m bayescale.scaling.reference build {name}`"
+        f"`python -m bayescale.scaling.reference_build build {name}`"
         if name in REFERENCES
         else f"known references are {known}"
     )
@@ -202,9 +205,13 @@ def _folder(reference: str | os.PathLike[str]) -> Path:
 
 def load_reference(reference: str | os.PathLike[str]) -> ScalingFit:
     """Load a reference posterior by name (under :func:`models_dir`) or folder path."""
-    from bayescale.scaling.fitting import load
+    from bayescale.core.results import load
 
-    return load(_folder(reference) / "fit.nc")
+    path = _folder(reference) / "fit.nc"
+    fit = load(path)
+    if fit.kind != "scaling":
+        raise SpecificationError(f"{str(path)!r} holds a {fit.kind!r} fit, not a scaling law")
+    return cast("ScalingFit", fit)
 
 
 def population_exponents(fit: ScalingFit) -> dict[str, dict[str, Any]]:
@@ -268,9 +275,13 @@ def exponent_priors(
     dict of str to PriorSpec
         One entry per exponent of ``law``.
     """
-    from bayescale.scaling.fitting import ScalingFit
+    from bayescale.core.results import FitResult
 
-    ref = reference if isinstance(reference, ScalingFit) else load_reference(reference)
+    ref = (
+        cast("ScalingFit", reference)
+        if isinstance(reference, FitResult)
+        else load_reference(reference)
+    )
     pop = population_exponents(ref)
     law_obj = get_law(law)
     exps = [p.name for p in law_obj.parameters if p.kind == "exponent"]
@@ -293,103 +304,3 @@ def exponent_priors(
         else:
             out[name] = PriorSpec(mu=moments["mean"], sigma=max(moments["sd"], 1e-3))
     return out
-
-
-def _load_data(spec: ReferenceSpec) -> pd.DataFrame:
-    from bayescale import datasets
-    from bayescale.scaling.checkpoints import drop_early_checkpoints, thin_checkpoints
-
-    df = datasets.load(spec.dataset, metric=spec.metric)
-    if spec.families is not None:
-        df = df[df["family"].isin(spec.families)].reset_index(drop=True)
-    if spec.checkpoints:
-        df = drop_early_checkpoints(df, **spec.checkpoints)
-    if spec.thin:
-        df = thin_checkpoints(df, per_run=spec.thin)
-    return df
-
-
-def build(
-    name: str, *, out_dir: str | os.PathLike[str] | None = None, progressbar: bool = False
-) -> Path:
-    """Fit one reference from its :class:`ReferenceSpec` and write its folder.
-
-    Parameters
-    ----------
-    name
-        A key of :data:`REFERENCES`.
-    out_dir
-        Parent folder (default :func:`models_dir`).
-    progressbar
-        Show sampling progress.
-
-    Returns
-    -------
-    pathlib.Path
-        The reference's folder.
-    """
-    from bayescale.scaling.fitting import fit
-
-    if name not in REFERENCES:
-        raise SpecificationError(f"unknown reference {name!r}; known: {sorted(REFERENCES)}")
-    spec = REFERENCES[name]
-    df = _load_data(spec)
-    start = time.perf_counter()
-    result = fit(df, law=spec.law, pooling=spec.pooling, progressbar=progressbar, **spec.sampler)
-    seconds = time.perf_counter() - start
-    folder = Path(out_dir or models_dir()) / name
-    folder.mkdir(parents=True, exist_ok=True)
-    # The posterior predictive and pointwise log-likelihood are large and can be redrawn.
-    for group in ("posterior_predictive", "log_likelihood"):
-        if group in result.idata.children:
-            del result.idata[group]
-    result.save(folder / "fit.nc")
-    result.summary(ci_prob=0.9).to_csv(folder / "summary.csv")
-    diag = result.diagnostics
-    record = {
-        "reference": asdict(spec),
-        "rows": len(df),
-        "checkpoint_filter": df.attrs.get("checkpoint_filter"),
-        "checkpoint_thinning": df.attrs.get("checkpoint_thinning"),
-        "families": result.families,
-        "resolved_pooling": result.spec.pooling,
-        "diagnostics": {
-            "converged": bool(diag.ok) if diag else None,
-            "text": str(diag),
-        },
-        "population_exponents": population_exponents(result),
-        "fit_seconds": round(seconds, 1),
-        "rebuild": f"python -m bayescale.scaling.reference build {name}",
-    }
-    (folder / "spec.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-    return folder
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: ``python -m bayescale.scaling.reference build [NAME ...]`` or ``list``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bayescale.scaling.reference", description="Build reference posteriors."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="fit references and write them under models/")
-    b.add_argument("names", nargs="*", help=f"references (default: all of {sorted(REFERENCES)})")
-    b.add_argument("--out-dir", type=Path, default=None, help="parent folder (default models/)")
-    sub.add_parser("list", help="list references and whether they are built")
-    args = parser.parse_args(argv)
-    if args.command == "list":
-        for name, spec in REFERENCES.items():
-            built = (models_dir() / name / "fit.nc").exists()
-            print(f"{name:28s} {'built' if built else 'not built':10s} {spec.description}")
-        return
-    for name in args.names or list(REFERENCES):
-        start = time.perf_counter()
-        folder = build(name, out_dir=args.out_dir)
-        record = json.loads((folder / "spec.json").read_text())
-        print(
-            f"{name}: {record['diagnostics']['text']} "
-            f"({time.perf_counter() - start:.0f} s) -> {folder}"
-        )
-
-
-if __name__ == "__main__":
-    main()

@@ -13,7 +13,7 @@ import pytest
 import bayescale as bs
 from bayescale.core.errors import ConvergenceWarning, SpecificationError
 from bayescale.core.sampling import use_sampler
-from bayescale.scaling import reference
+from bayescale.scaling import reference, reference_build
 from tests.helpers import fit_mocked, prior_sampler
 
 BUILT = [name for name in reference.REFERENCES if (reference.models_dir() / name).is_dir()]
@@ -26,7 +26,7 @@ def mocked_fit(runs) -> bs.ScalingFit:
 
 def test_every_reference_is_built_and_stored_with_its_specification() -> None:
     assert set(BUILT) == set(reference.REFERENCES), (
-        "run: python -m bayescale.scaling.reference build"
+        "run: python -m bayescale.scaling.reference_build build"
     )
 
 
@@ -107,15 +107,20 @@ def test_unknown_or_unbuilt_reference_says_how_to_build_it(tmp_path, monkeypatch
     with pytest.raises(SpecificationError, match="known references"):
         reference.load_reference("no_such_reference")
     monkeypatch.setenv(reference.MODELS_ENV, str(tmp_path))
-    with pytest.raises(SpecificationError, match=r"python -m bayescale\.scaling\.reference build"):
+    with pytest.raises(
+        SpecificationError, match=r"python -m bayescale\.scaling\.reference_build build"
+    ):
         reference.load_reference("gadre2024_chinchilla")
 
 
 def test_build_writes_fit_summary_and_specification(tmp_path, mock_pymc_sample) -> None:
-    folder = reference.build("gadre2024_chinchilla", out_dir=tmp_path)
+    folder = reference_build.build("gadre2024_chinchilla", out_dir=tmp_path)
     assert {p.name for p in folder.iterdir()} == {"fit.nc", "spec.json", "summary.csv"}
     record = json.loads((folder / "spec.json").read_text())
-    assert record["rebuild"] == "python -m bayescale.scaling.reference build gadre2024_chinchilla"
+    assert (
+        record["rebuild"]
+        == "python -m bayescale.scaling.reference_build build gadre2024_chinchilla"
+    )
     assert record["rows"] == 104
     fit = reference.load_reference(folder)
     assert "posterior_predictive" not in fit.idata.children
