@@ -1,0 +1,116 @@
+"""The built wheel works outside the repository: the demo runs and references are found.
+
+Builds the wheel from this checkout (``pip wheel . --no-deps``), installs it into a new
+virtual environment that borrows the test environment's dependencies (a ``.pth`` line:
+no network), and runs it from a temporary directory, so nothing of the source tree is on
+the path. Short chains: this checks packaging, not convergence.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [pytest.mark.wheel, pytest.mark.nuts]
+
+
+def _run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    done = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, f"{args} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """A new virtual environment with the wheel built from this checkout."""
+    work = tmp_path_factory.mktemp("wheel")
+    _run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(work)], work
+    )
+    (wheel,) = work.glob("bayescale-*.whl")
+    env = work / "venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", str(env)], work)
+    python = env / "bin" / "python"
+    site = Path(
+        _run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], work
+        ).stdout.strip()
+    )
+    # The dependencies come from this environment, appended after the new site-packages
+    # (a plain path, so this environment's editable bayescale is not activated).
+    (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "-q",
+            str(wheel),
+        ],
+        work,
+    )
+    return env
+
+
+def test_the_wheel_holds_the_reference_posteriors_and_imports_from_site_packages(
+    installed, tmp_path
+) -> None:
+    code = (
+        "import bayescale; from bayescale.scaling.reference import models_dir; "
+        "print(bayescale.__file__); print(models_dir()); "
+        "print(sorted(p.name for p in models_dir().iterdir()))"
+    )
+    out = _run([str(installed / "bin" / "python"), "-c", code], tmp_path).stdout.splitlines()
+    assert str(installed) in out[0] and str(ROOT) not in out[0]
+    assert out[1].startswith(str(installed)) and out[1].endswith("bayescale/models")
+    assert "gadre2024_chinchilla" in out[2]
+    version = _run([str(installed / "bin" / "bayescale"), "--version"], tmp_path).stdout
+    assert version.startswith("bayescale ")
+
+
+def test_the_installed_demo_runs_from_another_directory(installed, tmp_path) -> None:
+    done = _run(
+        [
+            str(installed / "bin" / "bayescale"),
+            "demo",
+            "--draws",
+            "150",
+            "--tune",
+            "150",
+            "--out-dir",
+            "out",
+        ],
+        tmp_path,
+    )
+    assert (tmp_path / "out" / "fit.nc").exists() and (tmp_path / "out" / "forecast.csv").exists()
+    assert "compute-optimal" in done.stdout.lower() or "optimal" in done.stdout.lower()
+
+
+def test_the_installed_fit_finds_its_reference_prior(installed, tmp_path) -> None:
+    code = """
+import warnings
+import bayescale
+runs = bayescale.datasets.load("gadre2024", metric="loss_c4_val")
+one = runs[(runs["family"] == runs["family"].iloc[0]) & (runs["params"] < 2e8)]
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    fit = bayescale.fit(one, prior="gadre2024_chinchilla", draws=150, tune=150, chains=2,
+                        progressbar=False, posterior_predictive=False)
+print([n for n in fit.notes if "reference" in n][0])
+"""
+    out = _run([str(installed / "bin" / "python"), "-c", code], tmp_path).stdout
+    assert "exponent priors from reference 'gadre2024_chinchilla'" in out
