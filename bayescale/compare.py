@@ -499,9 +499,9 @@ class Comparison:
     def plot(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Figure:
         """ELPD difference to the best model ± its standard error, per model.
 
-        See :func:`bayescale.scaling.plotting.plot_compare` (``**kwargs`` go there).
+        See :func:`bayescale.scaling.check_plots.plot_compare` (``**kwargs`` go there).
         """
-        from bayescale.scaling.plotting import plot_compare
+        from bayescale.scaling.check_plots import plot_compare
 
         return plot_compare(self, path=path, **kwargs)
 

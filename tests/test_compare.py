@@ -20,10 +20,10 @@ from arviz_base import from_dict
 import bayescale as bs
 from bayescale.compare import Comparison, ParetoKWarning, compare
 from bayescale.core.errors import SpecificationError
+from bayescale.scaling.check_plots import plot_compare
 from bayescale.scaling.fitting import ScalingFit, make_spec
 from bayescale.scaling.laws import get_law
 from bayescale.scaling.model import config_index, observed_y
-from bayescale.scaling.plotting import plot_compare
 
 DRAWS = 500
 

@@ -117,10 +117,10 @@ def test_aggregates_average_rows_and_average_group_means() -> None:
     assert s["median_are"] == pytest.approx(0.025)
     assert s["coverage_90"] == pytest.approx(0.75)
     assert s["mean_lpd"] == pytest.approx(1.0)
-    from bayescale.scaling.backtest import _average_of_groups
+    from bayescale.scaling.scoring import average_of_groups
 
     groups = aggregate_scores(rows, ["family", "metric", "law", "pooling"])
-    agg = _average_of_groups(groups, ["law", "pooling"]).iloc[0]
+    agg = average_of_groups(groups, ["law", "pooling"]).iloc[0]
     # group a: are 0.02, coverage 1, lpd 2; group b: are 0.10, coverage 0, lpd -2
     assert agg["mean_are"] == pytest.approx(0.06)
     assert agg["coverage_90"] == pytest.approx(0.5)
