@@ -44,10 +44,10 @@ def main() -> None:
         t = time.perf_counter()
         fit = passk.fit(counts, progressbar=False, seed=rep)
         elapsed = time.perf_counter() - t
-        exp = fit.exponent(ci=0.9)
-        pop = fit.coverage(ks, problems="population", ci=0.9)
-        obs = fit.coverage([1e4], ci=0.9)
-        new_exp = fit.exponent(params={"new": new}, ci=0.9).iloc[0]
+        exp = fit.exponent(ci_prob=0.9).set_index("model")
+        pop = fit.coverage(ks, problems="population", ci_prob=0.9)
+        obs = fit.coverage([1e4], ci_prob=0.9)
+        new_exp = fit.exponent(params={"new": new}, ci_prob=0.9).iloc[0]
         models = list(exp.index)
         for i, m in enumerate(models):
             true_pop = population_coverage(a_t[i], b_t[i], pi_t[i], ks)

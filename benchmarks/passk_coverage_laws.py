@@ -95,7 +95,7 @@ def exponent_section(fits: dict, points: pd.DataFrame) -> None:
     emp2 = empirical_exponent(points, k_range=(1000, 10000))
     rows = {}
     for law, f in fits.items():
-        e = f.exponent(ci=CI)
+        e = f.exponent(ci_prob=CI)
         rows[law] = [
             f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
             for m, lo, hi in zip(e["median"], e["lower"], e["upper"], strict=True)
@@ -105,7 +105,11 @@ def exponent_section(fits: dict, points: pd.DataFrame) -> None:
     frame["empirical [1000, 10000]"] = emp2.map("{:.3f}".format)
     print("\n## Exponent per model: median [90% interval]\n")
     print(md(frame))
-    ceil = {law: f.summary(CI).loc["ceiling"]["median"] for law, f in fits.items() if LAWS[law]}
+    ceil = {
+        law: f.idata["posterior"].dataset["ceiling"].median(("chain", "draw")).to_series()
+        for law, f in fits.items()
+        if LAWS[law]
+    }
     ceil_frame = pd.DataFrame(ceil)
     ceil_frame["solved at k=10000"] = points[points["k"] == points["k"].max()].set_index("model")[
         "coverage"
@@ -118,7 +122,7 @@ def forecast_section(fits: dict, truth: pd.DataFrame, label: str) -> pd.DataFram
     rows = []
     for law, f in fits.items():
         for predictive in (False, True):
-            fc = f.coverage(FORECAST_K, ci=CI, predictive=predictive)
+            fc = f.coverage(FORECAST_K, ci_prob=CI, predictive=predictive)
             fc = fc.merge(truth, on=["model", "k"])
             for r in fc.itertuples():
                 rows.append(

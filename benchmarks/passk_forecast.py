@@ -96,7 +96,7 @@ def main() -> None:
         emp.append((m, float(brown_exponent(kk, cov))))
     draws = full.coverage_draws(K_EXP, max_draws=1000)
     implied = brown_exponent(K_EXP, draws.values)  # chain, draw, model
-    a_tab = full.exponent(ci=0.9)
+    a_tab = full.exponent(ci_prob=0.9).set_index("model")
     rows = []
     for i, (m, b_emp) in enumerate(emp):
         lo, med, hi = np.quantile(implied[..., i], [0.05, 0.5, 0.95])
@@ -132,7 +132,7 @@ def main() -> None:
         t = time.perf_counter()
         f = passk.fit(small, progressbar=False, seed=rep)
         times.append(time.perf_counter() - t)
-        s = score(f.coverage(K_EVAL[K_EVAL > args.n_keep], ci=0.9), real)
+        s = score(f.coverage(K_EVAL[K_EVAL > args.n_keep], ci_prob=0.9), real)
         s["rep"] = rep
         s["converged"] = bool(f.diagnostics.ok)
         scored.append(s)
@@ -156,7 +156,7 @@ def main() -> None:
             params={m: float(size)},
             problems="population",
             n_problems=128,
-            ci=0.9,
+            ci_prob=0.9,
         )
         s = score(tab, real)
         s["converged"] = bool(f.diagnostics.ok)

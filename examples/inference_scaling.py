@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import bayescale
 from bayescale import passk
 from bayescale.passk.curves import population_coverage
 
@@ -42,17 +43,16 @@ def main(argv: list[str] | None = None) -> None:
     counts = passk.example_counts()
     truth = passk.example_truth()
     fit = passk.fit(counts, progressbar=False)
-    print(fit)
+    print(fit)  # the report: posterior summary (90% equal-tailed intervals), diagnostics, notes
     print(f"Diagnostics: {fit.diagnostics}")
-    print(fit.summary(ci=0.9).round(3))
 
     print("\nInference-loss exponent a (90% interval) against the truth:")
-    exp = fit.exponent(ci=0.9)
-    exp["true"] = [truth["models"][m]["a"] for m in exp.index]
-    print(exp.round(3))
+    exp = fit.exponent(ci_prob=0.9)
+    exp["true"] = [truth["models"][m]["a"] for m in exp["model"]]
+    print(exp.round(3).to_string(index=False))
 
     print("\nCoverage of a new problem at 10^4 and 10^6 attempts (data: 100 per problem):")
-    cov = fit.coverage([1e4, 1e6], problems="population", ci=0.9)
+    cov = fit.coverage([1e4, 1e6], problems="population", ci_prob=0.9)
     true = truth["models"]
     cov["true"] = [
         float(population_coverage(true[m]["a"], true[m]["b"], true[m]["pi"], np.array([k]))[0])
@@ -68,14 +68,14 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     print("\nAttempts (and inference FLOPs) for 50% coverage:")
-    print(fit.attempts_for(0.5, ci=0.9).round(3).to_string(index=False))
+    print(fit.attempts_for(0.5, ci_prob=0.9).round(3).to_string(index=False))
 
     # Compute-optimal inference: coverage draws on a k grid, cost 2 N T per sample.
     grid = np.unique(np.round(np.logspace(0, 5, 41)))
     draws = fit.coverage_draws(grid, max_draws=1000)
     flops = counts.groupby("model")["compute_per_sample"].first().to_dict()
     budgets = [1e14, 1e15, 1e16]
-    best = passk.best_allocation(draws, flops, budgets, ci=0.9)
+    best = passk.best_allocation(draws, flops, budgets, ci_prob=0.9)
     chosen = best[best["best"]]
     print("\nCompute-optimal model and samples per problem for each budget (FLOPs):")
     cols = ["budget", "model", "k", "mean", "lower", "upper", "prob_best"]
@@ -86,9 +86,9 @@ def main(argv: list[str] | None = None) -> None:
     fit.save(args.out / "inference_scaling_fit.nc")
     fit.plot(args.out / "inference_scaling_coverage.png", params={"N=3e10": 3e10}, k_max=1e6)
     passk.plot_compute_frontier(draws, flops, path=args.out / "inference_scaling_frontier.png")
-    reloaded = passk.load(args.out / "inference_scaling_fit.nc")
+    reloaded = bayescale.load(args.out / "inference_scaling_fit.nc")
     same = reloaded.coverage([1e4], seed=1).equals(fit.coverage([1e4], seed=1))
-    print(f"\nreloaded fit forecasts identically: {same}")
+    print(f"\nreloaded fit forecasts identically: {same} ({type(reloaded).__name__})")
 
 
 if __name__ == "__main__":

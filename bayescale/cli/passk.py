@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -116,12 +117,13 @@ def cmd_passk_fit(args: argparse.Namespace, out: TextIO) -> int:
     for note in [ds.attrs.get("notes", ""), *result.spec.notes]:
         if note:
             print(f"note: {note}", file=out)
-    exp = result.exponent(ci=args.ci)
+    exp = result.exponent(ci_prob=args.ci)
     observed = result.observed_curve()
     last = observed.groupby("model", sort=False).tail(1).set_index("model")
     pct = f"{args.ci:.0%}"
     print(f"\ninference-loss exponent a per model (median, {pct} interval):", file=out)
-    for label, row in exp.iterrows():
+    for _, row in exp.iterrows():
+        label = row["model"]
         obs = last.loc[label]
         print(
             f"  {label:<20} a = {row['median']:.3f} [{row['lower']:.3f}, {row['upper']:.3f}]"
@@ -146,12 +148,12 @@ def cmd_passk_forecast(args: argparse.Namespace, out: TextIO) -> int:
         raise SpecificationError("--n-problems applies to new model sizes given by --params")
     frames = []
     if args.model or not sizes:
-        frames.append(fit.coverage(args.k, ci=args.ci, models=args.model))
+        frames.append(fit.coverage(args.k, ci_prob=args.ci, models=args.model))
     if sizes:
         frames.append(
             fit.coverage(
                 args.k,
-                ci=args.ci,
+                ci_prob=args.ci,
                 params=sizes,
                 problems="population",
                 n_problems=args.n_problems,
@@ -167,22 +169,25 @@ def cmd_passk_forecast(args: argparse.Namespace, out: TextIO) -> int:
                     args.target,
                     models=args.model,
                     cost_per_attempt=args.cost_per_attempt,
-                    ci=args.ci,
+                    ci_prob=args.ci,
                 )
             )
         if sizes:
             parts.append(
                 fit.attempts_for(
-                    args.target, params=sizes, cost_per_attempt=args.cost_per_attempt, ci=args.ci
+                    args.target,
+                    params=sizes,
+                    cost_per_attempt=args.cost_per_attempt,
+                    ci_prob=args.ci,
                 )
             )
         attempts = pd.concat(parts, ignore_index=True)
     if args.plot:
-        fit.plot(args.plot, ci=args.ci, models=args.model, params=sizes, k_max=max(args.k))
+        fit.plot(args.plot, ci_prob=args.ci, models=args.model, params=sizes, k_max=max(args.k))
     if args.json:
-        record: dict[str, Any] = {"coverage": table.to_dict(orient="records")}
+        record: dict[str, Any] = {"coverage": _records(table)}
         if attempts is not None:
-            record["attempts"] = attempts.replace(float("inf"), None).to_dict(orient="records")
+            record["attempts"] = _records(attempts)
         print(json.dumps(record, indent=2), file=out)
         return 0
     pct = f"{args.ci:.0%}"
@@ -198,19 +203,28 @@ def cmd_passk_forecast(args: argparse.Namespace, out: TextIO) -> int:
         print(f"  (N=...: forecast from the trend in size, coverage of {what})", file=out)
     if attempts is not None:
         print(f"\nattempts for coverage {args.target:g} (median, {pct} interval):", file=out)
-        for _, row in attempts.iterrows():
+        for label, rows in attempts.groupby("model", sort=False):
+            by = rows.set_index("quantity")
+            k = by.loc["attempts"]
             line = (
-                f"  {row['model']:<20} k = {_k(row['k_median'])} "
-                f"[{_k(row['k_lower'])}, {_k(row['k_upper'])}]"
-                f"   P(reachable) = {row['p_reachable']:.2f}"
+                f"  {label:<20} k = {_k(k['median'])} [{_k(k['lower'])}, {_k(k['upper'])}]"
+                f"   P(reachable) = {k['p_reachable']:.2f}"
             )
-            if "cost_median" in row and pd.notna(row.get("cost_median")):
-                cost = (row["cost_median"], row["cost_lower"], row["cost_upper"])
-                line += "   cost {:.3g} [{:.3g}, {:.3g}]".format(*cost)
+            if "cost" in by.index:
+                cost = by.loc["cost"]
+                line += f"   cost {cost['median']:.3g} [{cost['lower']:.3g}, {cost['upper']:.3g}]"
             print(line, file=out)
     if args.plot:
         print(f"wrote {args.plot}", file=out)
     return 0
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready records: an infinite or missing number becomes ``null``."""
+    return [
+        {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
 
 
 def _k(value: float) -> str:

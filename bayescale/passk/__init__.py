@@ -6,12 +6,21 @@ hierarchical zero-inflated Beta-binomial model (:mod:`bayescale.passk.model`, Py
 NUTS -> :class:`PassKFit` (an ArviZ ``DataTree``) -> coverage forecasts at any k, the
 inference-loss exponent, attempts for a target coverage, plots
 (:mod:`bayescale.passk.plotting`) and compute-optimal choices
-(:mod:`bayescale.passk.compute`).
+(:mod:`bayescale.passk.compute`, :mod:`bayescale.passk.allocation`).
+
+Three kinds of fit, each a :class:`bayescale.core.results.FitResult` (``summary``,
+``report``, ``plot``, ``loo``, ``save``; :func:`bayescale.load` reads them back):
+:class:`PassKFit` (kind ``"passk"``, the counts of every problem),
+:class:`CoverageLawFit` (``"coverage_law"``, :mod:`bayescale.passk.coverage_laws`: a law of
+each model's coverage curve) and :class:`VotingCurveFit` (``"voting_curve"``,
+:mod:`bayescale.passk.voting_curve`: accuracy of voting against the number of samples;
+:mod:`bayescale.passk.voting` computes those accuracies). Forecasts are long tables with
+:data:`bayescale.core.intervals.FORECAST_COLUMNS`.
 
 >>> from bayescale import passk
 >>> counts = passk.example_counts()
 >>> fit = passk.fit(counts)                             # doctest: +SKIP
->>> fit.coverage([1_000, 1_000_000], ci=0.9)            # doctest: +SKIP
+>>> fit.coverage([1_000, 1_000_000], ci_prob=0.9)       # doctest: +SKIP
 >>> fit.attempts_for(0.5, cost_per_attempt=1e12)         # doctest: +SKIP
 
 ``docs/passk.md`` has the model, its checks on real data and the command line.
@@ -19,11 +28,10 @@ inference-loss exponent, attempts for a target coverage, plots
 
 from __future__ import annotations
 
+from bayescale.passk.allocation import best_allocation, optimal_model_by_budget
 from bayescale.passk.compute import (
     accuracy_vs_compute,
-    best_allocation,
     inference_flops,
-    optimal_model_by_budget,
     pareto_frontier,
     plot_compute_frontier,
 )
@@ -36,17 +44,16 @@ from bayescale.passk.coverage_laws import (
 )
 from bayescale.passk.estimator import coverage_curve, pass_at_k, subsample_counts
 from bayescale.passk.fitting import PassKFit, fit, load
-from bayescale.passk.plotting import plot_coverage
+from bayescale.passk.plotting import plot_coverage, plot_coverage_law, plot_voting_curve
 from bayescale.passk.simulate import example_counts, example_truth, simulate_counts
 from bayescale.passk.voting import (
-    VotingCurveFit,
     best_of_n_accuracy,
-    fit_voting_curve,
     majority_vote_accuracy,
     validate_answers,
     voting_limit,
     weighted_vote_accuracy,
 )
+from bayescale.passk.voting_curve import VotingCurveFit, fit_voting_curve
 
 __all__ = [
     "CoverageLawFit",
@@ -71,6 +78,8 @@ __all__ = [
     "pass_at_k",
     "plot_compute_frontier",
     "plot_coverage",
+    "plot_coverage_law",
+    "plot_voting_curve",
     "simulate_counts",
     "subsample_counts",
     "to_counts_frame",

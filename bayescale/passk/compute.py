@@ -1,4 +1,4 @@
-r"""Compute-optimal inference: which model size and how many samples for a FLOP budget.
+r"""Accuracy against inference compute: the cost of a sample, the table, the Pareto frontier.
 
 Drawing :math:`k` samples from a model with :math:`N` parameters, each sample
 :math:`T` tokens long, costs
@@ -16,15 +16,15 @@ repeated sampling with a verifier, or the accuracy of majority voting), every
 samples can beat a larger one at equal compute (Brown et al. 2024, arXiv 2407.21787;
 Wu et al. 2024, arXiv 2408.00724).
 
+* :func:`inference_flops` is :math:`c_\text{sample}`.
 * :func:`accuracy_vs_compute` tabulates :math:`A` against :math:`C` with posterior
-  mean, median and an equal-tailed interval.
+  mean, median and an equal-tailed ``ci_prob`` interval
+  (:data:`~bayescale.core.intervals.FORECAST_COLUMNS`, ``quantity == "accuracy"``).
 * :func:`pareto_frontier` keeps the points that no other point beats with less or equal
-  compute (on the posterior mean by default).
-* :func:`best_allocation` spends a budget :math:`B`: each candidate gets
-  :math:`k = \lfloor B / c_\text{sample} \rfloor` samples, its accuracy is interpolated
-  linearly in :math:`\log k` between grid points, and the posterior probability that it is
-  the best candidate is the fraction of joint draws in which it has the highest accuracy.
-* :func:`optimal_model_by_budget` sweeps budgets; :func:`plot_compute_frontier` draws it.
+  compute (on the posterior mean by default); :func:`plot_compute_frontier` draws them.
+
+Spending a given budget (which candidate, how many samples, the probability that it is
+the best) is :mod:`bayescale.passk.allocation`.
 
 Accuracy comes as an :class:`xarray.DataArray` with dimensions ``model`` and ``k``,
 optionally ``strategy``, and optionally posterior sample dimensions (``chain``, ``draw``
@@ -33,9 +33,8 @@ or a stacked ``sample``); without sample dimensions the values are point estimat
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -45,6 +44,7 @@ import xarray as xr
 
 from bayescale.core import dims
 from bayescale.core.errors import DataError, SpecificationError
+from bayescale.core.intervals import FORECAST_COLUMNS, check_ci_prob, quantiles
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -53,9 +53,7 @@ __all__ = [
     "DEFAULT_STRATEGY",
     "STRATEGY",
     "accuracy_vs_compute",
-    "best_allocation",
     "inference_flops",
-    "optimal_model_by_budget",
     "pareto_frontier",
     "plot_compute_frontier",
 ]
@@ -66,11 +64,10 @@ STRATEGY = "strategy"
 DEFAULT_STRATEGY = "default"
 #: Dimensions read as posterior draws (all others except model, k, strategy are errors).
 DRAW_DIMS = (*dims.SAMPLE_DIMS, "sample")
-#: Relative slack when flooring budget / cost, so that 3 c / c gives 3 and not 2.
-_FLOOR_RTOL = 1e-9
+#: Names that moved to :mod:`bayescale.passk.allocation` (still importable from here).
+_MOVED = ("AccuracyAt", "best_allocation", "optimal_model_by_budget")
 
 FlopsSpec = Mapping[str, float] | xr.DataArray | None
-AccuracyAt = Callable[[str, np.ndarray], xr.DataArray]
 
 
 def inference_flops(
@@ -139,7 +136,7 @@ def _positive(name: str, value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class _Curves:
+class Curves:
     """Accuracy draws on a rectangular grid and the per-sample cost of each candidate."""
 
     values: np.ndarray  # (sample, model, strategy, k)
@@ -150,12 +147,9 @@ class _Curves:
     has_draws: bool
 
 
-def _check_ci(ci: float) -> None:
-    if not 0 < ci < 1:
-        raise SpecificationError(f"ci must lie in (0, 1), not {ci}")
-
-
-def _curves(accuracy: xr.DataArray, flops_per_sample: FlopsSpec, tokens_per_sample: Any) -> _Curves:
+def read_curves(
+    accuracy: xr.DataArray, flops_per_sample: FlopsSpec, tokens_per_sample: Any
+) -> Curves:
     """Validate ``accuracy`` and resolve the cost per sample of every (model, strategy)."""
     if not isinstance(accuracy, xr.DataArray):
         raise SpecificationError(
@@ -197,7 +191,7 @@ def _curves(accuracy: xr.DataArray, flops_per_sample: FlopsSpec, tokens_per_samp
             "those k"
         )
     flops = _flops_table(accuracy, models, strategies, flops_per_sample, tokens_per_sample)
-    return _Curves(values, models, strategies, k[order], flops, bool(draw_dims))
+    return Curves(values, models, strategies, k[order], flops, bool(draw_dims))
 
 
 def _k_grid(raw: np.ndarray) -> np.ndarray:
@@ -319,9 +313,10 @@ def _flops_from_coords(
     return out.assign_coords({dims.MODEL: models})
 
 
-def _summaries(draws: np.ndarray, ci: float) -> dict[str, np.ndarray]:
-    """Mean, median and equal-tailed ``ci`` interval over axis 0."""
-    lo, med, hi = np.quantile(draws, [(1 - ci) / 2, 0.5, (1 + ci) / 2], axis=0)
+def interval_stats(draws: np.ndarray, ci_prob: float) -> dict[str, np.ndarray]:
+    """Mean, median and equal-tailed ``ci_prob`` interval over axis 0 (the draws), with
+    :func:`bayescale.core.intervals.quantiles`."""
+    lo, med, hi = quantiles(draws, ci_prob, axis=0)
     return {"mean": draws.mean(axis=0), "median": med, "lower": lo, "upper": hi}
 
 
@@ -334,7 +329,7 @@ def accuracy_vs_compute(
     flops_per_sample: FlopsSpec = None,
     *,
     tokens_per_sample: float | Mapping[str, float] | xr.DataArray | None = None,
-    ci: float = 0.9,
+    ci_prob: float = 0.9,
 ) -> pd.DataFrame:
     r"""Accuracy against inference compute :math:`C = k\,c_\text{sample}` for each candidate.
 
@@ -353,7 +348,7 @@ def accuracy_vs_compute(
     tokens_per_sample
         :math:`T`, a scalar, a mapping per model or a DataArray on ``model``; only with
         ``flops_per_sample=None`` and a ``params`` coordinate.
-    ci
+    ci_prob
         Probability of the equal-tailed interval.
 
     Returns
@@ -361,16 +356,17 @@ def accuracy_vs_compute(
     pandas.DataFrame
         One row per (model, strategy, k) with columns ``model``, ``strategy`` (``"default"``
         when the accuracy has no strategy dim), ``k``, ``flops_per_sample``, ``compute``
-        :math:`= k\,c_\text{sample}`, ``mean``, ``median``, ``lower``, ``upper``,
-        ``ci_prob``.
+        :math:`= k\,c_\text{sample}`, then :data:`~bayescale.core.intervals.FORECAST_COLUMNS`
+        (``quantity == "accuracy"``, ``mean``, ``median``, ``lower``, ``upper``,
+        ``ci_prob``).
     """
-    _check_ci(ci)
-    cv = _curves(accuracy, flops_per_sample, tokens_per_sample)
-    return _table(cv, ci)
+    p = check_ci_prob(ci_prob)
+    cv = read_curves(accuracy, flops_per_sample, tokens_per_sample)
+    return _table(cv, p)
 
 
-def _table(cv: _Curves, ci: float) -> pd.DataFrame:
-    stats = _summaries(cv.values, ci)  # each (model, strategy, k)
+def _table(cv: Curves, ci_prob: float) -> pd.DataFrame:
+    stats = interval_stats(cv.values, ci_prob)  # each (model, strategy, k)
     n_m, n_s, n_k = cv.values.shape[1:]
     grids = np.meshgrid(np.arange(n_m), np.arange(n_s), np.arange(n_k), indexing="ij")
     mi, si, ki = (g.ravel() for g in grids)
@@ -382,11 +378,12 @@ def _table(cv: _Curves, ci: float) -> pd.DataFrame:
             dims.K: cv.k[ki],
             "flops_per_sample": fps,
             "compute": cv.k[ki] * fps,
+            "quantity": "accuracy",
             **{name: v.ravel() for name, v in stats.items()},
-            "ci_prob": ci,
+            "ci_prob": ci_prob,
         }
     )
-    return frame
+    return frame[[*frame.columns[: -len(FORECAST_COLUMNS)], *FORECAST_COLUMNS]]
 
 
 def pareto_frontier(
@@ -394,7 +391,7 @@ def pareto_frontier(
     flops_per_sample: FlopsSpec = None,
     *,
     tokens_per_sample: float | Mapping[str, float] | xr.DataArray | None = None,
-    ci: float = 0.9,
+    ci_prob: float = 0.9,
     on: Literal["mean", "median", "lower"] = "mean",
 ) -> pd.DataFrame:
     r"""The (model, strategy, k) points that no other point beats at less or equal compute.
@@ -416,8 +413,8 @@ def pareto_frontier(
     ----------
     curves
         The table of :func:`accuracy_vs_compute`, or accuracy as accepted there (then
-        ``flops_per_sample``, ``tokens_per_sample`` and ``ci`` are passed on).
-    flops_per_sample, tokens_per_sample, ci
+        ``flops_per_sample``, ``tokens_per_sample`` and ``ci_prob`` are passed on).
+    flops_per_sample, tokens_per_sample, ci_prob
         As in :func:`accuracy_vs_compute` (ignored when ``curves`` is a table).
     on
         Summary column to compare: ``mean`` (default), ``median`` or ``lower``.
@@ -432,7 +429,7 @@ def pareto_frontier(
         raise SpecificationError(f"on must be 'mean', 'median' or 'lower', not {on!r}")
     if isinstance(curves, xr.DataArray):
         table = accuracy_vs_compute(
-            curves, flops_per_sample, tokens_per_sample=tokens_per_sample, ci=ci
+            curves, flops_per_sample, tokens_per_sample=tokens_per_sample, ci_prob=ci_prob
         )
     elif isinstance(curves, pd.DataFrame):
         missing = sorted({"compute", on} - set(curves.columns))
@@ -463,296 +460,6 @@ def _frontier(table: pd.DataFrame, on: str) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------
-# Budgets
-
-
-def _interp_log_k(cv: _Curves, model: int, strategy: int, k: int) -> np.ndarray:
-    """Draws of accuracy at ``k``, linear in log k between grid points (k inside grid)."""
-    grid = cv.k
-    row = cv.values[:, model, strategy, :]
-    if grid.size == 1:
-        return row[:, 0]
-    i = int(np.clip(np.searchsorted(grid, k, side="right") - 1, 0, grid.size - 2))
-    w = (math.log(k) - math.log(grid[i])) / (math.log(grid[i + 1]) - math.log(grid[i]))
-    return (1.0 - w) * row[:, i] + w * row[:, i + 1]
-
-
-def _budgets(budget: float | Sequence[float] | np.ndarray) -> np.ndarray:
-    b = np.atleast_1d(np.asarray(budget, dtype=float)).ravel()
-    if b.size == 0 or not np.all(np.isfinite(b) & (b > 0)):
-        raise SpecificationError(f"budget must be finite and > 0, got {b.tolist()[:8]}")
-    return b
-
-
-def _samples_for(budget: float, flops: float) -> int:
-    return math.floor(budget / flops * (1.0 + _FLOOR_RTOL))
-
-
-def _from_callable(
-    accuracy_at: AccuracyAt,
-    flops_per_sample: FlopsSpec,
-    budgets: np.ndarray,
-) -> tuple[xr.DataArray, FlopsSpec]:
-    """Evaluate ``accuracy_at`` on the union of the k every model gets under ``budgets``."""
-    if isinstance(flops_per_sample, Mapping):
-        models = [str(m) for m in flops_per_sample]
-        fps = np.array([float(v) for v in flops_per_sample.values()])[:, None]
-    elif isinstance(flops_per_sample, xr.DataArray) and dims.MODEL in flops_per_sample.dims:
-        models = [str(m) for m in flops_per_sample[dims.MODEL].values]
-        fps = np.asarray(flops_per_sample.transpose(dims.MODEL, ...).values, dtype=float).reshape(
-            len(models), -1
-        )
-    else:
-        raise SpecificationError(
-            "with a callable accuracy_at(model, k), flops_per_sample must be a mapping "
-            "{model: FLOPs} or a DataArray on 'model': it says which models to evaluate"
-        )
-    if not np.all(np.isfinite(fps) & (fps > 0)):
-        raise SpecificationError("FLOPs per sample must be finite and > 0")
-    ks = np.floor(budgets[:, None, None] / fps[None] * (1.0 + _FLOOR_RTOL))
-    grid = np.unique(ks[ks >= 1]).astype(np.int64)
-    if grid.size == 0:
-        grid = np.array([1], dtype=np.int64)
-    parts = []
-    for m in models:
-        part = accuracy_at(m, grid.copy())
-        if not isinstance(part, xr.DataArray) or dims.K not in part.dims:
-            raise SpecificationError(
-                f"accuracy_at({m!r}, k) must return a DataArray with a 'k' dim, got "
-                f"{type(part).__name__}"
-                + (f" with dims {part.dims}" if isinstance(part, xr.DataArray) else "")
-            )
-        if part.sizes[dims.K] != grid.size:
-            raise SpecificationError(
-                f"accuracy_at({m!r}, k) returned {part.sizes[dims.K]} values of k for the "
-                f"{grid.size} requested"
-            )
-        part = part.assign_coords({dims.K: grid})
-        if dims.MODEL in part.dims:
-            part = part.squeeze(dims.MODEL, drop=True)
-        elif dims.MODEL in part.coords:
-            part = part.drop_vars(dims.MODEL)
-        parts.append(part)
-    first = parts[0]
-    for m, part in zip(models, parts, strict=True):
-        for d in DRAW_DIMS:
-            if first.sizes.get(d) != part.sizes.get(d):
-                raise SpecificationError(
-                    f"accuracy_at returned {part.sizes.get(d)} values along {d!r} for model "
-                    f"{m!r} but {first.sizes.get(d)} for {models[0]!r}: draws must be paired "
-                    "across models (same chain and draw sizes)"
-                )
-    accuracy = xr.concat(
-        [p.drop_vars([c for c in p.coords if c in DRAW_DIMS]) for p in parts],
-        dim=pd.Index(models, name=dims.MODEL),
-        join="exact",
-    )
-    return accuracy, flops_per_sample
-
-
-def best_allocation(
-    accuracy: xr.DataArray | AccuracyAt,
-    flops_per_sample: FlopsSpec,
-    budget: float | Sequence[float] | np.ndarray,
-    *,
-    tokens_per_sample: float | Mapping[str, float] | xr.DataArray | None = None,
-    ci: float = 0.9,
-    beyond_grid: Literal["raise", "exclude"] = "raise",
-) -> pd.DataFrame:
-    r"""Spend each inference budget on the best (model, strategy) with as many samples as fit.
-
-    For a budget :math:`B` (FLOPs per problem), candidate :math:`(m, s)` draws
-    :math:`k = \lfloor B / c_{m,s} \rfloor` samples; with :math:`k < 1` it is
-    *infeasible*. Its accuracy at :math:`k` is interpolated draw by draw, linearly in
-    :math:`\log k` between the neighbouring grid values :math:`k_i \le k \le k_{i+1}`:
-
-    .. math::
-
-        A(k) = (1 - w) A(k_i) + w A(k_{i+1}), \qquad
-        w = \frac{\log k - \log k_i}{\log k_{i+1} - \log k_i}
-
-    (exact at grid points). The chosen candidate maximises the posterior mean accuracy
-    (the Bayes choice under a loss linear in accuracy). Its *probability of being best* is
-
-    .. math:: P_\text{best}(m, s) = \frac1S \sum_{d=1}^S \mathbf 1\bigl[A^{(d)}_{m,s}
-        = \max_{m', s'} A^{(d)}_{m', s'}\bigr] / (\text{number tied})
-
-    over joint draws :math:`d`: draw :math:`d` of every model is taken at the same
-    (chain, draw) index. This assumes a joint posterior (one model fitted to all sizes).
-    For models fitted independently the pairing is arbitrary, which is still valid:
-    independent posteriors have a product joint, and pairing draws by index samples it.
-    With point estimates, the best candidate has probability 1 (shared among ties).
-
-    Parameters
-    ----------
-    accuracy
-        Accuracy as in :func:`accuracy_vs_compute` (interpolated in log k), or a callable
-        ``accuracy_at(model, k) -> DataArray`` (dims ``k``, optionally ``strategy`` and
-        draws, same draw sizes for every model) evaluated at exactly the k each budget
-        buys: use it with a fitted model that forecasts any k (no interpolation and no
-        grid limits). With a callable, ``flops_per_sample`` names the models.
-    flops_per_sample, tokens_per_sample
-        Cost of one sample, as in :func:`accuracy_vs_compute`.
-    budget
-        Inference FLOPs per problem, one value or several.
-    ci
-        Probability of the equal-tailed interval.
-    beyond_grid
-        When a budget buys a candidate more samples than the largest ``k`` of its curve
-        (or fewer than the smallest, if that is above 1): ``"raise"`` (default) a
-        :class:`~bayescale.core.errors.SpecificationError` naming the model and the k range
-        needed; ``"exclude"`` marks the candidate ``status="beyond grid"`` and leaves it
-        out of the choice (the choice is then among the remaining candidates only).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per (budget, model, strategy): ``budget``, ``model``, ``strategy``,
-        ``flops_per_sample``, ``k`` (0 if infeasible), ``compute`` (:math:`k c`, the
-        FLOPs actually used), ``status`` (``ok``, ``infeasible`` or ``beyond grid``),
-        ``mean``, ``median``, ``lower``, ``upper`` (NaN unless ``ok``), ``ci_prob``,
-        ``prob_best`` and ``best`` (True for the chosen candidate of the budget; no row
-        is True when no candidate is feasible).
-    """
-    _check_ci(ci)
-    if beyond_grid not in ("raise", "exclude"):
-        raise SpecificationError(f"beyond_grid must be 'raise' or 'exclude', not {beyond_grid!r}")
-    budgets = _budgets(budget)
-    if callable(accuracy) and not isinstance(accuracy, xr.DataArray):
-        if tokens_per_sample is not None:
-            raise SpecificationError(
-                "with a callable accuracy_at, give flops_per_sample (not tokens_per_sample)"
-            )
-        accuracy, flops_per_sample = _from_callable(accuracy, flops_per_sample, budgets)
-    cv = _curves(accuracy, flops_per_sample, tokens_per_sample)
-    return _allocate(cv, budgets, ci, beyond_grid)
-
-
-def _allocate(cv: _Curves, budgets: np.ndarray, ci: float, beyond_grid: str) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
-    k_lo, k_hi = int(cv.k[0]), int(cv.k[-1])
-    for b in budgets:
-        cands: list[dict[str, Any]] = []
-        draws: list[np.ndarray] = []
-        for mi, m in enumerate(cv.models):
-            for si, s in enumerate(cv.strategies):
-                fps = float(cv.flops[mi, si])
-                k = _samples_for(b, fps)
-                row: dict[str, Any] = {
-                    "budget": b,
-                    dims.MODEL: m,
-                    STRATEGY: s,
-                    "flops_per_sample": fps,
-                    dims.K: k if k >= 1 else 0,
-                    "compute": (k if k >= 1 else 0) * fps,
-                    "status": "ok",
-                }
-                if k < 1:
-                    row["status"] = "infeasible"
-                elif not k_lo <= k <= k_hi:
-                    if beyond_grid == "raise":
-                        raise SpecificationError(_beyond_message(m, s, b, fps, k, k_lo, k_hi))
-                    row["status"] = "beyond grid"
-                if row["status"] == "ok":
-                    draws.append(_interp_log_k(cv, mi, si, k))
-                    row.update({n: float(v) for n, v in _summaries(draws[-1], ci).items()})
-                else:
-                    row.update(dict.fromkeys(("mean", "median", "lower", "upper"), np.nan))
-                row["ci_prob"] = ci
-                row["prob_best"] = 0.0
-                row["best"] = False
-                cands.append(row)
-        ok = [r for r in cands if r["status"] == "ok"]
-        if ok:
-            mat = np.stack(draws, axis=1)  # (sample, candidate)
-            top = mat == mat.max(axis=1, keepdims=True)
-            prob = (top / top.sum(axis=1, keepdims=True)).mean(axis=0)
-            for r, p in zip(ok, prob, strict=True):
-                r["prob_best"] = float(p)
-            means = np.array([r["mean"] for r in ok])
-            ok[int(np.argmax(means))]["best"] = True
-        rows.extend(cands)
-    return pd.DataFrame(rows)
-
-
-def _beyond_message(
-    model: str, strategy: str, budget: float, fps: float, k: int, k_lo: int, k_hi: int
-) -> str:
-    label = model if strategy == DEFAULT_STRATEGY else f"{model} ({strategy})"
-    return (
-        f"budget {budget:.4g} FLOPs buys model {label!r} k={k} samples (at {fps:.4g} FLOPs "
-        f"per sample), outside its accuracy grid k in [{k_lo}, {k_hi}]. Evaluate the accuracy "
-        f"up to k={k} (or down to k={k}) — e.g. pass a callable accuracy_at(model, k) backed "
-        "by a fitted model — lower the budget, or pass beyond_grid='exclude' to leave such "
-        "candidates out"
-    )
-
-
-def optimal_model_by_budget(
-    accuracy: xr.DataArray | AccuracyAt,
-    flops_per_sample: FlopsSpec,
-    budgets: Sequence[float] | np.ndarray,
-    *,
-    tokens_per_sample: float | Mapping[str, float] | xr.DataArray | None = None,
-    ci: float = 0.9,
-    beyond_grid: Literal["raise", "exclude"] = "raise",
-) -> pd.DataFrame:
-    """The chosen (model, strategy, k) for each budget of a sweep.
-
-    Runs :func:`best_allocation` and keeps the chosen candidate of each budget, so the
-    optimal model size can be read (or plotted) as a function of the budget. Sweep with
-    e.g. ``numpy.geomspace(lo, hi, 50)``.
-
-    Parameters
-    ----------
-    accuracy, flops_per_sample, tokens_per_sample, ci, beyond_grid
-        As in :func:`best_allocation`.
-    budgets
-        Inference FLOPs per problem.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per budget: ``budget``, ``model``, ``strategy``, ``k``, ``compute``,
-        ``mean``, ``lower``, ``upper``, ``prob_best`` of the chosen candidate,
-        ``runner_up`` (the model, and strategy if several, with the next highest mean),
-        ``runner_up_mean`` and ``n_feasible``. Budgets where no candidate is feasible
-        have a missing ``model`` (``None``/NaN) and NaN numbers.
-    """
-    table = best_allocation(
-        accuracy,
-        flops_per_sample,
-        budgets,
-        tokens_per_sample=tokens_per_sample,
-        ci=ci,
-        beyond_grid=beyond_grid,
-    )
-    several = table[STRATEGY].nunique() > 1
-    out = []
-    for b, grp in table.groupby("budget", sort=True):
-        ok = grp[grp["status"] == "ok"].sort_values("mean", ascending=False, kind="stable")
-        row: dict[str, Any] = {"budget": b, "n_feasible": len(ok)}
-        cols = (dims.MODEL, STRATEGY, dims.K, "compute", "mean", "lower", "upper", "prob_best")
-        if len(ok):
-            best = grp[grp["best"]].iloc[0]
-            row.update({c: best[c] for c in cols})
-            rest = ok[~ok["best"]]
-            if len(rest):
-                r = rest.iloc[0]
-                row["runner_up"] = f"{r[dims.MODEL]} ({r[STRATEGY]})" if several else r[dims.MODEL]
-                row["runner_up_mean"] = float(r["mean"])
-            else:
-                row["runner_up"], row["runner_up_mean"] = None, np.nan
-        else:
-            row.update({c: (None if c in (dims.MODEL, STRATEGY) else np.nan) for c in cols})
-            row["runner_up"], row["runner_up_mean"] = None, np.nan
-        out.append(row)
-    order = ["budget", dims.MODEL, STRATEGY, dims.K, "compute", "mean", "lower", "upper"]
-    order += ["prob_best", "runner_up", "runner_up_mean", "n_feasible"]
-    return pd.DataFrame(out)[order]
-
-
-# --------------------------------------------------------------------------------------
 # Plot
 
 _LINESTYLES = ("-", "--", ":", "-.")
@@ -763,7 +470,7 @@ def plot_compute_frontier(
     flops_per_sample: FlopsSpec = None,
     *,
     tokens_per_sample: float | Mapping[str, float] | xr.DataArray | None = None,
-    ci: float = 0.9,
+    ci_prob: float = 0.9,
     observed: pd.DataFrame | None = None,
     path: str | os.PathLike[str] | None = None,
     title: str | None = None,
@@ -773,14 +480,14 @@ def plot_compute_frontier(
     r"""Accuracy against inference compute per model size, with the Pareto frontier.
 
     One line per (model, strategy) of the posterior mean accuracy against
-    :math:`C = k\,c_\text{sample}` (log x axis), with its ``ci`` equal-tailed band;
+    :math:`C = k\,c_\text{sample}` (log x axis), with its ``ci_prob`` equal-tailed band;
     colours order the models by cost per sample (smallest first), line styles tell
     strategies apart. The Pareto frontier of the posterior means
     (:func:`pareto_frontier`) is drawn as a thick grey step line with open circles.
 
     Parameters
     ----------
-    accuracy, flops_per_sample, tokens_per_sample, ci
+    accuracy, flops_per_sample, tokens_per_sample, ci_prob
         As in :func:`accuracy_vs_compute`.
     observed
         Optional measured points: columns ``model``, ``k``, ``accuracy`` (and
@@ -803,9 +510,9 @@ def plot_compute_frontier(
 
     from bayescale.scaling.plotting import save_figure
 
-    _check_ci(ci)
-    cv = _curves(accuracy, flops_per_sample, tokens_per_sample)
-    table = _table(cv, ci)
+    p = check_ci_prob(ci_prob)
+    cv = read_curves(accuracy, flops_per_sample, tokens_per_sample)
+    table = _table(cv, p)
     frontier = _frontier(table, "mean")
     fig = Figure(figsize=(8.5, 5.0), layout="constrained")
     ax = fig.add_subplot()
@@ -852,7 +559,7 @@ def plot_compute_frontier(
         _draw_observed(ax, observed, cv, color_of)
     ax.set_xscale("log")
     ax.set_xlabel("inference compute per problem C = k × FLOPs per sample")
-    ax.set_ylabel(ylabel + (f" (mean, {ci:.0%} band)" if cv.has_draws and show_band else ""))
+    ax.set_ylabel(ylabel + (f" (mean, {p:.0%} band)" if cv.has_draws and show_band else ""))
     ax.grid(True, which="major", color="0.9", lw=0.6)
     ax.set_axisbelow(True)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
@@ -869,7 +576,7 @@ def _model_colors(n: int) -> list[Any]:
     return [cmap(v) for v in np.linspace(0.0, 0.88, n)]
 
 
-def _draw_observed(ax: Any, observed: pd.DataFrame, cv: _Curves, color_of: dict[str, Any]) -> None:
+def _draw_observed(ax: Any, observed: pd.DataFrame, cv: Curves, color_of: dict[str, Any]) -> None:
     missing = sorted({dims.MODEL, dims.K, "accuracy"} - set(observed.columns))
     if missing:
         raise DataError(
@@ -901,3 +608,13 @@ def _draw_observed(ax: Any, observed: pd.DataFrame, cv: _Curves, color_of: dict[
                 label="_nolegend_" if labelled else "observed",
             )
             labelled = True
+
+
+def __getattr__(name: str) -> Any:
+    """Budget allocation moved to :mod:`bayescale.passk.allocation`; its names stay
+    importable from here (``from bayescale.passk.compute import best_allocation``)."""
+    if name in _MOVED:
+        from bayescale.passk import allocation
+
+        return getattr(allocation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -71,7 +71,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -81,13 +81,15 @@ from scipy.special import betaln, expit, logit
 
 from bayescale.core import dims
 from bayescale.core.diagnostics import Diagnostics, check_convergence
-from bayescale.core.errors import DataError, SpecificationError
-from bayescale.core.sampling import sample_posterior
-from bayescale.passk.counts import validate_counts
-from bayescale.passk.estimator import coverage_curve
+from bayescale.core.errors import SpecificationError
+from bayescale.core.intervals import check_ci_prob, interval_table
+from bayescale.core.results import FitResult
+from bayescale.core.sampling import Sampler, run_nuts
+from bayescale.passk.points import coverage_points, empirical_exponent, points_dataset
 
 if TYPE_CHECKING:
     import pymc as pm
+    from matplotlib.figure import Figure
 
     from bayescale.compare import Comparison
 
@@ -123,7 +125,8 @@ DEFAULT_PRIORS: dict[str, tuple[float, float]] = {
 
 #: Name of the observed variable (as in the rest of bayescale).
 OBSERVED = dims.OBSERVED
-_POINT_COLUMNS = ("model", "k", "coverage")
+#: Group of the saved DataTree that holds the fitted points.
+DATA_GROUP = "fit_data"
 
 
 class CoverageLawWarning(UserWarning):
@@ -168,149 +171,6 @@ def coverage_law(law: str, params: Mapping[str, Any], k: Any) -> np.ndarray:
 def _check_law(law: str) -> None:
     if law not in LAWS:
         raise SpecificationError(f"unknown coverage law {law!r}; choose one of {sorted(LAWS)}")
-
-
-# -- data ------------------------------------------------------------------------------------
-def coverage_points(
-    counts: str | os.PathLike[str] | pd.DataFrame | xr.Dataset,
-    *,
-    k: Sequence[int] | np.ndarray | None = None,
-    k_max: float | None = None,
-) -> pd.DataFrame:
-    """Empirical coverage of each model at ``k`` from per-problem counts.
-
-    Parameters
-    ----------
-    counts
-        Counts table (DataFrame or CSV path with ``model``, ``problem``, ``n_samples``,
-        ``n_correct``; ``problem_idx`` is accepted for ``problem``), or the Dataset of
-        :func:`~bayescale.passk.validate_counts`. Or a table of coverage points with
-        columns ``model``, ``k``, ``coverage``, returned as it is (sorted).
-    k
-        Attempts at which to evaluate (default: 1, 2, 4, ... and the smallest
-        ``n_samples`` of each model). Each must be at most the model's smallest
-        ``n_samples`` (pass@k has no unbiased estimate from fewer than ``k`` attempts).
-    k_max
-        Keep only points with ``k <= k_max`` (a back-test of extrapolation).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``model``, ``k``, ``coverage``, ``n_problems`` (one row per model and ``k``).
-
-    Raises
-    ------
-    DataError
-        Invalid counts (see :func:`~bayescale.passk.validate_counts`), a ``k`` larger
-        than a model's attempts, or invalid coverage points.
-    """
-    if isinstance(counts, pd.DataFrame) and set(_POINT_COLUMNS) <= set(counts.columns):
-        frame = _check_points(counts)
-    else:
-        ds = validate_counts(counts)
-        rows = []
-        models = ds[dims.MODEL].values
-        idx = ds["model_idx"].values
-        for m_i, model in enumerate(models):
-            sel = idx == m_i
-            n = ds["n_samples"].values[sel]
-            c = ds["n_correct"].values[sel]
-            if k is not None and np.max(k) > n.min():
-                raise DataError(
-                    f"k={int(np.max(k))} exceeds the {int(n.min())} attempts of some problem "
-                    f"of model {str(model)!r}: coverage at k cannot be estimated without bias "
-                    "from fewer than k attempts. Pass k up to the smallest n_samples."
-                )
-            kk, cov = coverage_curve(n, c, k)
-            rows.append(
-                pd.DataFrame(
-                    {"model": str(model), "k": kk, "coverage": cov, "n_problems": int(sel.sum())}
-                )
-            )
-        frame = pd.concat(rows, ignore_index=True)
-    if k_max is not None:
-        frame = frame[frame["k"] <= k_max].reset_index(drop=True)
-    if frame.empty:
-        raise DataError(f"no coverage points left (k_max={k_max!r} is below every k)")
-    return frame
-
-
-def _check_points(points: pd.DataFrame) -> pd.DataFrame:
-    frame = points.copy()
-    frame["model"] = frame["model"].astype(str)
-    for col in ("k", "coverage"):
-        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            raise DataError(
-                f"column {col!r}: not a finite number in rows {bad[:8].tolist()}; fix or "
-                "remove those rows."
-            )
-        frame[col] = values
-    bad = np.flatnonzero(frame["k"].to_numpy() <= 0)
-    if bad.size:
-        raise DataError(f"column 'k': must be > 0 but is not in rows {bad[:8].tolist()}")
-    cov = frame["coverage"].to_numpy()
-    bad = np.flatnonzero((cov < 0) | (cov > 1))
-    if bad.size:
-        raise DataError(
-            f"column 'coverage': outside [0, 1] in rows {bad[:8].tolist()} (values "
-            f"{cov[bad[:4]].tolist()}). Coverage is a fraction, not a percentage."
-        )
-    dup = frame.duplicated(["model", "k"], keep=False).to_numpy()
-    if dup.any():
-        raise DataError(
-            f"columns 'model', 'k': rows {np.flatnonzero(dup)[:8].tolist()} repeat a "
-            "(model, k) pair; give each pair one coverage value."
-        )
-    if "n_problems" not in frame:
-        frame["n_problems"] = -1
-    return frame.sort_values(["model", "k"], kind="stable").reset_index(drop=True)
-
-
-def empirical_exponent(
-    points: pd.DataFrame,
-    *,
-    k_range: tuple[float, float] | None = None,
-) -> pd.Series:
-    r"""Least-squares slope of :math:`-\log(1 - \hat C)` against :math:`\log k`, per model.
-
-    .. math::
-
-        \hat e_m = -\frac{\sum_i (x_i - \bar x)(y_i - \bar y)}{\sum_i (x_i - \bar x)^2},
-        \quad x_i = \log k_i,\ y_i = \log\bigl(1 - \hat C_m(k_i)\bigr),
-
-    over the points with :math:`k` in ``k_range`` (default: the last decade before the
-    largest :math:`k` of each model, :math:`[k_\max/100, k_\max/10]`, which leaves out
-    the points near :math:`k = n`, where the estimate of problems with few correct
-    attempts reaches its ceiling). This is the *apparent* local exponent of the raw loss:
-    with never-solved problems the loss flattens towards :math:`\pi`, so it is smaller
-    than the asymptotic exponent of the excess loss of a law with a ceiling.
-
-    Parameters
-    ----------
-    points
-        Output of :func:`coverage_points` (``model``, ``k``, ``coverage``).
-    k_range
-        ``(k_lo, k_hi)``, inclusive.
-
-    Returns
-    -------
-    pandas.Series
-        Exponent per model (NaN with fewer than two points in the window).
-    """
-    out = {}
-    for model, g in points.groupby("model", sort=False):
-        k = g["k"].to_numpy(dtype=float)
-        lo, hi = k_range if k_range is not None else (k.max() / 100, k.max() / 10)
-        sel = (k >= lo) & (k <= hi) & (g["coverage"].to_numpy() < 1)
-        if sel.sum() < 2:
-            out[str(model)] = np.nan
-            continue
-        x = np.log(k[sel])
-        y = np.log1p(-g["coverage"].to_numpy(dtype=float)[sel])
-        out[str(model)] = -float(np.polyfit(x, y, 1)[0])
-    return pd.Series(out, name="empirical_exponent")
 
 
 # -- specification ---------------------------------------------------------------------------
@@ -400,9 +260,8 @@ def _build_model(data: xr.Dataset, spec: CoverageLawSpec) -> pm.Model:
 
 
 # -- the result ------------------------------------------------------------------------------
-@dataclass
-class CoverageLawFit:
-    """A coverage law fitted to the coverage curves of one or more models.
+class CoverageLawFit(FitResult):
+    r"""A coverage law fitted to the coverage curves of one or more models.
 
     Attributes
     ----------
@@ -410,9 +269,9 @@ class CoverageLawFit:
         ``posterior`` (free parameters and ``exponent``, ``a``/``b``/``c``, ``pi``,
         ``ceiling``, ``sigma``, ``logit_coverage``), ``sample_stats``,
         ``log_likelihood`` (``y`` over ``obs``, one entry per model and k),
-        ``observed_data`` (``y``, the logit of the empirical coverage).
+        ``observed_data`` (``y``, the logit of the empirical coverage) and ``fit_data``.
     spec : CoverageLawSpec
-        Law, priors, centre of :math:`\\log k`, likelihood scale (``"logit"``).
+        Law, priors, centre of :math:`\log k`, likelihood scale (``"logit"``).
     data : xarray.Dataset
         The fitted points along ``obs``: ``model_label``, ``model_idx``, ``k``,
         ``coverage``, ``y``; and ``n_problems`` along ``model``.
@@ -421,18 +280,31 @@ class CoverageLawFit:
     notes : list of str
         What was dropped or changed on the way (never silently).
     sampler : dict
-        NUTS settings.
+        NUTS settings of the last run.
     metric : str
         ``"coverage"`` (read by :func:`bayescale.compare`).
     """
 
-    idata: xr.DataTree
-    spec: CoverageLawSpec
-    data: xr.Dataset
-    diagnostics: Diagnostics
-    notes: list[str] = field(default_factory=list)
-    sampler: dict[str, Any] = field(default_factory=dict)
-    metric: str = "coverage"
+    kind = "coverage_law"
+
+    def __init__(
+        self,
+        idata: xr.DataTree,
+        spec: CoverageLawSpec,
+        data: xr.Dataset,
+        diagnostics: Diagnostics | None,
+        *,
+        notes: Sequence[str] = (),
+        sampler: Mapping[str, Any] | None = None,
+        metric: str = "coverage",
+    ) -> None:
+        self.idata = idata
+        self.spec = spec
+        self.data = data
+        self.diagnostics = diagnostics
+        self.notes = list(notes)
+        self.sampler = dict(sampler or {})
+        self.metric = metric
 
     @property
     def law(self) -> str:
@@ -443,6 +315,15 @@ class CoverageLawFit:
     def models(self) -> list[str]:
         """Model labels, in the order of the ``model`` dimension."""
         return [str(m) for m in self.data[dims.MODEL].values]
+
+    def title(self) -> str:
+        return (
+            f"CoverageLawFit: law {self.law!r} of {len(self.models)} model(s), "
+            f"{self.data.sizes[dims.OBS]} coverage points (logit scale)"
+        )
+
+    def observation_info(self) -> dict[str, str]:
+        return {"metric": self.metric, "space": self.spec.space}
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a per-model variable, shape ``(chain * draw, model)``."""
@@ -469,23 +350,20 @@ class CoverageLawFit:
             raise SpecificationError(f"unknown model(s) {unknown}; the fit has {self.models}")
         return [self.models.index(m) for m in wanted]
 
-    def coverage(
+    def coverage_draws(
         self,
         k: float | Sequence[float] | np.ndarray,
-        ci: float = 0.9,
         *,
         models: Sequence[str] | str | None = None,
         predictive: bool = False,
         seed: int = 0,
-    ) -> pd.DataFrame:
-        r"""Forecast coverage at any :math:`k > 0` with an equal-tailed credible interval.
+    ) -> xr.DataArray:
+        r"""Posterior draws of coverage at any :math:`k > 0`, dims ``(chain, draw, model, k)``.
 
         Parameters
         ----------
         k
             Attempts (reals; :math:`10^6` and beyond are fine).
-        ci
-            Probability of the interval (equal-tailed).
         models
             Model labels (default: all).
         predictive
@@ -495,42 +373,64 @@ class CoverageLawFit:
             fitted ones, instead of the law's curve :math:`C(k)` itself.
         seed
             Random seed of the noise draws (``predictive=True``).
-
-        Returns
-        -------
-        pandas.DataFrame
-            ``model``, ``k``, ``mean``, ``median``, ``lower``, ``upper``.
         """
-        if not 0 < ci < 1:
-            raise SpecificationError(f"ci must be in (0, 1), got {ci!r}")
         kk = np.atleast_1d(np.asarray(k, dtype=float))
         if not np.all(np.isfinite(kk) & (kk > 0)):
             raise SpecificationError(f"k must be positive and finite, got {kk.tolist()}")
         rng = np.random.default_rng(seed)
-        q = [(1 - ci) / 2, 0.5, (1 + ci) / 2]
-        rows = []
-        for m in self._model_positions(models):
+        positions = self._model_positions(models)
+        post = self.idata["posterior"].dataset
+        shape = (post.sizes["chain"], post.sizes["draw"], kk.size)
+        out = np.empty((len(positions), *shape))
+        for i, m in enumerate(positions):
             cov = coverage_law(self.law, self._params(m), kk)
             if predictive:
                 sigma = self.draws("sigma")[:, m][:, None]
                 z = logit(np.clip(cov, 1e-300, 1 - 1e-16))
                 cov = expit(z + sigma * rng.standard_normal(cov.shape))
-            lo, med, hi = np.quantile(cov, q, axis=0)
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "model": self.models[m],
-                        "k": kk,
-                        "mean": cov.mean(axis=0),
-                        "median": med,
-                        "lower": lo,
-                        "upper": hi,
-                    }
-                )
-            )
-        return pd.concat(rows, ignore_index=True)
+            out[i] = cov.reshape(shape)
+        return xr.DataArray(
+            np.moveaxis(out, 0, 2),
+            dims=("chain", "draw", dims.MODEL, dims.K),
+            coords={
+                "chain": post["chain"].values,
+                "draw": post["draw"].values,
+                dims.MODEL: [self.models[m] for m in positions],
+                dims.K: kk,
+            },
+            name="new_point" if predictive else "coverage",
+        )
 
-    def exponent(self, ci: float = 0.9) -> pd.DataFrame:
+    def coverage(
+        self,
+        k: float | Sequence[float] | np.ndarray,
+        *,
+        ci_prob: float = 0.9,
+        models: Sequence[str] | str | None = None,
+        predictive: bool = False,
+        seed: int = 0,
+    ) -> pd.DataFrame:
+        r"""Forecast coverage at any :math:`k > 0` with an equal-tailed credible interval.
+
+        Parameters
+        ----------
+        k, models, predictive, seed
+            As :meth:`coverage_draws`.
+        ci_prob
+            Probability of the interval (equal-tailed).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``model``, ``k``, then :data:`~bayescale.core.intervals.FORECAST_COLUMNS`;
+            ``quantity`` is ``"coverage"`` (the law's curve) or, with
+            ``predictive=True``, ``"new_point"``.
+        """
+        p = check_ci_prob(ci_prob)
+        draws = self.coverage_draws(k, models=models, predictive=predictive, seed=seed)
+        return interval_table(draws, ci_prob=p)
+
+    def exponent(self, *, ci_prob: float = 0.9) -> pd.DataFrame:
         r"""Power-law exponent of the inference loss per model, with a credible interval.
 
         :math:`a` for the Beta laws (:math:`1 - C(k) - \pi \propto k^{-a}` for large
@@ -539,28 +439,60 @@ class CoverageLawFit:
         Returns
         -------
         pandas.DataFrame
-            Index ``model``; ``mean``, ``median``, ``lower``, ``upper`` (equal-tailed).
+            ``model``, then :data:`~bayescale.core.intervals.FORECAST_COLUMNS`
+            (``quantity == "exponent"``, equal-tailed interval).
         """
-        return self._summary("exponent", ci)
+        return interval_table(self.idata["posterior"].dataset["exponent"], ci_prob=ci_prob)
 
-    def summary(self, ci: float = 0.9) -> pd.DataFrame:
-        """Posterior mean, median and interval of every per-model parameter (long frame)."""
+    def parameter_names(self) -> list[str]:
+        """Reported per-model variables: the exponent, the law's parameters, the ceiling
+        (laws with one) and the noise scale."""
         names = ["exponent", "a", "b"] if self.law.startswith("beta") else ["exponent", "b", "c"]
         if LAWS[self.law]:
             names += ["pi", "ceiling"]
-        names.append("sigma")
-        frames = [self._summary(n, ci).assign(parameter=n) for n in names]
-        return pd.concat(frames).reset_index().set_index(["parameter", "model"])
+        return [*names, "sigma"]
 
-    def _summary(self, name: str, ci: float) -> pd.DataFrame:
-        if not 0 < ci < 1:
-            raise SpecificationError(f"ci must be in (0, 1), got {ci!r}")
-        d = self.draws(name)
-        lo, med, hi = np.quantile(d, [(1 - ci) / 2, 0.5, (1 + ci) / 2], axis=0)
-        return pd.DataFrame(
-            {"mean": d.mean(axis=0), "median": med, "lower": lo, "upper": hi},
-            index=pd.Index(self.models, name="model"),
+    def summary(
+        self, *, ci_prob: float = 0.9, var_names: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Posterior summary (:func:`arviz.summary`, equal-tailed ``ci_prob`` intervals) of
+        :meth:`parameter_names` (or ``var_names``), one row per parameter and model."""
+        import arviz as az
+
+        return az.summary(
+            self.idata,
+            var_names=list(var_names or self.parameter_names()),
+            ci_prob=check_ci_prob(ci_prob),
+            ci_kind="eti",
+            round_to="none",
         )
+
+    def plot(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Figure:
+        """The law with credible bands over the coverage points
+        (:func:`~bayescale.passk.plotting.plot_coverage_law`; ``**kwargs`` go there)."""
+        from bayescale.passk.plotting import plot_coverage_law
+
+        return plot_coverage_law(self, path=path, **kwargs)
+
+    def _state(self) -> dict[str, Any]:
+        return {"spec": asdict(self.spec), "sampler": self.sampler, "metric": self.metric}
+
+    @classmethod
+    def _from_tree(cls, tree: xr.DataTree, state: Mapping[str, Any]) -> CoverageLawFit:
+        raw = dict(state["spec"])
+        raw["priors"] = {k: (float(v[0]), float(v[1])) for k, v in raw["priors"].items()}
+        spec = CoverageLawSpec(**raw)
+        data = tree[DATA_GROUP].dataset.copy()
+        result = cls(
+            tree,
+            spec,
+            data,
+            None,
+            sampler=state.get("sampler"),
+            metric=str(state.get("metric", "coverage")),
+        )
+        result.diagnostics = check_convergence(tree, var_names=_free_names(spec.law), warn=False)
+        return result
 
     def __repr__(self) -> str:
         return (
@@ -586,6 +518,8 @@ def fit_coverage_law(
     target_accept: float = 0.95,
     progressbar: bool = False,
     warn_convergence: bool = True,
+    extend_if_slow: bool = True,
+    sampler: Sampler | None = None,
     **sampler_kwargs: Any,
 ) -> CoverageLawFit:
     r"""Fit a coverage law to each model's empirical coverage curve with NUTS.
@@ -621,12 +555,24 @@ def fit_coverage_law(
         few smooth points (a fit on k <= 100) drive :math:`\sigma_m` to 0.002 and the
         posterior of a law with a ceiling into a narrow curved ridge NUTS cannot follow
         (54-780 divergences, R-hat up to 1.6 on the Pythia data).
-    seed, draws, tune, chains, nuts_sampler, target_accept, progressbar
-        NUTS settings, passed to :func:`pymc.sample` (``**sampler_kwargs`` too). The
-        default ``target_accept=0.95`` is measured: 0.9 left divergences in fits of the
-        ceiling laws on short curves.
+    seed
+        Seed of the first NUTS run (a rerun ``i`` uses ``seed + i``).
+    draws, tune, chains, nuts_sampler, progressbar
+        NUTS settings (per chain), passed to :func:`bayescale.core.sampling.run_nuts`.
+    target_accept
+        NUTS target acceptance rate. The default 0.95 is measured: 0.9 left divergences
+        in fits of the ceiling laws on short curves.
     warn_convergence
         Warn (:class:`~bayescale.core.errors.ConvergenceWarning`) when diagnostics fall short.
+    extend_if_slow
+        On slow mixing without divergences, sample once more with twice ``tune`` and
+        ``draws`` (bayescale's retry policy, :mod:`bayescale.core.sampling`; noted in
+        ``fit.notes``).
+    sampler
+        Draws instead of NUTS (a :class:`~bayescale.core.sampling.Sampler`; tests pass
+        prior draws).
+    **sampler_kwargs
+        ``nuts={...}`` and ``cores``; other options go to :func:`pymc.sample`.
 
     Returns
     -------
@@ -651,7 +597,7 @@ def fit_coverage_law(
             raise SpecificationError(f"prior {name!r} needs (mean, sd > 0), got {value!r}")
         pri[name] = (mu, sd)
     points = coverage_points(counts, k=k, k_max=k_max)
-    data, notes = _points_dataset(points)
+    data, notes = points_dataset(points)
     for note in notes:
         warnings.warn(note, CoverageLawWarning, stacklevel=2)
     if not (np.isfinite(sigma_floor) and sigma_floor >= 0):
@@ -663,78 +609,36 @@ def fit_coverage_law(
         sigma_floor=float(sigma_floor),
     )
     model = _build_model(data, spec)
-    idata = sample_posterior(
+    nuts = dict(sampler_kwargs.pop("nuts", None) or {})
+    cores = sampler_kwargs.pop("cores", None)
+    idata, run = run_nuts(
         model,
+        check_vars=_free_names(spec.law),
         draws=draws,
         tune=tune,
         chains=chains,
         seed=seed,
-        nuts_sampler=nuts_sampler,
         target_accept=target_accept,
         progressbar=progressbar,
+        nuts_sampler=nuts_sampler,
+        nuts=nuts,
+        cores=cores,
+        extend_if_slow=extend_if_slow,
         log_likelihood=[OBSERVED],
+        sampler=sampler,
+        notes=notes,
         **sampler_kwargs,
     )
-    idata["fit_data"] = data
+    idata[DATA_GROUP] = data
+    diag = check_convergence(idata, var_names=_free_names(law), warn=warn_convergence)
+    return CoverageLawFit(idata, spec, data, diag, notes=notes, sampler=run.as_dict())
+
+
+def _free_names(law: str) -> list[str]:
+    """The sampled parameters of ``law`` (whose diagnostics decide a rerun)."""
     free = ["log_exponent", "log_sigma"]
     free += ["logit_c1"] if law.startswith("beta") else ["log_rate"]
-    free += ["logit_pi"] if LAWS[law] else []
-    diag = check_convergence(idata, var_names=free, warn=warn_convergence)
-    sampler = {
-        "nuts_sampler": nuts_sampler,
-        "draws": draws,
-        "tune": tune,
-        "chains": chains,
-        "target_accept": target_accept,
-        "seed": seed,
-    }
-    return CoverageLawFit(idata, spec, data, diag, notes=notes, sampler=sampler)
-
-
-def _points_dataset(points: pd.DataFrame) -> tuple[xr.Dataset, list[str]]:
-    cov = points["coverage"].to_numpy(dtype=float)
-    edge = (cov <= 0) | (cov >= 1)
-    notes = []
-    if edge.any():
-        dropped = points[edge]
-        listing = ", ".join(
-            f"{r.model} k={r.k:g} (coverage {r.coverage:g})" for r in dropped.head(8).itertuples()
-        )
-        more = f" and {len(dropped) - 8} more" if len(dropped) > 8 else ""
-        notes.append(
-            f"dropped {len(dropped)} of {len(points)} coverage points with coverage 0 or 1, "
-            f"which have no logit: {listing}{more}. A model that solves nothing at small k, "
-            "or every problem at large k, is only partly described by its other points."
-        )
-    kept = points[~edge].reset_index(drop=True)
-    if kept.empty:
-        raise DataError(
-            "no coverage point is strictly between 0 and 1, so no law can be fitted on the "
-            "logit scale (every model solves nothing, or everything, at every k)."
-        )
-    labels = list(pd.unique(kept["model"]))
-    thin = [m for m in labels if (kept["model"] == m).sum() < 3]
-    if thin:
-        notes.append(
-            f"model(s) {thin} have fewer than 3 coverage points: their parameters come "
-            "mostly from the priors."
-        )
-    n_problems = kept.groupby("model", sort=False)["n_problems"].first().reindex(labels)
-    k_vals = kept["k"].to_numpy(dtype=float)
-    obs_labels = [f"{m} k={kv:g}" for m, kv in zip(kept["model"], k_vals, strict=True)]
-    ds = xr.Dataset(
-        {
-            "model_label": (dims.OBS, kept["model"].to_numpy(dtype=str)),
-            "model_idx": (dims.OBS, pd.Index(labels).get_indexer(kept["model"]).astype(np.int64)),
-            "k": (dims.OBS, k_vals),
-            "coverage": (dims.OBS, kept["coverage"].to_numpy(dtype=float)),
-            OBSERVED: (dims.OBS, logit(kept["coverage"].to_numpy(dtype=float))),
-            "n_problems": (dims.MODEL, n_problems.to_numpy(dtype=np.int64)),
-        },
-        coords={dims.OBS: np.asarray(obs_labels, dtype=str), dims.MODEL: np.asarray(labels)},
-        attrs={"notes": "; ".join(notes)},
-    )
-    return ds, notes
+    return free + (["logit_pi"] if LAWS[law] else [])
 
 
 # -- comparison ------------------------------------------------------------------------------

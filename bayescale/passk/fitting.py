@@ -1,19 +1,21 @@
-"""Fit the pass@k model with NUTS; forecast coverage, exponents and attempts; save and load.
+r"""Fit the pass@k model with NUTS; forecast coverage, exponents and attempts; save and load.
 
 Data flow: counts table -> :func:`~bayescale.passk.counts.validate_counts` (an
-``xarray.Dataset``) -> :func:`~bayescale.passk.model.build_passk_model` (PyMC) -> NUTS ->
-:class:`PassKFit` (an ArviZ ``DataTree`` plus the data and specification) -> coverage
-forecasts, exponents, attempts needed, plots.
+``xarray.Dataset``) -> :func:`~bayescale.passk.model.build_passk_model` (PyMC) -> NUTS
+(:func:`bayescale.core.sampling.run_nuts`, with bayescale's retry policy) ->
+:class:`PassKFit` (a :class:`~bayescale.core.results.FitResult` of kind ``"passk"``: an
+ArviZ ``DataTree`` plus the counts and the specification) -> coverage forecasts,
+exponents, attempts needed, plots. Every forecast is a long table with
+:data:`~bayescale.core.intervals.FORECAST_COLUMNS` (equal-tailed intervals of probability
+``ci_prob``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +24,10 @@ import xarray as xr
 from bayescale.core import dims
 from bayescale.core.diagnostics import Diagnostics, check_convergence
 from bayescale.core.errors import FitFileError, SpecificationError
-from bayescale.core.sampling import sample_until_converged
+from bayescale.core.intervals import FORECAST_COLUMNS, check_ci_prob, interval_table, quantiles
+from bayescale.core.results import FitResult
+from bayescale.core.results import load as load_any
+from bayescale.core.sampling import Sampler, run_nuts
 from bayescale.passk.counts import to_counts_frame, validate_counts
 from bayescale.passk.curves import (
     attempts_for_coverage,
@@ -33,9 +38,11 @@ from bayescale.passk.curves import (
 from bayescale.passk.estimator import coverage_curve
 from bayescale.passk.model import CELL, PassKSpec, build_passk_model, cells, make_passk_spec
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = ["PassKFit", "fit", "load"]
 
-FORMAT_VERSION = 1
 DATA_GROUP = "counts_data"
 KIND = "passk"
 
@@ -58,6 +65,7 @@ def fit(
     progressbar: bool = True,
     warn_convergence: bool = True,
     extend_if_slow: bool = True,
+    sampler: Sampler | None = None,
     **sampler_kwargs: Any,
 ) -> PassKFit:
     r"""Fit the hierarchical Beta-binomial model of per-problem success with NUTS.
@@ -81,18 +89,28 @@ def fit(
     priors
         Overrides of :data:`~bayescale.passk.model.DEFAULT_PRIORS`, e.g.
         ``{"mu_a": (np.log(0.5), 0.5)}``.
-    seed, draws, tune, chains, nuts_sampler, target_accept, progressbar
-        NUTS settings, passed to :func:`pymc.sample`. The default ``target_accept=0.9``
-        is a measured choice: at 0.8, fits of the Pythia MATH counts had occasional
-        divergences where :math:`\tau_a` approaches 0 (the funnel of the model-level
-        deviations).
+    seed
+        Seed of the first NUTS run (a rerun ``i`` uses ``seed + i``).
+    draws, tune, chains, nuts_sampler, progressbar
+        NUTS settings (per chain), passed to :func:`bayescale.core.sampling.run_nuts`.
+    target_accept
+        NUTS target acceptance rate. The default 0.9 (PyMC's is 0.8) is a measured
+        choice: at 0.8, fits of the Pythia MATH counts had occasional divergences where
+        :math:`\tau_a` approaches 0 (the funnel of the model-level deviations).
     warn_convergence
         Warn (:class:`~bayescale.core.errors.ConvergenceWarning`) when diagnostics fall short.
     extend_if_slow
         When R-hat or bulk ESS fall short without divergences, sample once more with twice
-        ``tune`` and ``draws`` (recorded in ``fit.spec.notes``). With zero inflation the
+        ``tune`` and ``draws`` (recorded in ``fit.notes``). With zero inflation the
         share :math:`\pi` of never-solved problems is often barely identified (near 0),
         and its chains then mix slowly.
+    sampler
+        Draws instead of NUTS (a :class:`~bayescale.core.sampling.Sampler`; tests pass
+        prior draws). Default: the one set by :func:`~bayescale.core.sampling.use_sampler`,
+        else ``nuts_sampler``.
+    **sampler_kwargs
+        ``nuts={...}`` (options of the NUTS implementation) and ``cores``; other options
+        go to :func:`pymc.sample`.
 
     Returns
     -------
@@ -107,43 +125,29 @@ def fit(
         priors=dict(priors) if priors else None,
     )
     model = build_passk_model(ds, spec)
-    import pymc as pm
-
-    idata = sample_until_converged(
+    nuts = dict(sampler_kwargs.pop("nuts", None) or {})
+    cores = sampler_kwargs.pop("cores", None)
+    idata, run = run_nuts(
         model,
         check_vars=spec.sampled_names(),
         draws=draws,
         tune=tune,
         chains=chains,
         seed=seed,
-        extend_if_slow=extend_if_slow,
-        notes=spec.notes,
-        nuts_sampler=nuts_sampler,
         target_accept=target_accept,
         progressbar=progressbar,
+        nuts_sampler=nuts_sampler,
+        nuts=nuts,
+        cores=cores,
+        extend_if_slow=extend_if_slow,
+        log_likelihood=[dims.OBSERVED],
+        sampler=sampler,
+        notes=spec.notes,
         **sampler_kwargs,
     )
-    n_draws = int(idata["posterior"].sizes["draw"])
-    n_tune = tune * n_draws // draws
-    sampler = {
-        "nuts_sampler": nuts_sampler,
-        "draws": n_draws,
-        "tune": n_tune,
-        "chains": chains,
-        "target_accept": target_accept,
-        "seed": seed,
-    }
-    result = PassKFit(idata, spec, ds, sampler=sampler, model=model)
-    try:
-        with model:
-            pm.compute_log_likelihood(idata, var_names=[dims.OBSERVED], progressbar=False)
+    result = PassKFit(idata, spec, ds, sampler=run.as_dict(), model=model)
+    if "log_likelihood" in idata.children:
         _per_row(idata, ds)
-    except Exception as exc:  # the posterior must never be lost to post-processing
-        warnings.warn(
-            f"sampling finished but the log-likelihood failed ({exc!r}); the posterior is kept",
-            RuntimeWarning,
-            stacklevel=2,
-        )
     result._finish(warn=warn_convergence)
     return result
 
@@ -166,7 +170,7 @@ def _per_row(idata: xr.DataTree, ds: xr.Dataset) -> None:
     )
 
 
-class PassKFit:
+class PassKFit(FitResult):
     """A fitted pass@k model: posterior, counts, specification and forecasts.
 
     Attributes
@@ -174,12 +178,20 @@ class PassKFit:
     idata : xarray.DataTree
         Groups ``posterior`` (with ``a``, ``b``, ``pi`` per model), ``sample_stats``,
         ``observed_data``, ``constant_data``, ``log_likelihood`` (per model and problem, so
-        :func:`arviz.loo` leaves one problem of one model out) and ``counts_data``.
+        :meth:`loo` leaves one problem of one model out) and ``counts_data``.
     spec : PassKSpec
+        Trend, model effects, zero inflation, priors and notes.
     data : xarray.Dataset
         The validated counts.
     diagnostics : Diagnostics
+        Divergences, R-hat and bulk ESS of the sampled parameters.
+    notes : list of str
+        What the fit decided on the user's behalf (``spec.notes``).
+    sampler : dict
+        NUTS settings of the last run.
     """
+
+    kind = KIND
 
     def __init__(
         self,
@@ -199,14 +211,6 @@ class PassKFit:
 
     def _finish(self, *, warn: bool) -> None:
         self.idata[DATA_GROUP] = self.data
-        self.idata.attrs.update(
-            {
-                "bayescale_kind": KIND,
-                "bayescale_format": FORMAT_VERSION,
-                "bayescale_spec": self.spec.to_json(),
-                "bayescale_sampler": json.dumps(self.sampler),
-            }
-        )
         self.diagnostics = check_convergence(self.idata, var_names=self._sampled_names(), warn=warn)
 
     def _sampled_names(self) -> list[str]:
@@ -214,6 +218,14 @@ class PassKFit:
         return [n for n in self.spec.sampled_names() if n in post]
 
     # -- properties -------------------------------------------------------------------
+    @property  # type: ignore[override]
+    def notes(self) -> list[str]:
+        return self.spec.notes
+
+    @notes.setter
+    def notes(self, value: list[str]) -> None:
+        self.spec.notes = list(value)
+
     @property
     def posterior(self) -> xr.Dataset:
         return self.idata["posterior"].dataset
@@ -228,6 +240,16 @@ class PassKFit:
             self._model = build_passk_model(self.data, self.spec)
         return self._model
 
+    def title(self) -> str:
+        return (
+            f"PassKFit: {len(self.models)} model(s), {self.data.sizes[dims.OBS]} (model, "
+            f"problem) rows; zero_inflation={self.spec.zero_inflation}, "
+            f"trend={self.spec.trend}, model_effects={self.spec.model_effects}"
+        )
+
+    def observation_info(self) -> dict[str, str]:
+        return {"metric": "correct attempts per problem", "space": "count"}
+
     def __repr__(self) -> str:
         return (
             f"<PassKFit models={self.models} rows={self.data.sizes[dims.OBS]} "
@@ -235,13 +257,35 @@ class PassKFit:
             f"diagnostics: {self.diagnostics}>"
         )
 
-    def summary(self, ci: float = 0.9) -> pd.DataFrame:
-        """ArviZ summary of the per-model Beta parameters and the hyperparameters."""
-        import arviz as az
-
+    def parameter_names(self) -> list[str]:
+        """Reported variables: ``a``, ``b`` (and ``pi``) per model, then the
+        hyperparameters (intercepts, slopes and scales; not the standardised effects)."""
         names = ["a", "b"] + (["pi"] if self.spec.zero_inflation else [])
         names += [n for n in self._sampled_names() if not n.startswith("z_")]
-        return az.summary(self.idata, var_names=names, ci_prob=ci, ci_kind="eti")
+        return names
+
+    def summary(
+        self, *, ci_prob: float = 0.9, var_names: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Posterior summary (:func:`arviz.summary`, equal-tailed ``ci_prob`` intervals).
+
+        Parameters
+        ----------
+        ci_prob
+            Probability of the credible intervals.
+        var_names
+            Variables (default :meth:`parameter_names`: the per-model Beta parameters and
+            the hyperparameters).
+        """
+        import arviz as az
+
+        return az.summary(
+            self.idata,
+            var_names=list(var_names or self.parameter_names()),
+            ci_prob=check_ci_prob(ci_prob),
+            ci_kind="eti",
+            round_to="none",
+        )
 
     # -- draws ------------------------------------------------------------------------
     def _thin(self, da: xr.DataArray, max_draws: int | None) -> xr.DataArray:
@@ -340,16 +384,26 @@ class PassKFit:
         return ds.map(lambda v: self._thin(v, max_draws))
 
     def exponent(
-        self, *, ci: float = 0.9, models: Sequence[str] | str | None = None, params: NewSizes = None
+        self,
+        *,
+        ci_prob: float = 0.9,
+        models: Sequence[str] | str | None = None,
+        params: NewSizes = None,
     ) -> pd.DataFrame:
         r"""Posterior of the inference-loss exponent :math:`a` per model (and new sizes).
 
-        The loss of the solvable problems falls as :math:`k^{-a}` for large :math:`k`.
-        Returns mean, median and the equal-tailed ``ci`` interval per model.
+        The loss of the solvable problems falls as
+        :math:`\frac{\Gamma(a+b)}{\Gamma(b)}\,k^{-a}` for large :math:`k`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per model: ``model``, then
+            :data:`~bayescale.core.intervals.FORECAST_COLUMNS` (``quantity ==
+            "exponent"``, equal-tailed ``ci_prob`` interval).
         """
         a = self.beta_draws(models=models, params=params)["a"]
-        stacked = a.stack(sample=("chain", "draw")).transpose(dims.MODEL, "sample")
-        return _summarise(stacked.values, list(a[dims.MODEL].values), ci)
+        return interval_table(a.rename("exponent"), ci_prob=ci_prob)
 
     def coverage_draws(
         self,
@@ -384,6 +438,8 @@ class PassKFit:
             of :math:`P` problems, pass :math:`P`.
         max_draws
             Thin to at most this many posterior draws (chains kept).
+        seed
+            Seed of the draws of problem probabilities and new-model effects.
 
         Returns
         -------
@@ -435,31 +491,23 @@ class PassKFit:
         self,
         k: Sequence[float] | np.ndarray | float,
         *,
-        ci: float = 0.9,
+        ci_prob: float = 0.9,
         **kwargs: Any,
     ) -> pd.DataFrame:
-        """Coverage forecasts at ``k``: mean, median and ``ci`` interval per model and k.
+        """Coverage forecasts at ``k``, per model and k.
 
-        Keyword arguments as :meth:`coverage_draws`.
+        Keyword arguments as :meth:`coverage_draws` (``models``, ``params``,
+        ``problems``, ``n_problems``, ``max_draws``, ``seed``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``model``, ``k``, then :data:`~bayescale.core.intervals.FORECAST_COLUMNS`
+            (``quantity == "coverage"``; mean, median and the equal-tailed ``ci_prob``
+            interval).
         """
-        da = self.coverage_draws(k, **kwargs)
-        q = da.quantile([(1 - ci) / 2, 0.5, (1 + ci) / 2], dim=("chain", "draw"))
-        rows = []
-        for m in da[dims.MODEL].values:
-            for j, kk in enumerate(da[dims.K].values):
-                rows.append(
-                    {
-                        "model": str(m),
-                        "k": float(kk),
-                        "mean": float(da.sel({dims.MODEL: m}).isel({dims.K: j}).mean()),
-                        "median": float(q.sel({dims.MODEL: m}).isel({dims.K: j})[1]),
-                        "lower": float(q.sel({dims.MODEL: m}).isel({dims.K: j})[0]),
-                        "upper": float(q.sel({dims.MODEL: m}).isel({dims.K: j})[2]),
-                    }
-                )
-        frame = pd.DataFrame(rows)
-        frame.attrs["ci_prob"] = ci
-        return frame
+        p = check_ci_prob(ci_prob)
+        return interval_table(self.coverage_draws(k, **kwargs), ci_prob=p)
 
     def attempts_for(
         self,
@@ -468,19 +516,31 @@ class PassKFit:
         models: Sequence[str] | str | None = None,
         params: NewSizes = None,
         cost_per_attempt: float | Mapping[str, float] | None = None,
-        ci: float = 0.9,
+        ci_prob: float = 0.9,
     ) -> pd.DataFrame:
         r"""Attempts (and cost) needed for population coverage ``target``, with intervals.
 
         Per posterior draw, :math:`k^*` solves :math:`(1-\pi)(1 - B(a, b+k)/B(a, b)) =`
         ``target`` (:func:`~bayescale.passk.curves.attempts_for_coverage`); where the
         target exceeds the ceiling :math:`1 - \pi` it is unreachable (:math:`k^* = \infty`).
-        ``p_reachable`` is the posterior probability that it can be reached; the median and
-        interval are over all draws (an infinite upper end means "maybe never").
+        ``p_reachable`` is the posterior probability that it can be reached; the mean,
+        median and interval are over all draws (an infinite upper end means "maybe never").
 
-        ``cost_per_attempt`` (a number, or one per model) adds ``cost_*`` columns.
-        Without it, the cost per attempt is ``compute_per_sample`` when the data gave it.
+        ``cost_per_attempt`` (a number, or one per model) adds rows of the cost
+        :math:`k^* c`. Without it, the cost per attempt is ``compute_per_sample`` when the
+        data gave it.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``model``, ``target``, ``cost_per_attempt`` (NaN when unknown),
+            ``p_reachable``, then :data:`~bayescale.core.intervals.FORECAST_COLUMNS`:
+            ``quantity == "attempts"`` (:math:`k^*`) and, where the cost is known,
+            ``quantity == "cost"``.
         """
+        p = check_ci_prob(ci_prob)
+        if not 0.0 < target < 1.0:
+            raise SpecificationError(f"target coverage must lie in (0, 1), got {target!r}")
         draws = self.beta_draws(models=models, params=params)
         rows = []
         for label in draws[dims.MODEL].values:
@@ -488,27 +548,21 @@ class PassKFit:
             k_star = attempts_for_coverage(
                 target, one["a"].values, one["b"].values, one["pi"].values
             )
-            lo, med, hi = np.quantile(k_star, [(1 - ci) / 2, 0.5, (1 + ci) / 2])
-            row: dict[str, Any] = {
+            cost = self._cost(str(label), cost_per_attempt)
+            inputs = {
                 "model": str(label),
-                "target": target,
-                "k_median": med,
-                "k_lower": lo,
-                "k_upper": hi,
+                "target": float(target),
+                "cost_per_attempt": np.nan if cost is None else cost,
                 "p_reachable": float(np.isfinite(k_star).mean()),
             }
-            cost = self._cost(str(label), cost_per_attempt)
+            values = {"attempts": k_star}
             if cost is not None:
-                row.update(
-                    cost_per_attempt=cost,
-                    cost_median=med * cost,
-                    cost_lower=lo * cost,
-                    cost_upper=hi * cost,
-                )
-            rows.append(row)
-        frame = pd.DataFrame(rows)
-        frame.attrs["ci_prob"] = ci
-        return frame
+                values["cost"] = k_star * cost
+            for quantity, v in values.items():
+                lo, med, hi = _quantiles_to_infinity(v, p)
+                stats = {"mean": float(np.mean(v)), "median": med, "lower": lo, "upper": hi}
+                rows.append({**inputs, "quantity": quantity, **stats, "ci_prob": p})
+        return pd.DataFrame(rows, columns=[*_ATTEMPT_INPUTS, *FORECAST_COLUMNS])
 
     def _cost(self, label: str, cost: float | Mapping[str, float] | None) -> float | None:
         if isinstance(cost, Mapping):
@@ -521,7 +575,13 @@ class PassKFit:
         return None
 
     def observed_curve(self, k: Sequence[int] | None = None) -> pd.DataFrame:
-        """The data's own coverage: the unbiased pass@k averaged over problems, per model."""
+        """The data's own coverage: the unbiased pass@k averaged over problems, per model.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``model``, ``k``, ``coverage``.
+        """
         rows = []
         for i, label in enumerate(self.models):
             sel = self.data["model_idx"].values == i
@@ -539,49 +599,65 @@ class PassKFit:
         return to_counts_frame(self.data)
 
     # -- plots and persistence --------------------------------------------------------
-    def plot(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
-        """Coverage against k with credible bands and the data (:func:`plot_coverage`)."""
+    def plot(self, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Figure:
+        """Coverage against k with credible bands and the data
+        (:func:`~bayescale.passk.plotting.plot_coverage`; ``**kwargs`` go there)."""
         from bayescale.passk.plotting import plot_coverage
 
         return plot_coverage(self, path=path, **kwargs)
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write posterior, counts and specification to one NetCDF file (h5netcdf)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.idata.to_netcdf(path, engine="h5netcdf")
-        return path
+    def _state(self) -> dict[str, Any]:
+        return {"spec": self.spec.to_json(), "sampler": self.sampler}
+
+    @classmethod
+    def _from_tree(cls, tree: xr.DataTree, state: Mapping[str, Any]) -> PassKFit:
+        # format 1 (bayescale 0.1) kept the specification in the root's attributes
+        spec_json = state.get("spec", tree.attrs.get("bayescale_spec"))
+        if spec_json is None:
+            raise FitFileError("the file holds no pass@k specification")
+        if DATA_GROUP not in tree.children:
+            raise FitFileError(f"the file has no {DATA_GROUP!r} group (the fitted counts)")
+        spec = PassKSpec.from_json(str(spec_json))
+        sampler = state.get("sampler", json.loads(str(tree.attrs.get("bayescale_sampler", "{}"))))
+        result = cls(tree, spec, tree[DATA_GROUP].dataset.copy(), sampler=sampler)
+        result.diagnostics = check_convergence(tree, var_names=result._sampled_names(), warn=False)
+        return result
 
 
-def _summarise(draws: np.ndarray, labels: Sequence[Any], ci: float) -> pd.DataFrame:
-    """Mean, median, interval of ``draws`` (models x samples)."""
-    lo, med, hi = np.quantile(draws, [(1 - ci) / 2, 0.5, (1 + ci) / 2], axis=1)
-    frame = pd.DataFrame(
-        {"mean": draws.mean(axis=1), "median": med, "lower": lo, "upper": hi},
-        index=pd.Index([str(x) for x in labels], name="model"),
+#: Input columns of :meth:`PassKFit.attempts_for`.
+_ATTEMPT_INPUTS = ("model", "target", "cost_per_attempt", "p_reachable")
+#: Stand-in for an unreachable target while interpolating quantiles (any quantile that
+#: touches it exceeds :data:`_INFINITE` and is reported as infinite).
+_HUGE, _INFINITE = 1e300, 1e200
+
+
+def _quantiles_to_infinity(values: np.ndarray, ci_prob: float) -> tuple[float, float, float]:
+    """Lower end, median and upper end of ``values`` (>= 0, some infinite).
+
+    A quantile that falls on, or interpolates towards, an infinite draw is infinite
+    (:func:`numpy.quantile` would give NaN: it interpolates ``inf - inf``).
+    """
+    lo, med, hi = (
+        np.inf if x > _INFINITE else float(x)
+        for x in quantiles(np.where(np.isinf(values), _HUGE, values), ci_prob)
     )
-    frame.attrs["ci_prob"] = ci
-    return frame
+    return lo, med, hi
 
 
 def load(path: str | os.PathLike[str]) -> PassKFit:
-    """Load a fit written by :meth:`PassKFit.save`."""
-    path = Path(path)
-    if not path.exists():
-        raise FitFileError(f"no fit file at {str(path)!r}")
-    try:
-        tree = xr.open_datatree(path, engine="h5netcdf").load()
-    except (OSError, ValueError) as exc:
-        raise FitFileError(f"{str(path)!r} is not a readable NetCDF fit file: {exc}") from exc
-    if tree.attrs.get("bayescale_kind") != KIND:
+    """Load a pass@k fit written by :meth:`PassKFit.save` (any kind: :func:`bayescale.load`).
+
+    Files of bayescale 0.1 (format 1) load too; the fit forecasts exactly as before.
+
+    Raises
+    ------
+    FitFileError
+        The file is not a bayescale fit, or holds another kind of fit.
+    """
+    result = load_any(path)
+    if not isinstance(result, PassKFit):
         raise FitFileError(
-            f"{str(path)!r} is not a pass@k fit (for scaling-law fits use bayescale.load)"
+            f"{str(path)!r} holds a {result.kind!r} fit ({type(result).__name__}), not a "
+            "pass@k fit; bayescale.load(path) reads every kind"
         )
-    if int(tree.attrs.get("bayescale_format", 0)) > FORMAT_VERSION:
-        raise FitFileError(f"{str(path)!r} was written by a newer bayescale; upgrade")
-    spec = PassKSpec.from_json(str(tree.attrs["bayescale_spec"]))
-    data = tree[DATA_GROUP].dataset.copy()
-    sampler = json.loads(str(tree.attrs.get("bayescale_sampler", "{}")))
-    result = PassKFit(tree, spec, data, sampler=sampler)
-    result.diagnostics = check_convergence(tree, var_names=result._sampled_names(), warn=False)
     return result

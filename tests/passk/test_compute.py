@@ -16,12 +16,12 @@ import pytest
 import xarray as xr
 
 from bayescale.core.errors import DataError, SpecificationError
+from bayescale.core.intervals import FORECAST_COLUMNS
+from bayescale.passk.allocation import best_allocation, optimal_model_by_budget
 from bayescale.passk.compute import (
     DEFAULT_STRATEGY,
     accuracy_vs_compute,
-    best_allocation,
     inference_flops,
-    optimal_model_by_budget,
     pareto_frontier,
     plot_compute_frontier,
 )
@@ -64,12 +64,14 @@ def test_accuracy_vs_compute_point_estimates() -> None:
         "k",
         "flops_per_sample",
         "compute",
+        "quantity",
         "mean",
         "median",
         "lower",
         "upper",
         "ci_prob",
     ]
+    assert set(table["quantity"]) == {"accuracy"}
     assert len(table) == 8
     assert set(table["strategy"]) == {DEFAULT_STRATEGY}
     big = table[table["model"] == "big"]
@@ -86,10 +88,15 @@ def test_accuracy_vs_compute_from_params_coord_and_draws() -> None:
         dims=("chain", "draw", "model", "k"),
         coords={"model": ["small", "big"], "k": [1, 2, 4, 8], "params": ("model", [1e8, 4e8])},
     )
-    table = accuracy_vs_compute(acc, tokens_per_sample=100, ci=0.8)
+    table = accuracy_vs_compute(acc, tokens_per_sample=100, ci_prob=0.8)
     small = table[table["model"] == "small"]
     np.testing.assert_allclose(small["flops_per_sample"], 2e10)
     assert np.all(small["lower"] < small["mean"]) and np.all(small["mean"] < small["upper"])
+    at_4 = draws[..., 0, 2].ravel()
+    np.testing.assert_allclose(
+        small.loc[small["k"] == 4, ["lower", "median", "upper"]].to_numpy().ravel(),
+        np.quantile(at_4, [0.1, 0.5, 0.9]),
+    )
     np.testing.assert_allclose(small["mean"], base[0], atol=0.01)
 
 
@@ -124,6 +131,7 @@ def test_pareto_frontier_drops_dominated_and_ties() -> None:
 def test_best_allocation_interpolates_in_log_k() -> None:
     # budget 3 -> small gets k = 3 (between 2 and 4), big is infeasible (needs 4).
     table = best_allocation(point_curves(), FLOPS, 3.0)
+    assert tuple(table.columns[-len(FORECAST_COLUMNS) :]) == FORECAST_COLUMNS
     small = table[table["model"] == "small"].iloc[0]
     w = np.log(3 / 2) / np.log(2)
     assert small["k"] == 3
@@ -239,8 +247,8 @@ def test_errors_name_the_problem() -> None:
         accuracy_vs_compute(acc.assign_coords(k=[0.5, 2, 4, 8]), FLOPS)
     with pytest.raises(DataError, match="not finite"):
         accuracy_vs_compute(acc.where(acc < 0.45), FLOPS)
-    with pytest.raises(SpecificationError, match="ci"):
-        accuracy_vs_compute(acc, FLOPS, ci=1.5)
+    with pytest.raises(SpecificationError, match="ci_prob"):
+        accuracy_vs_compute(acc, FLOPS, ci_prob=1.5)
     with pytest.raises(SpecificationError, match="budget"):
         best_allocation(acc, FLOPS, [-1.0])
     with pytest.raises(SpecificationError, match="> 0"):

@@ -157,7 +157,12 @@ def test_dropped_points_are_reported_and_the_result_is_complete() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = fit_coverage_law(
-            pd.concat([counts, easy]), "beta_zi", draws=50, chains=2, warn_convergence=False
+            pd.concat([counts, easy]),
+            "beta_zi",
+            draws=50,
+            chains=2,
+            warn_convergence=False,
+            extend_if_slow=False,
         )
     messages = [str(w.message) for w in caught if w.category is CoverageLawWarning]
     assert len(messages) == 2 and messages == fit.notes
@@ -169,11 +174,13 @@ def test_dropped_points_are_reported_and_the_result_is_complete() -> None:
         assert group in tree.children
     ll = tree["log_likelihood"].dataset["y"]
     assert "obs" in ll.dims and ll.sizes["obs"] == 16
-    fc = fit.coverage([10, 1e6], ci=0.9, models="big")
-    assert list(fc.columns) == ["model", "k", "mean", "median", "lower", "upper"]
+    fc = fit.coverage([10, 1e6], ci_prob=0.9, models="big")
+    assert list(fc.columns) == ["model", "k", "quantity", "mean", "median", "lower", "upper",
+                                "ci_prob"]  # fmt: skip
     assert ((fc["lower"] <= fc["median"]) & (fc["median"] <= fc["upper"])).all()
-    assert fit.exponent().index.tolist() == ["small", "big", "easy"]
-    assert {"exponent", "pi", "ceiling", "sigma"} <= set(fit.summary().index.get_level_values(0))
+    assert fit.exponent()["model"].tolist() == ["small", "big", "easy"]
+    reported = {name.split("[")[0] for name in fit.summary().index}
+    assert {"exponent", "a", "b", "pi", "ceiling", "sigma"} == reported
     with pytest.raises(SpecificationError, match="unknown model"):
         fit.coverage(10, models="huge")
     with pytest.raises(SpecificationError, match="positive"):
@@ -185,7 +192,7 @@ def test_dropped_points_are_reported_and_the_result_is_complete() -> None:
 @pytest.mark.usefixtures("mock_pymc_sample")
 def test_comparison_needs_the_same_points() -> None:
     pts = simulated_points("brown")
-    opts = {"draws": 50, "chains": 2, "warn_convergence": False}
+    opts = {"draws": 50, "chains": 2, "warn_convergence": False, "extend_if_slow": False}
     full = fit_coverage_law(pts, "brown", **opts)
     short = fit_coverage_law(pts, "beta", k_max=100, **opts)
     with pytest.raises(SpecificationError, match="not model the same observations"):
@@ -210,14 +217,15 @@ def recovered() -> dict[str, CoverageLawFit]:
 def test_nuts_recovers_known_exponents(recovered: dict[str, CoverageLawFit], law: str) -> None:
     fit = recovered[law]
     assert fit.diagnostics.ok, str(fit.diagnostics)
-    exp = fit.exponent(ci=0.98)
+    exp = fit.exponent(ci_prob=0.98)
     true_e = TRUE[law]["a"] if law.startswith("beta") else TRUE[law]["b"]
     assert ((exp["lower"] <= true_e) & (true_e <= exp["upper"])).all(), exp
     if LAWS[law]:
-        pi = fit.summary(0.98).loc["pi"]
-        assert ((pi["lower"] <= TRUE[law]["pi"]) & (TRUE[law]["pi"] <= pi["upper"])).all()
+        pi = fit.summary(ci_prob=0.98).loc[["pi[m1]", "pi[m2]"]]
+        true_pi = TRUE[law]["pi"]
+        assert ((pi["eti98_lb"] <= true_pi) & (true_pi <= pi["eti98_ub"])).all()
     # a forecast far beyond the data is finite and inside (0, 1)
-    fc = fit.coverage([1e4, 1e6], ci=0.9)
+    fc = fit.coverage([1e4, 1e6], ci_prob=0.9)
     assert np.all((fc[["lower", "upper"]].to_numpy() > 0) & (fc[["lower", "upper"]] < 1))
     truth = coverage_law(law, TRUE[law], [1e4]).ravel()
     at = fc[fc["k"] == 1e4]
@@ -245,7 +253,7 @@ def test_pythia_math_beta_law() -> None:
     fit = fit_coverage_law(REAL, "beta", seed=0)
     assert fit.diagnostics.ok, str(fit.diagnostics)
     assert fit.data.sizes["obs"] == 7 * 15
-    exp = fit.exponent()
+    exp = fit.exponent().set_index("model")
     assert exp.loc["Pythia 12B", "median"] > exp.loc["Pythia 70M", "median"]
     assert (exp["median"] > 0.03).all() and (exp["median"] < 0.5).all()
     pts = coverage_points(REAL)

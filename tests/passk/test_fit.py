@@ -1,21 +1,21 @@
 """The pass@k model: recovery on the shipped simulated counts (real NUTS), forecasts,
-attempts-to-target, persistence, LOO and the ``bayescale passk`` command line."""
+attempts-to-target, persistence, LOO and ``bayescale passk forecast``. The same API with
+prior draws instead of MCMC is ``tests/passk/test_results.py``."""
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
-from pymc.testing import mock_sample_setup_and_teardown
 
+import bayescale
 from bayescale import passk
 from bayescale.cli.main import main
-from bayescale.core.errors import ConvergenceWarning, SpecificationError
+from bayescale.core.errors import SpecificationError
 from bayescale.passk.curves import attempts_for_coverage, population_coverage
 
 pytestmark = pytest.mark.nuts
@@ -46,7 +46,7 @@ def test_fit_converges(sim_fit: passk.PassKFit) -> None:
 
 
 def test_recovers_the_exponent_and_the_trend(sim_fit: passk.PassKFit, truth: dict) -> None:
-    exp = sim_fit.exponent(ci=0.9)
+    exp = sim_fit.exponent(ci_prob=0.9).set_index("model")
     covered = [
         exp.loc[m, "lower"] <= t["a"] <= exp.loc[m, "upper"] for m, t in truth["models"].items()
     ]
@@ -61,7 +61,7 @@ def test_recovers_the_exponent_and_the_trend(sim_fit: passk.PassKFit, truth: dic
 def test_population_coverage_at_large_k_is_covered(sim_fit: passk.PassKFit, truth: dict) -> None:
     """Coverage of a new problem at 10^4 and 10^6 attempts: 100x and 10^4x the data."""
     ks = np.array([1e4, 1e6])
-    table = sim_fit.coverage(ks, problems="population", ci=0.9)
+    table = sim_fit.coverage(ks, problems="population", ci_prob=0.9)
     hits = []
     for m, t in truth["models"].items():
         true = population_coverage(np.array(t["a"]), np.array(t["b"]), np.array(t["pi"]), ks)
@@ -73,7 +73,7 @@ def test_population_coverage_at_large_k_is_covered(sim_fit: passk.PassKFit, trut
 def test_observed_coverage_matches_true_problem_probabilities(sim_fit: passk.PassKFit) -> None:
     counts = passk.example_counts()
     ks = np.array([10.0, 1e3, 1e5])
-    table = sim_fit.coverage(ks, ci=0.9)
+    table = sim_fit.coverage(ks, ci_prob=0.9)
     hits = []
     for m, rows in table.groupby("model", sort=False):
         p = counts.loc[counts["model"] == m, "p_true"].to_numpy()
@@ -93,20 +93,21 @@ def test_coverage_draws_are_monotone_and_below_the_ceiling(sim_fit: passk.PassKF
 
 
 def test_a_new_size_is_forecast_with_wider_bands_far_away(sim_fit: passk.PassKFit) -> None:
-    near = sim_fit.exponent(params={"near": 1e9}, ci=0.9)
-    far = sim_fit.exponent(params={"far": 1e13}, ci=0.9)
+    near = sim_fit.exponent(params={"near": 1e9}, ci_prob=0.9)
+    far = sim_fit.exponent(params={"far": 1e13}, ci_prob=0.9)
     assert (far["upper"] - far["lower"]).iloc[0] > (near["upper"] - near["lower"]).iloc[0]
     both = sim_fit.coverage([100.0], params={"near": 1e9, "far": 1e13}, problems="population")
     assert list(both["model"]) == ["near", "far"]
 
 
 def test_attempts_for_target_inverts_the_curve(sim_fit: passk.PassKFit) -> None:
-    table = sim_fit.attempts_for(0.4, cost_per_attempt=2.0, ci=0.9)
+    table = sim_fit.attempts_for(0.4, cost_per_attempt=2.0, ci_prob=0.9)
     assert set(table["model"]) == set(sim_fit.models)
-    big = table.set_index("model").loc["sim-1e10"]
-    assert big["p_reachable"] > 0.9
-    assert big["k_lower"] <= big["k_median"] <= big["k_upper"]
-    assert big["cost_median"] == pytest.approx(2.0 * big["k_median"])
+    big = table.set_index(["model", "quantity"]).loc["sim-1e10"]
+    assert big.loc["attempts", "p_reachable"] > 0.9
+    k = big.loc["attempts"]
+    assert k["lower"] <= k["median"] <= k["upper"]
+    assert big.loc["cost", "median"] == pytest.approx(2.0 * k["median"])
     draws = sim_fit.beta_draws(models="sim-1e10").stack(s=("chain", "draw"))
     a, b, pi = (draws[v].values.ravel() for v in ("a", "b", "pi"))
     k_star = attempts_for_coverage(0.4, a, b, pi)
@@ -126,20 +127,27 @@ def test_unreachable_targets_are_infinite() -> None:
 
 
 def test_save_load_round_trip(sim_fit: passk.PassKFit, saved: Path) -> None:
-    loaded = passk.load(saved)
+    loaded = bayescale.load(saved)
+    assert isinstance(loaded, passk.PassKFit)
     assert loaded.models == sim_fit.models
     assert loaded.spec == sim_fit.spec
+    assert passk.load(saved).sampler == sim_fit.sampler
+    pd.testing.assert_frame_equal(loaded.summary(ci_prob=0.9), sim_fit.summary(ci_prob=0.9))
+    assert str(loaded.diagnostics) == str(sim_fit.diagnostics)
     a = sim_fit.coverage([50.0, 5000.0], seed=3)
     b = loaded.coverage([50.0, 5000.0], seed=3)
     pd.testing.assert_frame_equal(a, b)
+    kw = {"params": {"N=3e10": 3e10}, "cost_per_attempt": 1e12}
+    pd.testing.assert_frame_equal(loaded.attempts_for(0.5, **kw), sim_fit.attempts_for(0.5, **kw))
 
 
 def test_loo_leaves_out_one_problem_of_one_model(sim_fit: passk.PassKFit) -> None:
     ll = sim_fit.idata["log_likelihood"].dataset["y"]
     assert ll.sizes["obs"] == 1000
     # Rows of one cell share a value; the per-row terms sum to the model's joint density.
-    loo = az.loo(sim_fit.idata)
+    loo = sim_fit.loo()
     assert np.isfinite(float(loo.elpd))
+    assert float(loo.elpd) == pytest.approx(float(az.loo(sim_fit.idata).elpd))
 
 
 def test_errors_name_the_fix(sim_fit: passk.PassKFit) -> None:
@@ -214,33 +222,3 @@ def test_cli_errors_are_clean(
     assert "n_correct" in err and "larger than n_samples" in err
     assert main(["passk", "forecast", str(saved), "--k", "10", "--model", "nope"]) == 2
     assert "unknown model" in capsys.readouterr().err
-
-
-def test_cli_fit_with_mocked_sampling(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    csv = tmp_path / "counts.csv"
-    passk.example_counts().to_csv(csv, index=False)
-    mock = mock_sample_setup_and_teardown()
-    next(mock)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            code = main(
-                [
-                    "passk",
-                    "fit",
-                    str(csv),
-                    "--out",
-                    str(tmp_path / "f.nc"),
-                    "-q",
-                    "--draws",
-                    "50",
-                    "--chains",
-                    "2",
-                ]
-            )
-    finally:
-        next(mock, None)
-    assert code == 0
-    out = capsys.readouterr().out
-    assert "inference-loss exponent" in out and "sim-1e10" in out
-    assert passk.load(tmp_path / "f.nc").models[0] == "sim-1e8"

@@ -66,7 +66,7 @@ def test_coverage_at_10x_and_100x_the_attempts(
     fit_small: passk.PassKFit, counts: pd.DataFrame
 ) -> None:
     ks = np.array([1000.0, 10000.0])
-    table = fit_small.coverage(ks, ci=0.9).merge(_real(counts, ks), on=["model", "k"])
+    table = fit_small.coverage(ks, ci_prob=0.9).merge(_real(counts, ks), on=["model", "k"])
     err = (table["median"] - table["real"]).abs()
     covered = (table["lower"] <= table["real"]) & (table["real"] <= table["upper"])
     at_1e3 = table["k"] == 1000.0
@@ -107,7 +107,7 @@ def test_held_out_largest_size(small: pd.DataFrame, counts: pd.DataFrame) -> Non
     size = float(counts.loc[counts["model"] == "Pythia 12B", "params"].iloc[0])
     ks = np.array([10.0, 100.0, 1000.0, 10000.0])
     table = fit.coverage(
-        ks, params={"Pythia 12B": size}, problems="population", n_problems=128, ci=0.9
+        ks, params={"Pythia 12B": size}, problems="population", n_problems=128, ci_prob=0.9
     ).merge(_real(counts, ks), on=["model", "k"])
     assert ((table["lower"] <= table["real"]) & (table["real"] <= table["upper"])).all()
     assert (table["median"] - table["real"]).abs().max() < 0.1

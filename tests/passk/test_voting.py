@@ -16,12 +16,12 @@ from bayescale.passk.voting import (
     _best_of_n_one,
     _majority_exact,
     best_of_n_accuracy,
-    fit_voting_curve,
     majority_vote_accuracy,
     validate_answers,
     voting_limit,
     weighted_vote_accuracy,
 )
+from bayescale.passk.voting_curve import _curve_table, fit_voting_curve
 from tests.helpers import SHARED_DATA
 
 OBSSCALING = Path(SHARED_DATA / "ruan2024_obsscaling/eval_results/base_llm_post_training_eval.csv")
@@ -330,14 +330,14 @@ def test_curve_fit_recovers_limit(curve_fit):
     assert curve_fit.diagnostics.ok, str(curve_fit.diagnostics)
     assert curve_fit.pooling == "none"  # three models: auto does not pool
     # 98%: one data set, three models; at 90% a true limit falls outside for some MCMC seeds
-    pred = curve_fit.predict([1, 64, 1000], ci=0.98)
-    assert pred.attrs["ci_prob"] == 0.98
+    pred = curve_fit.predict([1, 64, 1000], ci_prob=0.98)
+    assert (pred["ci_prob"] == 0.98).all() and set(pred["quantity"]) == {"accuracy"}
     limit = pred[np.isinf(pred["n"])].set_index("model")
     for model, (a1, ainf) in TRUE_CURVE.items():
         assert limit.loc[model, "lower"] <= ainf <= limit.loc[model, "upper"]
         row = pred[(pred.model == model) & (pred.n == 1)].iloc[0]
         assert row["lower"] - 0.03 <= a1 <= row["upper"] + 0.03
-    summary = curve_fit.summary(ci=0.9)
+    summary = curve_fit.summary(ci_prob=0.9)
     assert "acc_inf[m_a]" in summary.index and "gamma" in summary.index
     assert "log_likelihood" in curve_fit.idata.children
     loo = curve_fit.loo()
@@ -366,7 +366,5 @@ def test_obsscaling_majority_of_five_gain():
         for n, c in ((1, "first"), (5, "maj5"))
     ]
     table = pd.concat(parts)
-    from bayescale.passk.voting import _curve_table
-
     data, notes = _curve_table(table)
     assert notes == [] and data["n_correct"].between(0, 500).all()
