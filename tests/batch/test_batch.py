@@ -21,6 +21,8 @@ import pytest
 
 from bayescale import batch
 from bayescale.batch import FitTask, fit_many, open_fits, read_results, tasks_from_datasets
+from bayescale.batch import runner as batch_runner
+from bayescale.cli.fit_many import add_fit_many_parser
 from bayescale.core.diagnostics import Diagnostics
 from bayescale.core.errors import SpecificationError
 
@@ -170,7 +172,7 @@ def test_failures_are_recorded_and_the_others_finish(tmp_path):
     table = fit_many(
         tasks, "thread", out_dir=tmp_path, fit_function=fake_fit, max_workers=2, stream=stream
     )
-    assert list(table.columns[:8]) == list(batch.RESULT_COLUMNS)
+    assert list(table.columns[:9]) == list(batch.RESULT_COLUMNS)
     assert list(table["status"]) == ["ok", "failed", "failed", "not_converged", "ok", "skipped"]
     assert "RuntimeError: sampling blew up" in table.loc[1, "error"]
     assert "fake_fit" in table.loc[1, "traceback"]
@@ -285,18 +287,18 @@ def test_default_process_pool_survives_a_dying_worker(tmp_path):
 
 
 def test_runner_gives_each_fit_its_share_of_the_cores():
-    runner = batch._Runner("thread", 1, n_tasks=10)
+    runner = batch_runner._Runner("thread", 1, n_tasks=10)
     try:
-        assert runner.workers == 1 and runner.cores == batch._available_cpus()
+        assert runner.workers == 1 and runner.cores == batch_runner._available_cpus()
     finally:
         runner.stop(interrupted=False)
-    runner = batch._Runner("thread", 64, n_tasks=3)  # no more workers than tasks
+    runner = batch_runner._Runner("thread", 64, n_tasks=3)  # no more workers than tasks
     try:
-        assert runner.workers == 3 and runner.cores == max(1, batch._available_cpus() // 3)
+        assert runner.workers == 3 and runner.cores == max(1, batch_runner._available_cpus() // 3)
     finally:
         runner.stop(interrupted=False)
     with pytest.raises(SpecificationError, match="executor"):
-        batch._Runner(42, None, 1)
+        batch_runner._Runner(42, None, 1)
 
 
 def test_mocked_bayescale_fits_save_and_load_lazily(tmp_path):
@@ -381,7 +383,7 @@ def test_real_fits_on_a_local_dask_cluster(tmp_path):
 # -- command line -----------------------------------------------------------------------
 def _run_cli(argv: list[str]) -> tuple[int, str]:
     parser = argparse.ArgumentParser()
-    batch.add_fit_many_parser(parser.add_subparsers(dest="command"))
+    add_fit_many_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(argv)
     out = io.StringIO()
     return args.func(args, out), out.getvalue()
