@@ -40,6 +40,7 @@ from bayescale.scaling.fitting import ScalingFit, fit
 from bayescale.scaling.laws import Law, get_law
 from bayescale.scaling.optimal import compute_optimal
 from bayescale.scaling.priors import PriorSpec
+from bayescale.scaling.stacking import stacked_forecast
 
 __version__ = "0.1.0"
 
@@ -66,6 +67,7 @@ _MOVED_MODULES = {
             "optimal",
             "checkpoints",
             "reference",
+            "stacked_forecast",
             "backtest",
             "plotting",
             "report",
@@ -141,6 +143,7 @@ __all__ = [
     "passk",
     "read_results",
     "reference",
+    "stacked_forecast",
     "tasks_from_datasets",
     "thin_checkpoints",
     "validate",

@@ -1,159 +1,114 @@
-"""How far bayescale's forecasts can be trusted, and the calibration of the extrapolation term.
+"""How far loss forecasts can be trusted: the learned discrepancy against the fixed rate,
+leaving one source out.
 
-For each case (data set, metric, size cut-off), fits the chinchilla law with default
-settings on the runs with N <= the cut-off and forecasts every larger run. It prints, per
-case, the median absolute relative error (ARE) of the posterior median and the coverage of
-the 90 % new-run interval:
+For every case of :data:`bayescale.scaling.discrepancy_build.CASES` (a source cut at a
+size: the shipped Gadre et al., ColPret and Pythia data and, when ``../shared/data`` is
+present, the Epoch extraction of Chinchilla, (Mis)Fitting, Data-constrained scaling,
+Gemstones, Step Law and Marin's MoE runs), the law is fitted below the cut without any
+extrapolation term and every larger run is forecast (:func:`heldout_cases`). Then, for
+each source, the discrepancy model is fitted to the cases of all *other* sources and
+scored on this one (leave-one-source-out: the source never informs its own forecast), and
+compared with bayescale 0.1's fixed rate (``extrapolation_rate=0.02``, zero mean).
 
-* without the extrapolation term (``extrapolation_rate=0``);
-* with the shipped default ``extrapolation_rate`` (0.02);
-* with the rate estimated by maximum likelihood from all *other* cases
-  (leave-one-case-out: a fair test of the calibration).
-
-It also prints the maximum-likelihood rate from all cases: the number behind the default.
-The rate lambda adds ``lambda * d`` to the log-scale standard deviation of a new run,
-``d`` being the distance beyond the training data in e-folds (``docs/forecasting.md``).
-
-Cases: the 8 validation losses of the shipped Gadre et al. (2024) data (3 corpora, cut at
-N = 1e9); when ``../shared/data`` is present, the Epoch AI extraction of Hoffmann et
-al. (2022) (one family, cuts at 3e8 and 1e9; not shipped: no licence stated); and two
-checkpointed multi-family sets, ColPret (GPT-3, OPT, OLMo, datablations C4 and OSCAR;
-cut at 3e9) and Pythia LAMBADA log-perplexity (cut at 1.5e9), where only the final
-checkpoint of each larger run is forecast.
+Printed per source and per distance bin (e-folds beyond the data): held-out runs, mean
+and median ARE of the forecast median, mean signed error at each source's largest
+extrapolation, coverage of the 50 % and 90 % intervals, and the mean 90 % half-width in
+percent of the median. ``--out`` writes the per-run scores (for the reliability and PIT
+figures, ``--figures``).
 
 Usage::
 
-    .venv/bin/python benchmarks/extrapolation_check.py      # about 8 minutes on 2 cores
+    .venv/bin/python benchmarks/extrapolation_check.py               # fits every case (~15 min)
+    .venv/bin/python benchmarks/extrapolation_check.py --cases bench_out/cases.csv
 """
 
 from __future__ import annotations
 
-import warnings
+import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
-import bayescale as bs
-from bayescale.core.errors import ConvergenceWarning
-from bayescale.scaling.model import ModelSpec
+from bayescale.scaling.discrepancy_backtest import leave_one_source_out
+from bayescale.scaling.discrepancy_build import build_cases
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "tidy"
-DEFAULT_RATE = ModelSpec.__dataclass_fields__["extrapolation_rate"].default
-Z90 = stats.norm.ppf(0.95)
+BINS = [0.0, 1.0, 2.0, 3.0, 5.0, np.inf]
+BIN_LABELS = ["0-1", "1-2", "2-3", "3-5", "5+"]
 
 
-def heldout_errors(name: str, df: pd.DataFrame, cut: float) -> tuple[pd.DataFrame, bool]:
-    """Log-scale errors, predictive sds and distances of the runs above ``cut``.
-
-    With intermediate checkpoints, the runs below the cut keep them all and only the final
-    checkpoint of each larger run is forecast (its last, largest-D row).
-    """
-    train, test = df[df["params"] <= cut], df[df["params"] > cut]
-    checkpointed = "checkpoint_step" in test and test["checkpoint_step"].notna().any()
-    if checkpointed and "model" in test and test["model"].notna().all():
-        test = test[test["tokens"] == test.groupby("model")["tokens"].transform("max")]
-        test = test.drop_duplicates("model", keep="last")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        fit = bs.fit(train, seed=0, progressbar=False, extrapolation_rate=0.0)
-    cols = ["params", "tokens"] + (["family"] if train["family"].nunique() > 1 else [])
-    draws = fit.forecast_draws(test[cols])
-    log_pred = np.log(draws["new_run"].values.reshape(-1, len(test)))
-    y = np.log(test["value"].to_numpy())
-    frame = pd.DataFrame(
-        {
-            "case": name,
-            "err": y - np.median(log_pred, axis=0),
-            "sd": log_pred.std(axis=0),
-            "d": draws["extrapolation"].values,
-            "are": np.abs(np.exp(np.median(log_pred, axis=0)) / np.exp(y) - 1),
-        }
-    )
-    return frame, fit.diagnostics.ok
+def _summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    g = frame.groupby(by, sort=False)
+    return g.agg(
+        runs=("are_%", "size"),
+        mean_ARE=("are_%", "mean"),
+        median_ARE=("are_%", "median"),
+        mean_signed=("signed_%", "mean"),
+        cov50=("cov50", "mean"),
+        cov90=("cov90", "mean"),
+        halfwidth90=("halfwidth90_%", "mean"),
+    ).round(3)
 
 
-def checkpoint_cases() -> list[tuple[str, pd.DataFrame, float]]:
-    """Multi-family checkpointed data: ColPret (the reference's families) and Pythia.
-
-    Checkpoints before 10B tokens are dropped and curves thinned to 12 per run, as for the
-    ``colpret2024_chinchilla`` reference (``docs/checkpoints.md``).
-    """
-    from bayescale.scaling.checkpoints import drop_early_checkpoints, thin_checkpoints
-    from bayescale.scaling.reference import REFERENCES, _load_data
-
-    colpret = _load_data(REFERENCES["colpret2024_chinchilla"])
-    pythia = bs.datasets.load("pythia2023", metric="lambada_openai_ppl_0shot").copy()
-    pythia["value"] = np.log(pythia["value"])  # log-perplexity: the per-token loss
-    pythia[["value_lo", "value_hi"]] = np.nan
-    pythia = thin_checkpoints(drop_early_checkpoints(pythia, min_tokens=1e10), per_run=12)
-    return [
-        ("colpret2024 loss N<=3e9", colpret, 3e9),
-        ("pythia2023 lambada N<=1.5e9", pythia, 1.5e9),
-    ]
+def top_signed_error(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean signed error (forecast / observed - 1, %) at each source's largest distance."""
+    top = frame[frame["d"] >= frame.groupby(["method", "source"])["d"].transform("max") - 1e-9]
+    return top.groupby(["method", "source"])["signed_%"].mean().round(2).unstack(0)
 
 
-def mle_rate(frame: pd.DataFrame) -> float:
-    """Maximum-likelihood lambda: err ~ Normal(0, sqrt(sd^2 + (lambda d)^2))."""
+def figures(frame: pd.DataFrame, out_dir: Path) -> None:
+    """Reliability (nominal against observed coverage) and PIT histograms per method."""
+    from matplotlib.figure import Figure
 
-    def nll(log_rate: float) -> float:
-        scale = np.sqrt(frame["sd"] ** 2 + (np.exp(log_rate) * frame["d"]) ** 2)
-        return -float(stats.norm.logpdf(frame["err"], 0.0, scale).sum())
-
-    res = optimize.minimize_scalar(nll, bounds=(-12.0, 0.0), method="bounded")
-    return float(np.exp(res.x))
-
-
-def coverage(frame: pd.DataFrame, rate: float) -> float:
-    scale = np.sqrt(frame["sd"] ** 2 + (rate * frame["d"]) ** 2)
-    return float(np.mean(np.abs(frame["err"]) <= Z90 * scale))
+    levels = np.linspace(0.05, 0.95, 19)
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    ax = fig.add_subplot(1, 3, 1)
+    for method, grp in frame.groupby("method"):
+        pit = grp["pit"].to_numpy()
+        observed = [np.mean(np.abs(pit - 0.5) <= p / 2) for p in levels]
+        ax.plot(levels, observed, marker="o", ms=3, label=method)
+    ax.plot([0, 1], [0, 1], color="0.5", lw=0.8)
+    ax.set_xlabel("nominal coverage")
+    ax.set_ylabel("observed coverage (held-out runs)")
+    ax.legend(fontsize=7)
+    for i, (method, grp) in enumerate(frame.groupby("method")):
+        ax = fig.add_subplot(1, 3, 2 + i)
+        ax.hist(grp["pit"], bins=np.linspace(0, 1, 11), color=f"C{i}", alpha=0.8)
+        ax.axhline(len(grp) / 10, color="0.3", lw=0.8)
+        ax.set_title(f"PIT, {method}", fontsize=9)
+        ax.set_xlabel("fraction of draws below the observed loss")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_dir / "extrapolation_calibration.png", dpi=120)
 
 
 def main() -> None:
-    cases: list[tuple[str, pd.DataFrame, float]] = []
-    gadre = bs.datasets.load("gadre2024")
-    for metric in sorted(gadre["metric"].unique()):
-        cases.append((f"gadre2024 {metric}", gadre[gadre["metric"] == metric], 1e9))
-    epoch = SHARED / "epoch_chinchilla_tidy.csv"
-    if epoch.exists():
-        df = pd.read_csv(epoch)
-        cases += [(f"epoch chinchilla N<={cut:.0e}", df, cut) for cut in (3e8, 1e9)]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=Path, help="a cases CSV written by an earlier run")
+    parser.add_argument("--out", type=Path, default=Path("bench_out/extrapolation_scores.csv"))
+    parser.add_argument("--figures", type=Path, help="folder for the calibration figure")
+    args = parser.parse_args()
+    if args.cases and args.cases.exists():
+        cases = pd.read_csv(args.cases)
     else:
-        print(f"skipping the Epoch Chinchilla cases: {epoch} not found")
-    cases += checkpoint_cases()
-    frames, converged = [], {}
-    for name, df, cut in cases:
-        frame, ok = heldout_errors(name, df, cut)
-        frames.append(frame)
-        converged[name] = ok
-        print(f"fitted {name}: {len(frame)} held-out runs, converged={ok}", flush=True)
-    allf = pd.concat(frames, ignore_index=True)
-    rows = []
-    for name, frame in allf.groupby("case", sort=False):
-        loo_rate = mle_rate(allf[allf["case"] != name])
-        rows.append(
-            {
-                "case": name,
-                "heldout": len(frame),
-                "max_d": round(float(frame["d"].max()), 2),
-                "converged": converged[name],
-                "median_ARE_%": round(100 * float(frame["are"].median()), 2),
-                "cov90_no_term": coverage(frame, 0.0),
-                f"cov90_default_{DEFAULT_RATE}": coverage(frame, DEFAULT_RATE),
-                "loo_rate": round(loo_rate, 4),
-                "cov90_loo": coverage(frame, loo_rate),
-            }
-        )
-    table = pd.DataFrame(rows)
+        cases = build_cases()
+        path = args.cases or Path("bench_out/cases.csv")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cases.to_csv(path, index=False)
+    frame = leave_one_source_out(cases)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out, index=False)
+    frame["distance"] = pd.cut(frame["d"], BINS, labels=BIN_LABELS, right=False)
     pd.set_option("display.width", 200)
-    print()
-    print(table.round(3).to_string(index=False))
-    w = table["heldout"] / table["heldout"].sum()
-    print()
-    print(f"all {len(allf)} held-out runs: maximum-likelihood rate {mle_rate(allf):.4f}")
-    for col in ("cov90_no_term", f"cov90_default_{DEFAULT_RATE}", "cov90_loo"):
-        print(f"  {col:>22}: {float((table[col] * w).sum()):.3f} (weighted by held-out runs)")
+    print("\n== per source (leave one source out) ==")
+    print(_summary(frame, ["source", "method"]).to_string())
+    print("\n== per distance bin (e-folds beyond the data) ==")
+    print(_summary(frame, ["distance", "method"]).to_string())
+    print("\n== overall ==")
+    print(_summary(frame, ["method"]).to_string())
+    print("\n== mean signed error at the largest extrapolation of each source (%) ==")
+    print(top_signed_error(frame).to_string())
+    if args.figures:
+        figures(frame, args.figures)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ _NOTES_ATTR = "bayescale_notes"
 #: is loaded, so ``import bayescale`` stays light).
 FIT_KINDS: dict[str, str] = {
     "scaling": "bayescale.scaling.fitting:ScalingFit",
+    "discrepancy": "bayescale.scaling.discrepancy:DiscrepancyFit",
     "passk": "bayescale.passk.fitting:PassKFit",
     "coverage_law": "bayescale.passk.coverage_laws:CoverageLawFit",
     "voting_curve": "bayescale.passk.voting_curve:VotingCurveFit",

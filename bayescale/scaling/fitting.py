@@ -31,6 +31,7 @@ from bayescale.core.results import load as load_any
 from bayescale.core.sampling import ADAPTATIONS, SAMPLERS, Sampler, run_nuts
 from bayescale.scaling import predictive
 from bayescale.scaling.data import has_run_effects, validate
+from bayescale.scaling.discrepancy import DISCREPANCY_REFERENCE, DiscrepancyFit, load_discrepancy
 from bayescale.scaling.forecast import PointsLike, forecast_draws, summarise
 from bayescale.scaling.laws import Law, get_law
 from bayescale.scaling.model import (
@@ -49,6 +50,8 @@ _log = logging.getLogger("bayescale")
 
 FORMAT_VERSION = 2
 DATA_GROUP = "fit_data"
+#: Group of a fit's DataTree holding the population draws of the learned discrepancy.
+DISCREPANCY_GROUP = "extrapolation_discrepancy"
 
 
 def make_spec(
@@ -59,7 +62,7 @@ def make_spec(
     priors: Mapping[str, PriorSpec | Mapping[str, float]] | None = None,
     likelihood: str = "normal",
     nu: float = 4.0,
-    extrapolation_rate: float = 0.02,
+    extrapolation_rate: float | None = None,
     run_effects: bool | None = None,
 ) -> ModelSpec:
     """Resolve defaults against validated data into a
@@ -77,7 +80,7 @@ def make_spec(
         interval_prob=float(ds.attrs["interval_prob"]),
         config_effects=has_replicates(ds),
         run_effects=has_run_effects(ds) if run_effects is None else bool(run_effects),
-        extrapolation_rate=float(extrapolation_rate),
+        extrapolation_rate=None if extrapolation_rate is None else float(extrapolation_rate),
         notes=[n for n in [ds.attrs.get("notes", ""), *notes] if n],
     )
 
@@ -99,7 +102,8 @@ def fit(
     nu: float = 4.0,
     space: str = "log",
     interval_prob: float = 0.95,
-    extrapolation_rate: float = 0.02,
+    extrapolation_rate: float | None = None,
+    discrepancy: str | os.PathLike[str] | DiscrepancyFit = DISCREPANCY_REFERENCE,
     run_effects: bool | None = None,
     prior: str | os.PathLike[str] | ScalingFit | None = None,
     seed: int | np.random.Generator | None = 0,
@@ -145,9 +149,18 @@ def fit(
     interval_prob
         Probability of the ``value_lo``/``value_hi`` intervals in the data.
     extrapolation_rate
-        :math:`\lambda`: standard deviation of the log value added to new-run forecasts
-        per e-fold beyond the training data (``docs/forecasting.md``). The default 0.02
-        was estimated from held-out larger runs of real data; 0 turns it off.
+        ``None`` (default): new-run forecasts carry the extrapolation discrepancy learned
+        across sources from held-out larger runs (``discrepancy``, a mean drift and a
+        spread that grow with the distance beyond the data, plus the spread of a
+        separately trained run; :mod:`bayescale.scaling.discrepancy`). A number
+        :math:`\lambda` instead adds a zero-mean error of sd :math:`\lambda d` per e-fold
+        :math:`d` beyond the data (bayescale 0.1's default was 0.02); 0 turns it off.
+        ``fit.spec`` records which was used.
+    discrepancy
+        The learned discrepancy: a reference name in ``models/`` (default
+        ``"extrapolation_discrepancy"``), a folder or file, or a
+        :class:`~bayescale.scaling.discrepancy.DiscrepancyFit`. Its population draws are
+        stored with the fit, so a saved fit forecasts identically.
     run_effects
         Model a run-level offset shared by the checkpoints of one training run
         (``run_sigma``; :func:`bayescale.scaling.model.run_marginal_logp`). ``None`` (default):
@@ -219,6 +232,17 @@ def fit(
         extrapolation_rate=extrapolation_rate,
         run_effects=run_effects,
     )
+    population = None
+    if extrapolation_rate is None:
+        learned = (
+            discrepancy
+            if isinstance(discrepancy, DiscrepancyFit)
+            else load_discrepancy(discrepancy)
+        )
+        population = learned.population_draws()
+        spec.discrepancy = (
+            str(discrepancy) if not isinstance(discrepancy, DiscrepancyFit) else "given"
+        )
     if prior is not None:
         _apply_reference_prior(spec, law_obj, prior, priors)
     model = build_model(ds, spec)
@@ -248,9 +272,13 @@ def fit(
     )
     sampler_info = run.as_dict()
     sampler_info["seed"] = None if isinstance(seed, np.random.Generator) else seed
+    if cores is not None:
+        sampler_info["cores"] = cores
     sampler_info.update(
         {k: v for k, v in sampler_kwargs.items() if isinstance(v, (int, float, str, bool))}
     )
+    if population is not None:
+        idata[DISCREPANCY_GROUP] = population
     result = ScalingFit(idata, spec, ds, sampler=sampler_info, model=model)
     # Post-processing must never lose the posterior: failures become warnings.
     try:
@@ -508,8 +536,19 @@ class ScalingFit(FitResult):
     ) -> xr.Dataset:
         """Posterior draws of the curve and of a new run at ``points`` (see
         :func:`bayescale.scaling.forecast.forecast_draws`)."""
+        population = (
+            self.idata[DISCREPANCY_GROUP].dataset
+            if DISCREPANCY_GROUP in self.idata.children
+            else None
+        )
         return forecast_draws(
-            self.posterior, self.spec, points, fitted=self.families, family=family, seed=seed
+            self.posterior,
+            self.spec,
+            points,
+            fitted=self.families,
+            family=family,
+            seed=seed,
+            discrepancy=population,
         )
 
     def forecast(

@@ -46,7 +46,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.core import dims
-from bayescale.core.errors import DataError
+from bayescale.core.errors import DataError, SpecificationError
 from bayescale.core.intervals import check_ci_prob, quantiles
 
 if TYPE_CHECKING:
@@ -216,6 +216,7 @@ def forecast_draws(
     fitted: Sequence[str],
     family: str | None = None,
     seed: int | np.random.Generator | None = 0,
+    discrepancy: xr.Dataset | None = None,
 ) -> xr.Dataset:
     """Posterior draws of the curve and of a new run at each point.
 
@@ -235,6 +236,9 @@ def forecast_draws(
         family of a one-family fit).
     seed
         Seed of the random draws for new families, seeds and noise.
+    discrepancy
+        Population draws of the learned extrapolation discrepancy (needed when
+        ``spec.extrapolation_rate`` is ``None``; stored with the fit).
 
     Returns
     -------
@@ -257,7 +261,17 @@ def forecast_draws(
     shape = curve.shape
     eta = np.log(curve)
     beyond = extrapolation_distance(spec, x, fams)
-    if spec.extrapolation_rate > 0:
+    if spec.extrapolation_rate is None:
+        if discrepancy is None:
+            raise SpecificationError(
+                "this fit uses the learned extrapolation discrepancy but its population "
+                "draws are missing; refit, or set fit.spec.extrapolation_rate to a number"
+            )
+        from bayescale.scaling.discrepancy import discrepancy_draws
+
+        n = int(np.prod(shape[:-1]))
+        eta = eta + discrepancy_draws(discrepancy, beyond, rng, n=n).reshape(shape)
+    elif spec.extrapolation_rate > 0:
         eta = eta + spec.extrapolation_rate * beyond * rng.standard_normal(shape)
     if spec.config_effects and "config_sigma" in posterior:
         eta = eta + posterior["config_sigma"].values[..., None] * rng.standard_normal(shape)

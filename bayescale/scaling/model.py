@@ -78,7 +78,11 @@ class ModelSpec:
     interval_prob: float = 0.95
     config_effects: bool = False
     run_effects: bool = False
-    extrapolation_rate: float = 0.02
+    #: ``None``: the learned extrapolation discrepancy (:mod:`bayescale.scaling.discrepancy`,
+    #: its population draws stored with the fit); a number: the fixed rate of bayescale 0.1.
+    extrapolation_rate: float | None = None
+    #: The discrepancy reference used when ``extrapolation_rate`` is ``None``.
+    discrepancy: str = ""
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -88,9 +92,12 @@ class ModelSpec:
             )
         if self.likelihood == "studentt" and not self.nu > 0:
             raise SpecificationError(f"Student-t nu must be > 0, not {self.nu}")
-        if not (np.isfinite(self.extrapolation_rate) and self.extrapolation_rate >= 0):
+        if self.extrapolation_rate is not None and not (
+            np.isfinite(self.extrapolation_rate) and self.extrapolation_rate >= 0
+        ):
             raise SpecificationError(
-                f"extrapolation_rate must be a number >= 0, not {self.extrapolation_rate}"
+                f"extrapolation_rate must be a number >= 0 (or None: the learned discrepancy), "
+                f"not {self.extrapolation_rate}"
             )
 
     @property

@@ -34,10 +34,10 @@ from bayescale.scaling.reference import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["build", "main"]
+__all__ = ["build", "load_reference_data", "main"]
 
 
-def _load_data(spec: ReferenceSpec) -> pd.DataFrame:
+def load_reference_data(spec: ReferenceSpec) -> pd.DataFrame:
     from bayescale import datasets
     from bayescale.scaling.checkpoints import drop_early_checkpoints, thin_checkpoints
 
@@ -75,7 +75,7 @@ def build(
     if name not in REFERENCES:
         raise SpecificationError(f"unknown reference {name!r}; known: {sorted(REFERENCES)}")
     spec = REFERENCES[name]
-    df = _load_data(spec)
+    df = load_reference_data(spec)
     start = time.perf_counter()
     result = fit(df, law=spec.law, pooling=spec.pooling, progressbar=progressbar, **spec.sampler)
     seconds = time.perf_counter() - start

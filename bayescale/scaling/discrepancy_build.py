@@ -1,0 +1,358 @@
+"""Held-out cases of real sources, and the build of the shipped extrapolation discrepancy.
+
+.. code-block:: console
+
+    $ python -m bayescale.scaling.discrepancy_build               # every case, then the model
+    $ python -m bayescale.scaling.discrepancy_build --from-cases  # refit from cases.csv
+
+A *case* is one source cut at a size: the law is fitted (without any extrapolation term)
+to the runs below the cut and every larger run is forecast; :func:`heldout_cases` records
+the log error of the forecast median, the fit's own predictive sd and the distance beyond
+the data of each held-out run. :data:`CASES` lists the cases: the shipped Gadre et al.,
+ColPret and Pythia data, and, where ``../shared/data`` (or ``$BAYESCALE_SHARED_DATA``) is
+present, the Epoch extraction of Chinchilla, (Mis)Fitting, Data-constrained scaling,
+Gemstones, Step Law and Marin's mixture-of-experts runs (used for back-tests, not shipped).
+
+The build writes ``models/extrapolation_discrepancy/``: ``fit.nc`` (the
+:class:`~bayescale.scaling.discrepancy.DiscrepancyFit`), ``cases.csv`` (the held-out
+errors it was fitted to: derived numbers, no raw data), ``summary.csv`` and ``spec.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayescale.core.errors import ConvergenceWarning
+from bayescale.scaling.discrepancy import DISCREPANCY_REFERENCE, fit_discrepancy
+
+__all__ = ["CASES", "Case", "build", "build_cases", "heldout_cases", "shared_data_dir"]
+
+
+def shared_data_dir() -> Path:
+    """``$BAYESCALE_SHARED_DATA``, or ``../shared/data`` beside the repository."""
+    env = os.environ.get("BAYESCALE_SHARED_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One back-test: a source, its train/held-out split and the law fitted."""
+
+    source: str
+    label: str
+    load: Callable[[], tuple[pd.DataFrame, pd.DataFrame]]
+    law: str = "chinchilla"
+    shipped: bool = True
+
+
+def _split_by_params(df: pd.DataFrame, cut: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    train, test = df[df["params"] <= cut], df[df["params"] > cut]
+    if "checkpoint_step" in test and test["checkpoint_step"].notna().any() and "model" in test:
+        # Only the final checkpoint of each held-out run is forecast.
+        test = test[test["tokens"] == test.groupby("model")["tokens"].transform("max")]
+        test = test.drop_duplicates("model", keep="last")
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def _gadre(metric: str) -> Callable[[], tuple[pd.DataFrame, pd.DataFrame]]:
+    def load() -> tuple[pd.DataFrame, pd.DataFrame]:
+        from bayescale import datasets
+
+        return _split_by_params(datasets.load("gadre2024", metric=metric), 1e9)
+
+    return load
+
+
+def _colpret() -> tuple[pd.DataFrame, pd.DataFrame]:
+    from bayescale.scaling.reference import REFERENCES
+    from bayescale.scaling.reference_build import load_reference_data
+
+    return _split_by_params(load_reference_data(REFERENCES["colpret2024_chinchilla"]), 3e9)
+
+
+def _pythia() -> tuple[pd.DataFrame, pd.DataFrame]:
+    from bayescale import datasets
+    from bayescale.scaling.checkpoints import drop_early_checkpoints, thin_checkpoints
+
+    df = datasets.load("pythia2023", metric="lambada_openai_ppl_0shot").copy()
+    df["value"] = np.log(df["value"])  # log-perplexity: the per-token loss
+    df[["value_lo", "value_hi"]] = np.nan
+    df = thin_checkpoints(drop_early_checkpoints(df, min_tokens=1e10), per_run=12)
+    return _split_by_params(df, 1.5e9)
+
+
+def _tidy(path: str, keep: Callable[[pd.DataFrame], Any] | None = None) -> pd.DataFrame:
+    df = pd.read_csv(shared_data_dir() / path)
+    if keep is not None:
+        df = df[keep(df)]
+    return df.reset_index(drop=True)
+
+
+def _epoch(cut: float) -> Callable[[], tuple[pd.DataFrame, pd.DataFrame]]:
+    return lambda: _split_by_params(_tidy("tidy/epoch_chinchilla_tidy.csv"), cut)
+
+
+def _by_split(
+    path: str, split: str, keep: Callable[[pd.DataFrame], Any]
+) -> Callable[[], tuple[pd.DataFrame, pd.DataFrame]]:
+    def load() -> tuple[pd.DataFrame, pd.DataFrame]:
+        df = _tidy(path, keep)
+        train = df[df[split] == "train"]
+        cols = ["family", "params", "tokens", "metric", "value"]
+        return train[cols].reset_index(drop=True), df[df[split] != "train"][cols].reset_index(
+            drop=True
+        )
+
+    return load
+
+
+def _marin() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Marin's v16 recipe: the lowest loss of each isoFLOP budget and the compute-optimal
+    baselines, in compute; held out, the runs at 1e21 and 1e23 FLOPs."""
+    df = _tidy("marin_moe_isoflops/tidy.csv", lambda d: d["family"] == "moe_v16_adamh")
+    grid = df[df["run_type"] == "isoflop"]
+    best = grid.loc[grid.groupby("compute")["value"].idxmin()]
+    train = pd.concat([best, df[df["run_type"] == "compute_optimal_baseline"]])
+    test = df[df["run_type"].str.startswith("heldout")]
+    cols = ["family", "compute", "metric", "value"]
+    train_cols = [*cols, "params", "tokens"]  # the long format needs them; the law uses C
+    return train[train_cols].reset_index(drop=True), test[cols].reset_index(drop=True)
+
+
+def _cases() -> list[Case]:
+    gadre_metrics = (
+        "loss_c4_val",
+        "loss_openlm",
+        "loss_paloma_c4_en",
+        "loss_paloma_dolma_100_programing_languages",
+        "loss_paloma_falcon-refinedweb",
+        "loss_paloma_ptb",
+        "loss_paloma_redpajama",
+        "loss_val_de-en_100",
+    )
+    out = [Case("gadre2024", f"gadre2024 {m} N<=1e9", _gadre(m)) for m in gadre_metrics]
+    out += [
+        Case("colpret2024", "colpret2024 loss N<=3e9", _colpret),
+        Case("pythia2023", "pythia2023 lambada N<=1.5e9", _pythia),
+        Case("epoch2024", "epoch chinchilla N<=3e8", _epoch(3e8), shipped=False),
+        Case("epoch2024", "epoch chinchilla N<=1e9", _epoch(1e9), shipped=False),
+        Case(
+            "misfitting_li2025",
+            "(mis)fitting best lr, forecast 1.2B",
+            _by_split(
+                "misfitting_li2025/tidy.csv", "split_suggested", lambda d: d["best_lr_for_ND"]
+            ),
+            shipped=False,
+        ),
+        Case(
+            "muennighoff2023",
+            "datablations single epoch, forecast 4-9B",
+            _by_split(
+                "muennighoff2023_datablations/tidy.csv", "sld_split", lambda d: d["single_epoch"]
+            ),
+            shipped=False,
+        ),
+        Case(
+            "gemstones_mcleish2025",
+            "gemstones, forecast the ~2B shapes",
+            _by_split(
+                "gemstones_mcleish2025/tidy.csv", "split_suggested", lambda d: d["value"] > 0
+            ),
+            shipped=False,
+        ),
+        Case(
+            "steplaw_li2025",
+            "step law best hyperparameters, forecast 1.07B",
+            _by_split("steplaw_li2025/tidy.csv", "split_suggested", lambda d: d["best_hp_for_ND"]),
+            shipped=False,
+        ),
+        Case(
+            "marin_moe",
+            "marin MoE v16 in compute, forecast 1e21 and 1e23",
+            _marin,
+            law="power_law:compute",
+            shipped=False,
+        ),
+    ]
+    return out
+
+
+#: Every back-test case, shipped sources first.
+CASES: list[Case] = _cases()
+
+
+def heldout_cases(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    *,
+    source: str,
+    label: str = "",
+    law: str = "chinchilla",
+    seed: int = 0,
+    **fit_kwargs: Any,
+) -> pd.DataFrame:
+    """Fit ``law`` to ``train`` with no extrapolation term and score every run of ``test``.
+
+    Returns one row per held-out run: ``source``, ``case``, the inputs, ``value``, ``err``
+    (log observed minus log forecast median), ``sd`` (predictive sd of the log new run),
+    ``d`` (e-folds beyond the data), ``are`` (absolute relative error of the median) and
+    ``converged``.
+    """
+    from bayescale.scaling.fitting import fit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = fit(
+            train,
+            law=law,
+            seed=seed,
+            progressbar=False,
+            extrapolation_rate=0.0,
+            posterior_predictive=False,
+            **fit_kwargs,
+        )
+    inputs = list(result.law.inputs)
+    cols = inputs + (["family"] if len(result.families) > 1 else [])
+    draws = result.forecast_draws(test[cols])
+    log_pred = np.log(draws["new_run"].values.reshape(-1, len(test)))
+    y = np.log(test["value"].to_numpy(float))
+    med = np.median(log_pred, axis=0)
+    frame = test[inputs].copy()
+    frame.insert(0, "case", label or source)
+    frame.insert(0, "source", source)
+    frame["value"] = test["value"].to_numpy(float)
+    frame["err"] = y - med
+    frame["sd"] = log_pred.std(axis=0)
+    frame["d"] = draws["extrapolation"].values
+    frame["are"] = np.abs(np.exp(med - y) - 1)
+    frame["converged"] = bool(result.diagnostics.ok) if result.diagnostics else False
+    return frame.reset_index(drop=True)
+
+
+def build_cases(
+    cases: Sequence[Case] | None = None,
+    *,
+    seed: int = 0,
+    verbose: bool = True,
+    checkpoint: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """Held-out cases of every available source (:data:`CASES`), one row per held-out run.
+
+    Cases whose data are not present (the shared data folder is absent) are skipped with a
+    printed note; a case whose fit fails is reported and skipped, never the finished ones.
+    With ``checkpoint`` (a CSV path), finished cases are written there as they finish and
+    read back on the next call instead of being fitted again.
+    """
+    frames = []
+    done = pd.DataFrame()
+    if checkpoint is not None and Path(checkpoint).exists():
+        done = pd.read_csv(checkpoint)
+        frames.append(done)
+    for case in cases or CASES:
+        if not done.empty and case.label in set(done["case"]):
+            continue
+        try:
+            train, test = case.load()
+        except FileNotFoundError as exc:
+            if verbose:
+                print(f"skipped {case.label}: {exc}")
+            continue
+        start = time.perf_counter()
+        try:
+            frame = heldout_cases(
+                train, test, source=case.source, label=case.label, law=case.law, seed=seed
+            )
+        except Exception as exc:  # one failed source must not lose the others
+            print(f"FAILED {case.label}: {exc!r}")
+            continue
+        frame["law"] = case.law
+        frame["shipped"] = case.shipped
+        frames.append(frame)
+        if checkpoint is not None:
+            pd.concat(frames, ignore_index=True).to_csv(checkpoint, index=False)
+        if verbose:
+            print(
+                f"{case.label}: {len(frame)} held-out runs, "
+                f"converged={frame['converged'].iloc[0]}, "
+                f"{time.perf_counter() - start:.0f} s",
+                flush=True,
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def build(
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+    cases: pd.DataFrame | None = None,
+    seed: int = 0,
+    **fit_kwargs: Any,
+) -> Path:
+    """Fit the discrepancy to ``cases`` (default: :func:`build_cases`) and write its folder."""
+    from bayescale.scaling.reference import models_dir
+
+    table = build_cases(seed=seed) if cases is None else cases
+    start = time.perf_counter()
+    fit = fit_discrepancy(table, seed=seed, **fit_kwargs)
+    folder = Path(out_dir or models_dir()) / DISCREPANCY_REFERENCE
+    folder.mkdir(parents=True, exist_ok=True)
+    fit.save(folder / "fit.nc")
+    table.to_csv(folder / "cases.csv", index=False)
+    fit.summary(ci_prob=0.9).to_csv(folder / "summary.csv")
+    record = {
+        "reference": DISCREPANCY_REFERENCE,
+        "sources": sorted(table["source"].unique().tolist()),
+        "heldout_runs": len(table),
+        "diagnostics": {
+            "converged": bool(fit.diagnostics.ok) if fit.diagnostics else None,
+            "text": str(fit.diagnostics),
+        },
+        "fit_seconds": round(time.perf_counter() - start, 1),
+        "rebuild": "python -m bayescale.scaling.discrepancy_build",
+    }
+    (folder / "spec.json").write_text(json.dumps(record, indent=2) + "\n")
+    return folder
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line of the build (see the module docstring)."""
+    from bayescale.scaling.reference import models_dir
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bayescale.scaling.discrepancy_build",
+        description="Build the extrapolation discrepancy reference from held-out runs.",
+    )
+    parser.add_argument(
+        "--from-cases",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="CSV",
+        help="refit from a cases table (default: the shipped cases.csv) instead of fitting "
+        "every source again",
+    )
+    parser.add_argument("--out-dir", type=Path, default=None, help="parent folder (models/)")
+    args = parser.parse_args(argv)
+    cases = None
+    if args.from_cases is not None:
+        path = Path(args.from_cases or models_dir() / DISCREPANCY_REFERENCE / "cases.csv")
+        cases = pd.read_csv(path)
+    folder = build(out_dir=args.out_dir, cases=cases)
+    record = json.loads((folder / "spec.json").read_text())
+    print(f"{record['diagnostics']['text']} ({record['heldout_runs']} runs) -> {folder}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""The learned extrapolation discrepancy: recovery, leave-one-source-out, rebuild, forecasts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayescale as bs
+from bayescale.core.errors import DataError, SpecificationError
+from bayescale.core.sampling import use_sampler
+from bayescale.scaling import discrepancy_build
+from bayescale.scaling.discrepancy import (
+    DISCREPANCY_REFERENCE,
+    DiscrepancyFit,
+    discrepancy_draws,
+    fit_discrepancy,
+    load_discrepancy,
+)
+from bayescale.scaling.discrepancy_backtest import leave_one_source_out
+from bayescale.scaling.reference import models_dir
+from tests.helpers import fit_mocked, prior_sampler, simulate_runs
+
+TRUE = {"mu0": -0.006, "tau_mu": 0.003, "sigma0": 0.012, "kappa": 0.01}
+
+
+def simulate_cases(n_sources: int = 10, per_source: int = 30, seed: int = 1) -> pd.DataFrame:
+    """Held-out errors of sources with a known population discrepancy."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_sources):
+        mu = TRUE["mu0"] + TRUE["tau_mu"] * rng.standard_normal()
+        sigma = TRUE["sigma0"] * np.exp(0.2 * rng.standard_normal())
+        for _ in range(per_source):
+            d, sd = rng.uniform(0.0, 4.0), 0.005
+            scale = np.sqrt(sd**2 + (sigma * d) ** 2 + TRUE["kappa"] ** 2)
+            rows.append({"source": f"s{s}", "d": d, "sd": sd, "err": mu * d + scale * rng.normal()})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.nuts
+def test_a_known_discrepancy_is_recovered_from_simulated_sources() -> None:
+    fit = fit_discrepancy(simulate_cases(), seed=0)
+    assert fit.diagnostics.ok, fit.diagnostics
+    table = fit.summary(ci_prob=0.9)
+    for name, truth in (("mu0", TRUE["mu0"]), ("kappa", TRUE["kappa"])):
+        assert table.loc[name, "eti90_lb"] <= truth <= table.loc[name, "eti90_ub"], name
+    lam0 = table.loc["lam0"]
+    assert lam0["eti90_lb"] <= np.log(TRUE["sigma0"]) <= lam0["eti90_ub"]
+    # A new source's discrepancy at 3 e-folds: biased low by about mu0 * 3.
+    far = fit.predict([3.0], ci_prob=0.9).iloc[0]
+    assert far["lower"] < 3 * TRUE["mu0"] < far["upper"] and far["median"] < 0
+
+
+def test_leave_one_source_out_never_shows_a_source_its_own_cases() -> None:
+    cases = simulate_cases(n_sources=4, per_source=5)
+    seen: list[set[str]] = []
+
+    def spy(frame: pd.DataFrame, **kwargs: object) -> DiscrepancyFit:
+        seen.append(set(frame["source"]))
+        return fit_discrepancy(frame, draws=20, tune=10, chains=1, sampler=prior_sampler)
+
+    scores = leave_one_source_out(cases, fit=spy, verbose=False)
+    held_out = sorted(cases["source"].unique())
+    assert len(seen) == len(held_out)
+    for source, given in zip(held_out, seen, strict=True):
+        assert source not in given and given == set(held_out) - {source}
+    assert set(scores["method"]) == {"learned (LOSO)", "fixed rate 0.02"}
+    assert len(scores) == 2 * len(cases)
+
+
+def test_discrepancy_draws_have_the_population_mean_drift() -> None:
+    import xarray as xr
+
+    n = 20000
+    pop = xr.Dataset(
+        {
+            "mu0": ("sample", np.full(n, -0.01)),
+            "tau_mu": ("sample", np.zeros(n)),
+            "lam0": ("sample", np.full(n, np.log(0.02))),
+            "tau_sigma": ("sample", np.zeros(n)),
+            "kappa": ("sample", np.full(n, 0.005)),
+        }
+    )
+    delta = discrepancy_draws(pop, np.array([0.0, 2.0]), np.random.default_rng(0))
+    np.testing.assert_allclose(delta.mean(axis=0), [0.0, -0.02], atol=1e-3)
+    np.testing.assert_allclose(delta.std(axis=0), [0.005, np.hypot(0.04, 0.005)], rtol=0.03)
+
+
+def test_bad_cases_are_clear_errors() -> None:
+    with pytest.raises(DataError, match="lacks column"):
+        fit_discrepancy(pd.DataFrame({"source": ["a"], "err": [0.0]}))
+    one = simulate_cases(n_sources=1, per_source=3)
+    with pytest.raises(SpecificationError, match="at least two"):
+        fit_discrepancy(one)
+
+
+def test_the_reference_rebuilds_from_its_command(tmp_path) -> None:
+    shipped = models_dir() / DISCREPANCY_REFERENCE / "cases.csv"
+    with use_sampler(prior_sampler):
+        discrepancy_build.main(["--from-cases", str(shipped), "--out-dir", str(tmp_path)])
+    folder = tmp_path / DISCREPANCY_REFERENCE
+    assert {p.name for p in folder.iterdir()} >= {"fit.nc", "cases.csv", "summary.csv", "spec.json"}
+    rebuilt = load_discrepancy(folder)
+    assert len(rebuilt.cases) == len(pd.read_csv(shipped))
+
+
+def test_default_forecasts_use_the_learned_discrepancy_and_record_it(tmp_path) -> None:
+    runs = simulate_runs()
+    learned = fit_mocked(runs)
+    fixed = fit_mocked(runs, extrapolation_rate=0.02)
+    assert learned.spec.extrapolation_rate is None
+    assert learned.spec.discrepancy == DISCREPANCY_REFERENCE
+    assert "extrapolation_discrepancy" in learned.idata.children
+    assert fixed.spec.extrapolation_rate == 0.02
+    far = {"params": [3e10], "tokens": [6e11]}
+    a = learned.forecast(far, family="fam_a", ci_prob=0.9)
+    back = bs.load(learned.save(tmp_path / "learned.nc"))
+    pd.testing.assert_frame_equal(back.forecast(far, family="fam_a", ci_prob=0.9), a)
+    assert back.spec.extrapolation_rate is None
+
+
+def test_a_stacked_forecast_mixes_the_laws_by_their_weights() -> None:
+    runs = simulate_runs()
+    a = fit_mocked(runs, extrapolation_rate=0.0, seed=1)
+    b = fit_mocked(runs, extrapolation_rate=0.0, seed=2, law="broken_power_law")
+    point = {"params": [2e9], "tokens": [4e10]}
+    only_a = bs.stacked_forecast({"a": a, "b": b}, point, family="fam_a", weights={"a": 1, "b": 0})
+    direct = a.forecast(point, family="fam_a", ci_prob=0.9)
+    for q in ("curve", "new_run"):
+        got = only_a[only_a["quantity"] == q].iloc[0]
+        want = direct[direct["quantity"] == q].iloc[0]
+        assert got["median"] == pytest.approx(want["median"], rel=0.02)
+    stacked = bs.stacked_forecast({"a": a, "b": b}, point, family="fam_a")
+    assert set(stacked.attrs["weights"]) == {"a", "b"}
+    assert sum(stacked.attrs["weights"].values()) == pytest.approx(1.0)
+    assert list(stacked.columns[-6:]) == ["quantity", "mean", "median", "lower", "upper", "ci_prob"]
