@@ -41,17 +41,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayescale.emergence.sandwich import (
-    _ACCURACY_DRIFT,
-    _EXTRAPOLATION_SD,
+from bayescale.emergence.sandwich import fit_sandwich
+from bayescale.emergence.sandwich_model import ACCURACY_DRIFT, EXTRAPOLATION_SD
+from bayescale.emergence.wu_lo import (
     WU_LO_EMERGENT,
-    fit_sandwich,
-    load_wu_lo_slices,
-)
-from bayescale.emergence.slicing import (
     WU_LO_FILTERED_MODELS,
     WU_LO_TASKS,
     WU_LO_THRESHOLD,
+    load_wu_lo_slices,
     slice_table_from_wu_lo,
 )
 
@@ -92,7 +89,8 @@ def loo_vs_sigmoid(fit, task: str, cutoff: float, seed: int) -> pd.DataFrame:  #
     """``arviz.compare`` of the sandwich's and the sigmoid's accuracy likelihood ``y``."""
     import arviz as az
 
-    from bayescale.emergence.sigmoid import fit_sigmoid, load_wu_lo_emergence
+    from bayescale.emergence.sigmoid import fit_sigmoid
+    from bayescale.emergence.wu_lo import load_wu_lo_emergence
 
     acc = load_wu_lo_emergence(exclude_models=WU_LO_FILTERED_MODELS)
     with warnings.catch_warnings(record=True):
@@ -144,19 +142,19 @@ def calibrate(fits: dict) -> pd.DataFrame:  # type: ignore[type-arg]
             # before: the previous default (omega 1.5 chosen a priori, no accuracy drift)
             before = dataclasses.replace(
                 fit, extrapolation_sd=1.5, accuracy_drift=0.0
-            ).held_out_check(0.9)
+            ).held_out_check(ci_prob=0.9)
             after = dataclasses.replace(
                 fit, extrapolation_sd=omega, accuracy_drift=rho
-            ).held_out_check(0.9)
+            ).held_out_check(ci_prob=0.9)
             row.update(
                 n_held_out=len(after),
-                mae_before=float((before["acc_median"] - before["acc"]).abs().mean()),
-                cover90_before=float(before["acc_covered"].mean()),
-                width90_before=float((before["acc_upper"] - before["acc_lower"]).mean()),
+                mae_before=float((before["median"] - before["value"]).abs().mean()),
+                cover90_before=float(before["covered"].mean()),
+                width90_before=float((before["pred_upper"] - before["pred_lower"]).mean()),
                 logscore_before=float(scores[task][OMEGAS.index(1.5), RHOS.index(0.0)]),
-                mae_loto=float((after["acc_median"] - after["acc"]).abs().mean()),
-                cover90_loto=float(after["acc_covered"].mean()),
-                width90_loto=float((after["acc_upper"] - after["acc_lower"]).mean()),
+                mae_loto=float((after["median"] - after["value"]).abs().mean()),
+                cover90_loto=float(after["covered"].mean()),
+                width90_loto=float((after["pred_upper"] - after["pred_lower"]).mean()),
                 logscore_loto=float(scores[task][i, j]),
                 brier_cover90_before=float(before["brier_covered"].mean()),
                 brier_cover90_loto=float(after["brier_covered"].mean()),
@@ -209,8 +207,8 @@ def main() -> None:
                     # the extrapolation scales act at forecast time: use the current defaults
                     fit = dataclasses.replace(
                         pickle.load(fh),
-                        extrapolation_sd=_EXTRAPOLATION_SD,
-                        accuracy_drift=_ACCURACY_DRIFT,
+                        extrapolation_sd=EXTRAPOLATION_SD,
+                        accuracy_drift=ACCURACY_DRIFT,
                     )
             else:
                 fit = fit_sandwich(
@@ -229,12 +227,12 @@ def main() -> None:
             if "ConvergenceWarning" in type(w.message).__name__:
                 print(f"WARNING {task}: {w.message}", flush=True)
         seconds = time.perf_counter() - t0
-        th = fit.threshold(0.9)
-        em = fit.emergence()
-        check = fit.held_out_check(0.9)
+        th = fit.threshold(ci_prob=0.9).iloc[0]
+        em = fit.emergence().iloc[0]
+        check = fit.held_out_check(ci_prob=0.9)
         # the same posterior without the extrapolation term (polynomial bands alone)
         check0 = dataclasses.replace(fit, extrapolation_sd=0.0, accuracy_drift=0.0).held_out_check(
-            0.9
+            ci_prob=0.9
         )
         wl = wu_lo_point_forecast(table, task, cutoff)
         held = wl[wl["lc"] >= np.log10(cutoff)]
@@ -246,16 +244,16 @@ def main() -> None:
             "n_held_out": len(check),
             "n_slices": len(fit.weights),
             "merged": "; ".join("+".join(map(str, g)) for g in fit.slice_groups if len(g) > 1),
-            "threshold_median": th["median"],
-            "threshold_lo90": th["lower"],
-            "threshold_hi90": th["upper"],
+            "threshold_median": th["log10_threshold"],
+            "threshold_lo90": th["log10_lower"],
+            "threshold_hi90": th["log10_upper"],
             "p_turn": em["p_turn"],
             "p_offset": em["p_offset"],
             "p_emergent": em["p_emergent"],
-            "acc_mae": float((check["acc_median"] - check["acc"]).abs().mean()),
-            "acc_cover90": float(check["acc_covered"].mean()),
-            "acc_cover90_noext": float(check0["acc_covered"].mean()),
-            "acc_width90": float((check["acc_upper"] - check["acc_lower"]).mean()),
+            "acc_mae": float((check["median"] - check["value"]).abs().mean()),
+            "acc_cover90": float(check["covered"].mean()),
+            "acc_cover90_noext": float(check0["covered"].mean()),
+            "acc_width90": float((check["pred_upper"] - check["pred_lower"]).mean()),
             "brier_mae": float((check["brier_median"] - check["brier"]).abs().mean()),
             "brier_cover90": float(check["brier_covered"].mean()),
             "wu_lo_acc_mae": float((held["acc_pred"] - held["acc"]).abs().mean()),

@@ -43,15 +43,14 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from bayescale.emergence.sigmoid import (
-    COMPUTE_DRIFT,
-    SigmoidFit,
-    fit_sigmoid,
-    load_obsscaling_emergence,
+from bayescale.emergence.obsscaling import load_obsscaling_emergence
+from bayescale.emergence.sigmoid import COMPUTE_DRIFT, SigmoidFit, fit_sigmoid
+from bayescale.emergence.sigmoid_model import predict_accuracy, sigmoid_law
+from bayescale.emergence.wu_lo import (
+    WU_LO_FILTERED_MODELS,
+    WU_LO_THRESHOLD,
     load_wu_lo_emergence,
-    sigmoid_law,
 )
-from bayescale.emergence.slicing import WU_LO_FILTERED_MODELS, WU_LO_THRESHOLD
 
 #: Wu & Lo's classification (``utils.basic_parameter["type"]``).
 WU_LO_EMERGENT = {
@@ -126,7 +125,7 @@ def held_out_scores(fit: SigmoidFit, drifts: tuple[float, ...] = DRIFTS) -> pd.D
 
 def _scores(fit: SigmoidFit, s: float) -> pd.DataFrame:
     """Per task: MAE, 90% coverage and mean 90% width of the held-out predictive with s."""
-    h = dataclasses.replace(fit, compute_drift=s).held_out_check(0.9)
+    h = dataclasses.replace(fit, compute_drift=s).held_out_check(ci_prob=0.9)
     h["width"] = h["pred_upper"] - h["pred_lower"]
     return h.groupby("task", sort=False).agg(
         n=("value", "size"),
@@ -270,8 +269,6 @@ def logit_drift_scores(fit: SigmoidFit, rhos: tuple[float, ...] = RHOS) -> pd.Da
 
 def logit_drift_coverage(fit: SigmoidFit, rho_of: dict[str, float]) -> pd.DataFrame:
     """Held-out 90% coverage, mean width and MAE with the logit drift (rho per task)."""
-    from bayescale.emergence.sigmoid import _predict
-
     d = fit._draws()
     rng = np.random.default_rng(0)
     held = fit.data[fit.data["held_out"]]
@@ -281,7 +278,7 @@ def logit_drift_coverage(fit: SigmoidFit, rho_of: dict[str, float]) -> pd.DataFr
         zeta = rng.standard_normal(d["width"].shape[0])
         cur = _logit_drift_curves(fit, d, str(task), x, zeta, rho_of[str(task)])
         j = fit.tasks.index(str(task))
-        pred = _predict(cur, d["kappa"][:, j, None], g["n_questions"].to_numpy(), rng)
+        pred = predict_accuracy(cur, d["kappa"][:, j, None], g["n_questions"].to_numpy(), rng)
         lo, med, hi = np.quantile(pred, [0.05, 0.5, 0.95], axis=0)
         v = g["value"].to_numpy()
         rows.append(
@@ -348,17 +345,17 @@ def report_calibration(
 
 def report(name: str, fit: SigmoidFit, seconds: float, out: Path, plots: Path | None) -> None:
     print(f"\n=== {name}: {seconds:.0f} s; {fit.diagnostics}")
-    print(fit.summary(0.9))
-    th = fit.threshold(0.9)
+    print(fit.report(ci_prob=0.9))
+    th = fit.threshold(ci_prob=0.9)
     sens = {f"p_emergent_{d:g}dec": fit.p_emergent(max_decades=d) for d in (1.0, 2.0, 3.0)}
     th = th.join(pd.DataFrame(sens))
     th["seconds"] = seconds
     th["diagnostics_ok"] = fit.diagnostics.ok
     th.to_csv(out / f"{name}_thresholds.csv")
-    sc = fit.forecast_scores(0.9)
+    sc = fit.forecast_scores(ci_prob=0.9)
     if not sc.empty:
-        fit.held_out_check(0.9).to_csv(out / f"{name}_held_out.csv", index=False)
-        h = fit.held_out_check(0.9)
+        fit.held_out_check(ci_prob=0.9).to_csv(out / f"{name}_held_out.csv", index=False)
+        h = fit.held_out_check(ci_prob=0.9)
         print(
             f"all held-out: n={len(h)}  MAE {np.mean(np.abs(h['error'])):.3f}  "
             f"90% coverage {h['covered'].mean():.2f}"
@@ -398,7 +395,7 @@ def main() -> None:
         if not args.calibrate:
             fit, s = run(tab, None, args.seed, cache, "wu_lo_all")
             report("wu_lo_all", fit, s, args.out, args.plots)
-            th = fit.threshold(0.9)
+            th = fit.threshold(ci_prob=0.9)
             cmp = pd.DataFrame(
                 {
                     "wu_lo_log10_threshold": {t: np.log10(v) for t, v in WU_LO_THRESHOLD.items()},

@@ -23,7 +23,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from bayescale.emergence.quanta import quanta_consistency, simulate_quanta
+from bayescale.emergence.quanta import quanta_consistency
+from bayescale.emergence.quanta_sim import simulate_quanta
 
 COLUMNS = [
     "alpha",
@@ -75,7 +76,7 @@ def main() -> None:
     print("== simulator: log-log slopes of the total loss ==")
     print(simulator_slopes().round(4).to_string(index=False))
     for ref in ("gadre2024_chinchilla", "colpret2024_chinchilla"):
-        table = quanta_consistency(ref, ci=args.ci, tolerance=args.tolerance)
+        table = quanta_consistency(ref, ci_prob=args.ci, tolerance=args.tolerance)
         print(f"\n== {ref} (ci={args.ci}, tolerance={args.tolerance}) ==")
         print(table[COLUMNS].round(3).to_string())
     if args.fit:
@@ -88,7 +89,7 @@ def main() -> None:
             df, law="chinchilla", seed=0, progressbar=False, posterior_predictive=False
         )
         print(f"\n== fresh fit {args.fit}: {time.time() - start:.0f} s, {fit.diagnostics} ==")
-        table = quanta_consistency(fit, ci=args.ci, tolerance=args.tolerance)
+        table = quanta_consistency(fit, ci_prob=args.ci, tolerance=args.tolerance)
         print(table[COLUMNS].round(3).to_string())
 
 

@@ -1,65 +1,28 @@
-r"""The quantization ("quanta") model of neural scaling (Michaud et al. 2023).
+r"""Bayesian fits of the quanta model's Zipf exponent, and its check on Chinchilla fits.
 
-Michaud, Liu, Girit and Tegmark, *The Quantization Model of Neural Scaling*,
-NeurIPS 2023, arXiv:2303.13506 (Sec. 2, "Theory"). Skills come in discrete **quanta**
-:math:`k = 1, 2, \dots`, ordered by how often the data need them, with Zipf use
-frequencies
+The quantization model (Michaud et al. 2023; the model and its simulator are in
+:mod:`bayescale.emergence.quanta_sim`) makes a network's loss a sum over discrete skills
+("quanta") whose use frequencies follow a Zipf law :math:`p_k \propto k^{-(\alpha+1)}`; the
+parameter exponent is :math:`\alpha_N = \alpha` and the data exponent
+:math:`\alpha_D = \alpha / (\alpha + 1)`. This module estimates :math:`\alpha`:
 
-.. math::
+* :func:`fit_zipf_counts`: from how often each quantum (skill, token type) is used;
+* :func:`fit_token_losses`: from per-token losses of a few model sizes (learned/unlearned
+  mixture whose unlearned share is the Zipf tail mass beyond :math:`n(N)`);
 
-    p_k = \frac{k^{-(\alpha + 1)}}{Z(\alpha)}, \qquad
-    Z(\alpha) = \sum_{k=1}^{K} k^{-(\alpha + 1)}
-    \quad (K = \infty \text{ in the paper}; \ Z = \zeta(\alpha + 1)).
-
-A sample that needs quantum :math:`k` has loss :math:`b` until the network has learned
-that quantum and (about) 0 after. Learning the quanta in order of frequency,
-
-* **parameters**: a network of :math:`N` parameters holds :math:`n(N) = N / C` quanta
-  (:math:`C` parameters per quantum), so
-
-  .. math::
-
-      L(N) - L_\infty = b \sum_{k > n} p_k
-          \approx \frac{b}{\alpha Z}\, n^{-\alpha} \propto N^{-\alpha_N},
-      \qquad \alpha_N = \alpha;
-
-* **data**: quantum :math:`k` is learned once its samples have been seen about
-  :math:`\tau` times, :math:`D p_k \ge \tau`, so
-  :math:`n(D) = (D / (\tau Z))^{1/(\alpha + 1)}` and
-
-  .. math::
-
-      L(D) - L_\infty \propto n(D)^{-\alpha} \propto D^{-\alpha_D}, \qquad
-      \alpha_D = \frac{\alpha}{\alpha + 1} = \frac{\alpha_N}{\alpha_N + 1}.
-
-Each quantum's own loss is a step in :math:`N` or :math:`D` (emergence); their
-frequency-weighted sum is a smooth power law. The last relation is a testable
-prediction for any Chinchilla fit :math:`L = E + A N^{-\alpha} + B D^{-\beta}`:
-:math:`\beta = \alpha / (\alpha + 1) < \alpha` (:func:`quanta_consistency`).
-
-This module provides
-
-* :func:`simulate_quanta`: per-quantum and total loss curves against :math:`N` or
-  :math:`D`;
-* :func:`fit_zipf_counts`: the posterior of :math:`\alpha` from how often each quantum
-  (skill, token type) is used;
-* :func:`fit_token_losses`: the posterior of :math:`\alpha` from per-token losses of a
-  few model sizes (learned/unlearned mixture whose unlearned share is the Zipf tail
-  mass beyond :math:`n(N)`);
-* :func:`quanta_consistency`: draw-by-draw :math:`\beta - \alpha / (\alpha + 1)` of a
-  Chinchilla fit, a saved fit or a reference posterior.
-
-``docs/quanta.md`` has the derivations, the likelihoods and what the shipped reference
-posteriors say.
+both return a :class:`QuantaFit` (kind ``"quanta"``: it saves, loads, summarises and plots
+as every bayescale fit). :func:`quanta_consistency` checks a Chinchilla fit's exponents
+draw by draw against :math:`\beta = \alpha / (\alpha + 1)`. ``docs/quanta.md`` has the
+derivations, the likelihoods and what the shipped reference posteriors say.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -69,437 +32,27 @@ import xarray as xr
 from bayescale.core import dims
 from bayescale.core.diagnostics import Diagnostics, check_convergence
 from bayescale.core.errors import DataError, SpecificationError
-from bayescale.core.sampling import sample_posterior
+from bayescale.core.intervals import check_ci_prob, interval_table, quantiles
+from bayescale.core.results import FitResult
+from bayescale.core.sampling import Sampler, run_nuts
+from bayescale.emergence.quanta_sim import check_n_quanta, zeta_partial
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from bayescale.scaling.fitting import ScalingFit
 
-__all__ = [
-    "QuantaFit",
-    "QuantaSimulation",
-    "fit_token_losses",
-    "fit_zipf_counts",
-    "implied_data_exponent",
-    "loglog_slope",
-    "quanta_consistency",
-    "simulate_quanta",
-    "simulate_quanta_counts",
-    "simulate_token_losses",
-    "tail_mass",
-    "zipf_frequencies",
-]
+__all__ = ["HasPosterior", "QuantaFit", "fit_token_losses", "fit_zipf_counts", "quanta_consistency"]
 
-#: Number of leading terms summed exactly in :math:`Z(\alpha)`; the rest is the midpoint
-#: integral (relative error below 1e-6 for :math:`\alpha \ge 0.05`).
-_EXACT_TERMS = 64
+#: The kinds of data a :class:`QuantaFit` was fitted to.
+DATA_KINDS = ("counts", "token_losses")
 
 
 # ---------------------------------------------------------------------------------------
-# Zipf frequencies and tail masses
+# The result
 # ---------------------------------------------------------------------------------------
-def _check_alpha(alpha: float) -> float:
-    a = float(alpha)
-    if not np.isfinite(a) or a <= 0:
-        raise SpecificationError(
-            f"alpha must be a positive number (the Zipf exponent, p_k ~ k^-(alpha+1)), "
-            f"not {alpha!r}; language models have alpha_N of about 0.05 to 0.5"
-        )
-    return a
-
-
-def _check_n_quanta(n_quanta: int | None) -> int | None:
-    if n_quanta is None:
-        return None
-    if int(n_quanta) != n_quanta or n_quanta < 1:
-        raise SpecificationError(f"n_quanta must be a positive integer or None, not {n_quanta!r}")
-    return int(n_quanta)
-
-
-def zipf_frequencies(alpha: float, n_quanta: int) -> np.ndarray:
-    r"""Use frequencies :math:`p_k = k^{-(\alpha+1)} / \sum_{j \le K} j^{-(\alpha+1)}`.
-
-    Parameters
-    ----------
-    alpha
-        Zipf exponent :math:`\alpha > 0` (the loss exponent :math:`\alpha_N`).
-    n_quanta
-        Number of quanta :math:`K` (truncation).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``p[k - 1]`` for :math:`k = 1, \dots, K`; sums to 1.
-    """
-    a = _check_alpha(alpha)
-    k_max = _check_n_quanta(n_quanta)
-    assert k_max is not None
-    w = np.arange(1, k_max + 1, dtype=float) ** -(a + 1.0)
-    return np.asarray(w / w.sum())
-
-
-def _zeta_partial(a: Any, n_quanta: int | None, ops: Any = np) -> Any:
-    r""":math:`Z(\alpha) = \sum_{k=1}^{K} k^{-(\alpha+1)}` (``ops``: numpy or pytensor)."""
-    m = _EXACT_TERMS if n_quanta is None else min(_EXACT_TERMS, n_quanta)
-    head = (
-        ops.sum(np.arange(1.0, m + 1.0) ** -(a + 1.0))
-        if ops is np
-        else ops.sum(ops.as_tensor_variable(np.arange(1.0, m + 1.0)) ** -(a + 1.0))
-    )
-    if n_quanta is not None and n_quanta <= m:
-        return head
-    rest = (m + 0.5) ** -a
-    if n_quanta is not None:
-        rest = rest - (n_quanta + 0.5) ** -a
-    return head + rest / a
-
-
-def tail_mass(
-    alpha: float | npt.ArrayLike,
-    n_learned: npt.ArrayLike,
-    n_quanta: int | None = None,
-    *,
-    exact: bool = False,
-) -> np.ndarray:
-    r"""Share of samples whose quantum is not among the first :math:`n` learned.
-
-    .. math::
-
-        u(n) = \frac{\sum_{n < k \le K} k^{-(\alpha+1)}}{Z(\alpha)}
-             \approx \frac{(n + \tfrac12)^{-\alpha} - (K + \tfrac12)^{-\alpha}}
-                          {\alpha\, Z(\alpha)}
-
-    The midpoint approximation (default) is smooth in :math:`n` and :math:`\alpha` (as
-    used in :func:`fit_token_losses`); its relative error is about
-    :math:`(\alpha+1)(\alpha+2) / (24 (n + \frac12)^2)`, 0.3% at :math:`n = 10`.
-
-    Parameters
-    ----------
-    alpha
-        Zipf exponent(s), broadcast against ``n_learned``.
-    n_learned
-        Number of learned quanta :math:`n \ge 0`.
-    n_quanta
-        Truncation :math:`K` (``None``: infinitely many quanta).
-    exact
-        Sum the discrete tail exactly (``n`` is floored; needs ``n_quanta``).
-    """
-    a = np.asarray(alpha, dtype=float)
-    if np.any(~np.isfinite(a)) or np.any(a <= 0):
-        raise SpecificationError("alpha must be positive and finite")
-    n = np.asarray(n_learned, dtype=float)
-    if np.any(n < 0):
-        raise SpecificationError("the number of learned quanta must be >= 0")
-    k_max = _check_n_quanta(n_quanta)
-    if exact:
-        if k_max is None or a.ndim:
-            raise SpecificationError("exact=True needs a scalar alpha and a finite n_quanta")
-        p = zipf_frequencies(float(a), k_max)
-        cum = np.concatenate([[0.0], np.cumsum(p)])
-        idx = np.clip(np.floor(n).astype(int), 0, k_max)
-        return np.asarray(np.clip(1.0 - cum[idx], 0.0, 1.0))
-    z = np.vectorize(lambda x: _zeta_partial(x, k_max))(a)
-    top = (n + 0.5) ** -a
-    if k_max is not None:
-        top = top - (k_max + 0.5) ** -a
-    return np.asarray(np.clip(top / (a * z), 0.0, 1.0))
-
-
-def implied_data_exponent(alpha: npt.ArrayLike) -> np.ndarray:
-    r"""The data exponent the quanta model predicts: :math:`\alpha_D = \alpha/(\alpha+1)`."""
-    a = np.asarray(alpha, dtype=float)
-    return np.asarray(a / (a + 1.0))
-
-
-# ---------------------------------------------------------------------------------------
-# Simulator
-# ---------------------------------------------------------------------------------------
-@dataclass
-class QuantaSimulation:
-    r"""Loss curves of the quanta model.
-
-    Attributes
-    ----------
-    per_quantum : pandas.DataFrame
-        One row per tracked quantum and scale: ``axis`` (``"params"`` or ``"tokens"``),
-        ``scale`` (N or D), ``quantum`` (k), ``frequency`` (:math:`p_k`),
-        ``learned`` (0 to 1), ``loss`` (mean loss on the samples that need quantum k:
-        :math:`b(1 - \text{learned})`, a step) and ``contribution``
-        (:math:`p_k \times` ``loss``, its share of the total).
-    total : pandas.DataFrame
-        One row per scale: ``axis``, ``scale``, ``n_learned`` (quanta learned, possibly
-        fractional), ``reducible`` (:math:`\sum_k p_k b (1 - \text{learned}_k)`, over
-        all :math:`K` quanta) and ``loss`` (``irreducible`` + ``reducible``).
-    alpha, n_quanta
-        The Zipf exponent and the number of quanta (``None``: infinitely many).
-    """
-
-    per_quantum: pd.DataFrame
-    total: pd.DataFrame
-    alpha: float
-    n_quanta: int | None
-
-    def slope(
-        self, axis: str = dims.COL_PARAMS, *, n_min: float = 10.0, n_max_share: float = 0.01
-    ) -> float:
-        r"""Log-log slope of the reducible loss against ``axis``.
-
-        Only scales where :math:`n_\mathrm{min} \le n \le` ``n_max_share`` :math:`K` are
-        used (away from the first few quanta and, for a finite :math:`K`, from the
-        truncation). Compare with :math:`-\alpha` (params) and :math:`-\alpha/(\alpha+1)`
-        (tokens).
-        """
-        t = self.total[self.total["axis"] == axis]
-        n_max = np.inf if self.n_quanta is None else n_max_share * self.n_quanta
-        keep = (t["n_learned"] >= n_min) & (t["n_learned"] <= n_max)
-        if keep.sum() < 2:
-            raise SpecificationError(
-                f"fewer than 2 {axis} scales learn between {n_min:g} and {n_max:g} quanta; "
-                f"widen the grid or raise n_quanta"
-            )
-        return loglog_slope(t.loc[keep, "scale"].to_numpy(), t.loc[keep, "reducible"].to_numpy())
-
-
-def loglog_slope(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
-    """Least-squares slope of ``log y`` against ``log x``."""
-    lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
-    return float(np.polyfit(lx, ly, 1)[0])
-
-
-def _learned(log_ratio: np.ndarray, width: float) -> np.ndarray:
-    """Learned share from ``log(scale / threshold)``: a step, or a logistic of ``width``."""
-    if width <= 0:
-        return (log_ratio >= -1e-12).astype(float)
-    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(log_ratio / width, -700, 700))))
-
-
-def simulate_quanta(
-    alpha: float,
-    *,
-    n_quanta: int | None = None,
-    sizes: npt.ArrayLike | None = None,
-    tokens: npt.ArrayLike | None = None,
-    params_per_quantum: float = 1.0,
-    tau: float = 1.0,
-    loss_per_quantum: float = 1.0,
-    irreducible: float = 0.0,
-    width: float = 0.0,
-    track: int | Sequence[int] = 10,
-) -> QuantaSimulation:
-    r"""Per-quantum and total loss curves of the quanta model against N and/or D.
-
-    Against parameters, quantum :math:`k` is learned when :math:`k \le n(N) = N / C`;
-    against data, when :math:`D p_k \ge \tau`. With ``width > 0`` the step is a
-    logistic in log scale, :math:`\sigma(\log(n(N)/k) / w)` or
-    :math:`\sigma(\log(D p_k / \tau) / w)`. The total is
-
-    .. math::
-
-        L = L_\infty + b \sum_{k=1}^{K} p_k\,(1 - \text{learned}_k).
-
-    Parameters
-    ----------
-    alpha
-        Zipf exponent :math:`\alpha > 0`; :math:`p_k \propto k^{-(\alpha+1)}`.
-    n_quanta
-        Number of quanta :math:`K`; ``None`` (default): infinitely many, the quanta far
-        beyond the learned ones entering through their exact tail mass (the pure power
-        law; a finite :math:`K` bends the curve down as :math:`n` approaches :math:`K`).
-    sizes, tokens
-        Parameter counts N and/or token counts D at which to evaluate (at least one).
-    params_per_quantum
-        :math:`C`: parameters needed per quantum.
-    tau
-        :math:`\tau`: samples of a quantum needed to learn it.
-    loss_per_quantum
-        :math:`b`: loss on a sample whose quantum is not learned (0 once learned).
-    irreducible
-        :math:`L_\infty`.
-    width
-        Width of a smooth step in natural-log units (0: a hard step).
-    track
-        Quanta whose own curves go in ``per_quantum``: the first ``track`` quanta or an
-        explicit list of indices (1-based).
-
-    Returns
-    -------
-    QuantaSimulation
-    """
-    a = _check_alpha(alpha)
-    k_max = _check_n_quanta(n_quanta)
-    if sizes is None and tokens is None:
-        raise SpecificationError("give sizes= (parameter counts) and/or tokens= (token counts)")
-    for name, v in (
-        ("params_per_quantum", params_per_quantum),
-        ("tau", tau),
-        ("loss_per_quantum", loss_per_quantum),
-    ):
-        if not float(v) > 0:
-            raise SpecificationError(f"{name} must be positive, not {v!r}")
-    if width < 0:
-        raise SpecificationError(f"width must be >= 0 (0 is a hard step), not {width!r}")
-    axes: list[tuple[str, np.ndarray]] = []
-    if sizes is not None:
-        axes.append((dims.COL_PARAMS, _positive(sizes, "sizes")))
-    if tokens is not None:
-        axes.append((dims.COL_TOKENS, _positive(tokens, "tokens")))
-    z = float(_zeta_partial(a, k_max))
-
-    def n_of(axis: str, x: float) -> float:
-        if axis == dims.COL_PARAMS:
-            return float(x / params_per_quantum)
-        return float((x / (tau * z)) ** (1.0 / (a + 1.0)))
-
-    if k_max is None:
-        # Infinitely many quanta: the first k_explicit are explicit, the rest (never
-        # learned at these scales) enter through their analytic tail mass.
-        # A smooth step still learns quanta up to about n * exp(15 width) (share 3e-7).
-        n_top = max(n_of(ax, float(xs.max())) for ax, xs in axes)
-        margin = 2.0 if width == 0 else float(np.exp(15.0 * width))
-        k_explicit = int(min(max(margin * n_top + 100.0, 1000.0), 20_000_000.0))
-        remainder = (k_explicit + 0.5) ** -a / (a * z)
-    else:
-        k_explicit, remainder = k_max, 0.0
-    tracked = (
-        np.arange(1, min(int(track), k_explicit) + 1)
-        if isinstance(track, (int, np.integer))
-        else np.asarray(sorted({int(t) for t in track}), dtype=int)
-    )
-    if tracked.size and (tracked.min() < 1 or tracked.max() > k_explicit):
-        raise SpecificationError(f"tracked quanta must lie in 1..{k_explicit}")
-    k_all = np.arange(1, k_explicit + 1, dtype=float)
-    p = k_all ** -(a + 1.0) / z
-    log_k = np.log(k_all)
-    b = float(loss_per_quantum)
-    per_rows: list[pd.DataFrame] = []
-    tot_rows: list[dict[str, Any]] = []
-    for axis, scales in axes:
-        for x in scales:
-            n = n_of(axis, float(x))
-            if axis == dims.COL_PARAMS:
-                log_ratio = np.log(n) - log_k
-            else:
-                log_ratio = np.log(x * p / tau)
-            learned = _learned(log_ratio, width)
-            reducible = b * (float(np.sum(p * (1.0 - learned))) + remainder)
-            tot_rows.append(
-                {
-                    "axis": axis,
-                    "scale": float(x),
-                    "n_learned": float(n if k_max is None else min(n, k_max)),
-                    "reducible": reducible,
-                    "loss": irreducible + reducible,
-                }
-            )
-            if tracked.size:
-                lk = learned[tracked - 1]
-                per_rows.append(
-                    pd.DataFrame(
-                        {
-                            "axis": axis,
-                            "scale": float(x),
-                            "quantum": tracked,
-                            "frequency": p[tracked - 1],
-                            "learned": lk,
-                            "loss": b * (1.0 - lk),
-                            "contribution": p[tracked - 1] * b * (1.0 - lk),
-                        }
-                    )
-                )
-    per_quantum = (
-        pd.concat(per_rows, ignore_index=True)
-        if per_rows
-        else pd.DataFrame(
-            columns=["axis", "scale", "quantum", "frequency", "learned", "loss", "contribution"]
-        )
-    )
-    return QuantaSimulation(per_quantum, pd.DataFrame(tot_rows), a, k_max)
-
-
-def _positive(values: npt.ArrayLike, name: str) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(values, dtype=float))
-    if arr.size == 0 or np.any(~np.isfinite(arr)) or np.any(arr <= 0):
-        raise SpecificationError(f"{name} must be positive finite numbers")
-    return np.asarray(np.sort(arr))
-
-
-# ---------------------------------------------------------------------------------------
-# Simulated observations for the Bayesian fits
-# ---------------------------------------------------------------------------------------
-def simulate_quanta_counts(
-    alpha: float, *, n_quanta: int = 1000, n_samples: int = 20_000, seed: int = 0
-) -> pd.DataFrame:
-    r"""How often each quantum is used in ``n_samples`` samples: multinomial Zipf counts.
-
-    Returns a table with ``rank`` (the quantum's true index :math:`k`) and ``count``.
-    """
-    p = zipf_frequencies(alpha, n_quanta)
-    counts = np.random.default_rng(seed).multinomial(int(n_samples), p)
-    return pd.DataFrame({"rank": np.arange(1, n_quanta + 1), "count": counts})
-
-
-def simulate_token_losses(
-    alpha: float,
-    sizes: npt.ArrayLike,
-    *,
-    params_per_quantum: float,
-    n_tokens: int = 1000,
-    n_quanta: int | None = 100_000,
-    learned: tuple[float, float] = (np.log(0.05), 0.8),
-    unlearned: tuple[float, float] = (np.log(3.0), 0.4),
-    shared_tokens: bool = True,
-    seed: int = 0,
-) -> pd.DataFrame:
-    r"""Per-token losses of models of several sizes under the quanta model.
-
-    Every token needs one quantum :math:`k \sim \mathrm{Zipf}(\alpha, K)`. A model of
-    :math:`N` parameters has learned quanta :math:`k \le \lfloor N / C \rfloor`; a
-    learned token's loss is log-normal with ``learned = (mu, sigma)`` (of the log loss),
-    an unlearned one's with ``unlearned``.
-
-    Parameters
-    ----------
-    shared_tokens
-        Score the same ``n_tokens`` tokens with every model (a ``token`` column, as when
-        one evaluation set is scored by every size) or fresh tokens per size.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``token`` (with ``shared_tokens``), ``params``, ``loss`` and the latent
-        ``quantum`` and ``learned`` (truth, not used by the fits).
-    """
-    a = _check_alpha(alpha)
-    ns = _positive(sizes, "sizes")
-    k_max = _check_n_quanta(n_quanta) or 10**7
-    rng = np.random.default_rng(seed)
-    p = zipf_frequencies(a, k_max)
-    frames = []
-    shared = rng.choice(k_max, size=n_tokens, p=p) + 1 if shared_tokens else None
-    # Per-token noise is drawn per (token, size): a token's loss still varies across sizes.
-    for size in ns:
-        k = shared if shared is not None else rng.choice(k_max, size=n_tokens, p=p) + 1
-        is_learned = k <= np.floor(size / params_per_quantum)
-        mu = np.where(is_learned, learned[0], unlearned[0])
-        sd = np.where(is_learned, learned[1], unlearned[1])
-        frame = pd.DataFrame(
-            {
-                dims.COL_PARAMS: size,
-                "loss": np.exp(rng.normal(mu, sd)),
-                "quantum": k,
-                "learned": is_learned,
-            }
-        )
-        if shared_tokens:
-            frame.insert(0, "token", np.arange(n_tokens))
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
-
-
-# ---------------------------------------------------------------------------------------
-# Bayesian fits
-# ---------------------------------------------------------------------------------------
-@dataclass
-class QuantaFit:
+@dataclass(repr=False)
+class QuantaFit(FitResult):
     r"""Posterior of the Zipf exponent :math:`\alpha` from :func:`fit_zipf_counts` or
     :func:`fit_token_losses`.
 
@@ -507,29 +60,51 @@ class QuantaFit:
     ----------
     idata : xarray.DataTree
         Posterior (``alpha``, ``alpha_N``, ``alpha_D`` and the nuisance parameters),
-        ``sample_stats`` and the data in ``constant_data``.
+        ``sample_stats`` and, for counts, the data in ``constant_data``.
     diagnostics : Diagnostics
         Divergences, R-hat and bulk ESS of the sampled parameters.
-    kind : str
-        ``"counts"`` or ``"token_losses"``.
+    data_kind : str
+        What was fitted: ``"counts"`` or ``"token_losses"``.
     likelihood : str
         The likelihood used, in words.
+    sampled : list of str
+        The sampled parameters (whose diagnostics are reported).
+    notes : list of str
+        What the fit decided on the user's behalf (a second, longer run).
+    sampler : dict
+        NUTS settings of the run (:meth:`bayescale.core.sampling.SamplingRun.as_dict`).
     """
 
+    kind = "quanta"
+
     idata: xr.DataTree
-    diagnostics: Diagnostics
-    kind: str
+    diagnostics: Diagnostics | None
+    data_kind: str
     likelihood: str
     sampled: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    sampler: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.data_kind not in DATA_KINDS:
+            raise SpecificationError(
+                f"data_kind must be one of {DATA_KINDS}, not {self.data_kind!r}"
+            )
 
     @property
     def posterior(self) -> xr.Dataset:
+        """The ``posterior`` group as a Dataset."""
         return self.idata["posterior"].dataset
 
     def summary(
-        self, *, ci_prob: float = 0.9, ci_kind: str = "eti", var_names: Sequence[str] | None = None
+        self,
+        *,
+        ci_prob: float = 0.9,
+        ci_kind: str = "eti",
+        var_names: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """ArviZ summary with an explicit interval (default: every scalar parameter)."""
+        """ArviZ summary with an explicit interval (default: every parameter not on the
+        log scale: ``alpha``, ``alpha_N``, ``alpha_D`` and the nuisance parameters)."""
         import arviz as az
 
         names = (
@@ -538,39 +113,66 @@ class QuantaFit:
             else [str(v) for v in self.posterior.data_vars if not str(v).startswith("log_")]
         )
         return az.summary(
-            self.idata, var_names=names, ci_prob=ci_prob, ci_kind=ci_kind, round_to="none"
+            self.idata,
+            var_names=names,
+            ci_prob=check_ci_prob(ci_prob),
+            ci_kind=ci_kind,
+            round_to="none",
         )
 
-    def alpha_interval(self, ci: float = 0.9) -> tuple[float, float]:
-        r"""Equal-tailed ``ci`` interval of :math:`\alpha`."""
-        draws = self.posterior["alpha"].values.ravel()
-        lo, hi = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2])
+    def alpha_interval(self, *, ci_prob: float = 0.9) -> tuple[float, float]:
+        r"""Equal-tailed ``ci_prob`` interval of :math:`\alpha`."""
+        lo, _, hi = quantiles(self.posterior["alpha"].values.ravel(), ci_prob)
         return float(lo), float(hi)
 
-    def exponents(self, ci: float = 0.9) -> pd.DataFrame:
-        r""":math:`\alpha`, :math:`\alpha_N = \alpha` and :math:`\alpha_D = \alpha/(\alpha+1)`
-        with mean, median and equal-tailed ``ci`` intervals."""
-        rows = []
-        for name in ("alpha", "alpha_N", "alpha_D"):
-            d = self.posterior[name].values.ravel()
-            lo, med, hi = np.quantile(d, [(1 - ci) / 2, 0.5, (1 + ci) / 2])
-            rows.append(
-                {
-                    "exponent": name,
-                    "mean": float(d.mean()),
-                    "median": float(med),
-                    "lower": float(lo),
-                    "upper": float(hi),
-                    "ci_prob": ci,
-                }
-            )
-        return pd.DataFrame(rows).set_index("exponent")
+    def exponents(self, *, ci_prob: float = 0.9) -> pd.DataFrame:
+        r""":math:`\alpha`, :math:`\alpha_N = \alpha` and :math:`\alpha_D = \alpha/(\alpha+1)`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``exponent``: ``mean``, ``median``, ``lower``, ``upper``
+            (equal-tailed ``ci_prob`` interval) and ``ci_prob``.
+        """
+        draws = {name: self.posterior[name] for name in ("alpha", "alpha_N", "alpha_D")}
+        table = interval_table(draws, ci_prob=ci_prob)
+        return table.rename(columns={"quantity": "exponent"}).set_index("exponent")
+
+    def title(self) -> str:
+        return f"QuantaFit (quanta): Zipf exponent from {self.data_kind.replace('_', ' ')}"
 
     def __repr__(self) -> str:
         lo, hi = self.alpha_interval()
         return (
-            f"<QuantaFit kind={self.kind!r} alpha 90% [{lo:.3f}, {hi:.3f}] "
+            f"<QuantaFit data_kind={self.data_kind!r} alpha 90% [{lo:.3f}, {hi:.3f}] "
             f"diagnostics: {self.diagnostics}>"
+        )
+
+    def plot(self, path: str | os.PathLike[str] | None = None, *, ci_prob: float = 0.9) -> Figure:
+        """The fitted data with the Zipf fit, and the exponents' posterior
+        (:func:`bayescale.emergence.plots.plot_quanta`)."""
+        from bayescale.emergence.plots import plot_quanta
+
+        return plot_quanta(self, path, ci_prob=ci_prob)
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "data_kind": self.data_kind,
+            "likelihood": self.likelihood,
+            "sampled": list(self.sampled),
+            "sampler": self.sampler,
+        }
+
+    @classmethod
+    def _from_tree(cls, tree: xr.DataTree, state: Mapping[str, Any]) -> Self:
+        sampled = [str(v) for v in state["sampled"]]
+        return cls(
+            idata=tree,
+            diagnostics=check_convergence(tree, var_names=sampled, warn=False),
+            data_kind=str(state["data_kind"]),
+            likelihood=str(state["likelihood"]),
+            sampled=sampled,
+            sampler=dict(state.get("sampler", {})),
         )
 
 
@@ -580,16 +182,21 @@ def _sample(
     draws: int,
     tune: int,
     chains: int,
-    seed: int,
+    seed: int | None,
     nuts_sampler: str,
     target_accept: float,
     progressbar: bool,
+    warn: bool,
+    extend_if_slow: bool,
+    sampler: Sampler | None,
     sampled: list[str],
-    kind: str,
+    data_kind: str,
     likelihood: str,
 ) -> QuantaFit:
-    idata = sample_posterior(
+    notes: list[str] = []
+    idata, run = run_nuts(
         model,
+        check_vars=sampled,
         draws=draws,
         tune=tune,
         chains=chains,
@@ -597,9 +204,20 @@ def _sample(
         nuts_sampler=nuts_sampler,
         target_accept=target_accept,
         progressbar=progressbar,
+        extend_if_slow=extend_if_slow,
+        notes=notes,
+        sampler=sampler,
     )
-    diag = check_convergence(idata, var_names=sampled)
-    return QuantaFit(idata, diag, kind, likelihood, sampled)
+    diag = check_convergence(idata, var_names=sampled, warn=warn)
+    return QuantaFit(
+        idata=idata,
+        diagnostics=diag,
+        data_kind=data_kind,
+        likelihood=likelihood,
+        sampled=sampled,
+        notes=notes,
+        sampler=run.as_dict(),
+    )
 
 
 def _alpha_prior(prior: tuple[float, float]) -> Any:
@@ -620,10 +238,13 @@ def fit_zipf_counts(
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
-    seed: int = 0,
+    seed: int | None = 0,
     nuts_sampler: str = "nutpie",
     target_accept: float = 0.8,
     progressbar: bool = False,
+    warn: bool = True,
+    extend_if_slow: bool = True,
+    sampler: Sampler | None = None,
 ) -> QuantaFit:
     r"""Posterior of the Zipf exponent from how often each quantum is used.
 
@@ -654,6 +275,25 @@ def fit_zipf_counts(
         Ranks of ``counts`` when it is an array (default 1..K).
     prior
         Mean and sd of :math:`\log\alpha`.
+    draws, tune, chains, seed, nuts_sampler, progressbar
+        NUTS settings (:func:`bayescale.core.sampling.run_nuts`, with its retry policy;
+        ``seed`` 0 by default, ``None`` for a fresh one).
+    target_accept
+        0.8 (NUTS's default): the posterior is one-dimensional and nearly
+        Gaussian in :math:`\log\alpha` (the simulated recovery test converges without
+        divergences).
+    warn
+        Warn (:class:`~bayescale.core.errors.ConvergenceWarning`) when the diagnostics fail.
+    extend_if_slow
+        When R-hat or bulk ESS fall short without divergences, sample once more with
+        twice ``tune`` and ``draws``; noted in ``fit.notes``.
+    sampler
+        Draws instead of NUTS (a :class:`bayescale.core.sampling.Sampler`; tests pass
+        prior draws).
+
+    Returns
+    -------
+    QuantaFit
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -676,8 +316,11 @@ def fit_zipf_counts(
         nuts_sampler=nuts_sampler,
         target_accept=target_accept,
         progressbar=progressbar,
+        warn=warn,
+        extend_if_slow=extend_if_slow,
+        sampler=sampler,
         sampled=["log_alpha"],
-        kind="counts",
+        data_kind="counts",
         likelihood="multinomial Zipf over the given ranks",
     )
 
@@ -723,7 +366,7 @@ def _log_tail_pt(alpha: Any, n: Any, n_quanta: int | None) -> Any:
     top = (n + 0.5) ** -alpha
     if n_quanta is not None:
         top = top - (n_quanta + 0.5) ** -alpha
-    z = _zeta_partial(alpha, n_quanta, ops=pt)
+    z = zeta_partial(alpha, n_quanta, ops=pt)
     u = top / (alpha * z)
     return pt.log(pt.clip(u, 1e-300, 1.0))
 
@@ -737,10 +380,13 @@ def fit_token_losses(
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
-    seed: int = 0,
+    seed: int | None = 0,
     nuts_sampler: str = "nutpie",
     target_accept: float = 0.8,
     progressbar: bool = False,
+    warn: bool = True,
+    extend_if_slow: bool = True,
+    sampler: Sampler | None = None,
 ) -> QuantaFit:
     r"""Posterior of the Zipf exponent from per-token losses of several model sizes.
 
@@ -786,12 +432,31 @@ def fit_token_losses(
     share_prior
         Mean and sd of :math:`\operatorname{logit} u_\mathrm{ref}`, the unlearned share
         at the geometric-mean size.
+    draws, tune, chains, seed, nuts_sampler, progressbar
+        NUTS settings (:func:`bayescale.core.sampling.run_nuts`, with its retry policy;
+        ``seed`` 0 by default, ``None`` for a fresh one).
+    target_accept
+        0.8 (NUTS's default): sampling the unlearned share at the reference size
+        instead of :math:`n_\mathrm{ref}` removes the :math:`(\alpha, \log n_\mathrm{ref})`
+        ridge, and the simulated recovery test converges without divergences.
+    warn
+        Warn (:class:`~bayescale.core.errors.ConvergenceWarning`) when the diagnostics fail.
+    extend_if_slow
+        When R-hat or bulk ESS fall short without divergences, sample once more with
+        twice ``tune`` and ``draws``; noted in ``fit.notes``.
+    sampler
+        Draws instead of NUTS (a :class:`bayescale.core.sampling.Sampler`; tests pass
+        prior draws).
+
+    Returns
+    -------
+    QuantaFit
     """
     import pymc as pm
     import pytensor.tensor as pt
 
     sizes, loss, token = _validate_token_losses(data)
-    k_max = _check_n_quanta(n_quanta)
+    k_max = check_n_quanta(n_quanta)
     log_sizes = np.log(sizes)
     centre = float(log_sizes.mean())
     log_loss = np.log(loss)
@@ -805,7 +470,7 @@ def fit_token_losses(
         # u_ref = n_ref^-alpha / (alpha Z), (alpha, u_ref) are nearly orthogonal.
         logit_u_ref = pm.Normal("logit_u_ref", mu=share_prior[0], sigma=share_prior[1])
         u_ref = pt.sigmoid(logit_u_ref)
-        z = _zeta_partial(alpha, k_max, ops=pt)
+        z = zeta_partial(alpha, k_max, ops=pt)
         floor = 0.0 if k_max is None else (k_max + 0.5) ** -alpha
         n_ref = pt.maximum((u_ref * alpha * z + floor) ** (-1.0 / alpha) - 0.5, 1e-3)
         n = pm.Deterministic("n_learned", n_ref * np.exp(log_sizes - centre), dims="size")
@@ -862,8 +527,11 @@ def fit_token_losses(
         nuts_sampler=nuts_sampler,
         target_accept=target_accept,
         progressbar=progressbar,
+        warn=warn,
+        extend_if_slow=extend_if_slow,
+        sampler=sampler,
         sampled=sampled,
-        kind="token_losses",
+        data_kind="token_losses",
         likelihood=likelihood,
     )
 
@@ -960,7 +628,7 @@ def _resolve_posterior(fit: Any) -> tuple[xr.Dataset, str]:
 def quanta_consistency(
     fit: ScalingFit | HasPosterior | str | os.PathLike[str] | xr.DataTree | xr.Dataset,
     *,
-    ci: float = 0.9,
+    ci_prob: float = 0.9,
     tolerance: float = 0.02,
 ) -> pd.DataFrame:
     r"""Does a Chinchilla fit obey the quanta model's :math:`\beta = \alpha/(\alpha+1)`?
@@ -982,7 +650,7 @@ def quanta_consistency(
         A :class:`~bayescale.scaling.fitting.ScalingFit`, a saved fit (``.nc`` or a folder with
         ``fit.nc``), a reference name (``"gadre2024_chinchilla"``), or a posterior
         DataTree/Dataset with ``alpha`` and ``beta``.
-    ci
+    ci_prob
         Probability of the equal-tailed intervals.
     tolerance
         Half-width of "agreement": the table reports :math:`P(|\Delta| < \text{tol})`.
@@ -996,10 +664,9 @@ def quanta_consistency(
         (:math:`P(|\Delta| < \text{tol})`), ``p_beta_above`` (:math:`P(\Delta > 0)`),
         ``alpha_from_beta`` (median of :math:`\beta/(1-\beta)`, the Zipf exponent the
         data exponent implies; NaN where :math:`\beta \ge 1`) and ``verdict``.
-        ``attrs`` hold ``ci``, ``tolerance`` and ``source``.
+        ``attrs`` hold ``ci_prob``, ``tolerance`` and ``source``.
     """
-    if not 0 < ci < 1:
-        raise SpecificationError(f"ci must be in (0, 1), not {ci!r}")
+    p = check_ci_prob(ci_prob)
     if not tolerance > 0:
         raise SpecificationError(f"tolerance must be positive, not {tolerance!r}")
     post, source = _resolve_posterior(fit)
@@ -1037,7 +704,6 @@ def quanta_consistency(
         )
         if a_pop is not None and b_pop is not None:
             units.append(("population", a_pop, b_pop))
-    lo_q, hi_q = (1 - ci) / 2, (1 + ci) / 2
     rows = []
     for name, a_draws, b_draws in units:
         a, b = np.asarray(a_draws, dtype=float), np.asarray(b_draws, dtype=float)
@@ -1047,10 +713,10 @@ def quanta_consistency(
         diff = b - pred
         with np.errstate(divide="ignore", invalid="ignore"):
             from_beta = np.where(b < 1, b / (1 - b), np.nan)
-        d_lo, d_med, d_hi = np.quantile(diff, [lo_q, 0.5, hi_q])
+        d_lo, d_med, d_hi = quantiles(diff, p)
         row: dict[str, Any] = {"family": name}
         for label, v in (("alpha", a), ("beta", b), ("beta_predicted", pred)):
-            q = np.quantile(v, [lo_q, 0.5, hi_q])
+            q = quantiles(v, p)
             row[label] = float(q[1])
             row[f"{label}_lower"] = float(q[0])
             row[f"{label}_upper"] = float(q[2])
@@ -1075,5 +741,5 @@ def quanta_consistency(
         )
         rows.append(row)
     table = pd.DataFrame(rows).set_index("family")
-    table.attrs.update({"ci": ci, "tolerance": tolerance, "source": source})
+    table.attrs.update({"ci_prob": p, "tolerance": tolerance, "source": source})
     return table

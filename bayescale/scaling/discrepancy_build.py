@@ -308,6 +308,8 @@ def build(
     fit = fit_discrepancy(table, seed=seed, **fit_kwargs)
     folder = Path(out_dir or models_dir()) / DISCREPANCY_REFERENCE
     folder.mkdir(parents=True, exist_ok=True)
+    if "log_likelihood" in fit.idata.children:  # 446 x 4000 numbers, redrawn on demand
+        del fit.idata["log_likelihood"]
     fit.save(folder / "fit.nc")
     table.to_csv(folder / "cases.csv", index=False)
     fit.summary(ci_prob=0.9).to_csv(folder / "summary.csv")

@@ -1,29 +1,23 @@
-"""``bayescale emergence fit``: options, output and errors, with PyMC's mocked sampling."""
+"""``bayescale emergence fit``: options, output, saved fits and errors, with prior draws."""
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import pytest
-from pymc.testing import mock_sample_setup_and_teardown
 
+import bayescale
+from bayescale.cli.emergence import out_paths
 from bayescale.cli.main import main
-from bayescale.core.errors import ConvergenceWarning
-
-
-@pytest.fixture
-def mocked():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.filterwarnings("ignore", message="Numba will use object mode")
-        yield from mock_sample_setup_and_teardown()
+from bayescale.emergence import SandwichFit, SigmoidFit
+from tests.emergence.simulate import simulated_table
 
 
 def test_fit_prints_the_threshold_of_both_models_and_loo(
-    mocked: None, capsys: pytest.CaptureFixture[str]
+    mock_pymc_sample: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    out = tmp_path / "hindu.nc"
     code = main(
         [
             "emergence",
@@ -36,6 +30,8 @@ def test_fit_prints_the_threshold_of_both_models_and_loo(
             "60",
             "--chains",
             "2",
+            "--out",
+            str(out),
             "--json",
         ]
     )
@@ -43,29 +39,86 @@ def test_fit_prints_the_threshold_of_both_models_and_loo(
     record = json.loads(capsys.readouterr().out)
     assert record["task"] == "hindu_knowledge"
     assert record["log10_cutoff"] == pytest.approx(22.0)
-    for name in ("sandwich", "sigmoid"):
+    for name, cls in (("sandwich", SandwichFit), ("sigmoid", SigmoidFit)):
         assert len(record[name]["threshold_log10"]) == 3  # median, lower, upper
         assert 0 <= record[name]["p_emergent"] <= 1
+        saved = tmp_path / f"hindu-{name}.nc"
+        assert record[name]["saved"] == str(saved)
+        fit = bayescale.load(saved)
+        assert type(fit) is cls
+        th = fit.threshold(ci_prob=0.9).loc["hindu_knowledge"]
+        assert th["log10_threshold"] == pytest.approx(record[name]["threshold_log10"][0])
+    assert not out.exists()
     assert set(record["loo"]) == {"sandwich", "sigmoid"}
 
 
-def test_fit_text_and_plot(
-    mocked: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_fit_text_plot_and_out(
+    mock_pymc_sample: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    png = tmp_path / "arc.png"
+    png, nc = tmp_path / "arc.png", tmp_path / "arc.nc"
     code = main(
-        ["emergence", "fit", "--task", "arc", "--draws", "60", "--chains", "2", "--plot", str(png)]
+        [
+            "emergence",
+            "fit",
+            "--task",
+            "arc",
+            "--draws",
+            "60",
+            "--chains",
+            "2",
+            "--plot",
+            str(png),
+            "--out",
+            str(nc),
+        ]
     )
     assert code == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "emergence threshold (easy slice turns)" in out and "90% interval" in out
-    assert "P(emergent)" in out and "diagnostics" in out
+    assert "P(emergent)" in out and "diagnostics" in out and f"saved to {nc}" in out
     assert png.stat().st_size > 10_000
+    assert type(bayescale.load(nc)) is SandwichFit
 
 
-def test_errors_are_clean(capsys: pytest.CaptureFixture[str]) -> None:
+def test_fit_reads_a_users_slice_table(
+    mock_pymc_sample: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = simulated_table()
+    csv = tmp_path / "slices.csv"
+    table.to_csv(csv, index=False)
+    args = ["emergence", "fit", str(csv), "--task", "sim", "--cutoff", "1e23", "--draws", "60"]
+    assert main([*args, "--chains", "2", "--method", "sigmoid"]) == 2
+    assert "--chance" in capsys.readouterr().err
+    code = main([*args, "--chains", "2", "--method", "both", "--chance", "0.25", "--json"])
+    assert code == 0, capsys.readouterr().err
+    record = json.loads(capsys.readouterr().out)
+    assert record["task"] == "sim" and record["log10_cutoff"] == pytest.approx(23.0)
+    n_held = int((table.loc[table["slice"] == -1, "compute"] >= 1e23).sum())
+    assert record["sandwich"]["held_out_models"] == n_held
+    assert record["sigmoid"]["held_out_models"] == n_held
+    assert set(record["loo"]) == {"sandwich", "sigmoid"}
+    bad = table.copy()
+    bad.loc[3, "compute"] = -1.0
+    bad.to_csv(csv, index=False)
+    assert main([*args, "--chains", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "compute" in err and "line" in err
+
+
+def test_out_paths_of_both_models() -> None:
+    assert out_paths("fit.nc", "sigmoid") == {"sigmoid": Path("fit.nc")}
+    assert out_paths("runs/fit.nc", "both") == {
+        "sandwich": Path("runs/fit-sandwich.nc"),
+        "sigmoid": Path("runs/fit-sigmoid.nc"),
+    }
+    assert out_paths("fit", "both")["sigmoid"] == Path("fit-sigmoid.nc")
+
+
+def test_errors_are_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["emergence", "fit", "--task", "nope"]) == 2
     assert "no default cut-off" in capsys.readouterr().err
     assert main(["emergence", "fit", "--task", "nope", "--cutoff", "1e22"]) == 2
     err = capsys.readouterr().err
     assert "task 'nope' is not in the data" in err and "mmlu" in err
+    assert main(["emergence", "fit", "--task", "mmlu", "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err

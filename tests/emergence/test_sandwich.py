@@ -6,99 +6,46 @@ import dataclasses
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
 from bayescale.core.errors import DataError, SpecificationError
-from bayescale.emergence.sandwich import (
-    _ACCURACY_DRIFT,
-    _EXTRAPOLATION_SD,
-    WU_LO_EMERGENT,
-    SandwichFit,
-    _difficulty_basis,
-    _groups,
-    _merge_degenerate,
-    fit_sandwich,
-    load_wu_lo_slices,
+from bayescale.emergence.sandwich import SandwichFit, fit_sandwich
+from bayescale.emergence.sandwich_model import (
+    ACCURACY_DRIFT,
+    EXTRAPOLATION_SD,
+    difficulty_basis,
+    easy_hard_slices,
+    merge_degenerate_slices,
 )
-
-
-def simulated_table(n_models: int = 40, seed: int = 3, saturated: bool = False) -> pd.DataFrame:
-    """A task with an inverted-U easy slice turning at log10 C = 22.5 and a U hard slice.
-
-    ``saturated`` adds a seventh, hardest slice that every model scores 1.000 (as on
-    hellaswag), which the fit must merge with its neighbour.
-    """
-    rng = np.random.default_rng(seed)
-    log_c = np.sort(rng.uniform(20.0, 24.0, n_models))
-    n_slices = 6
-    difficulty = np.linspace(0.0, 1.0, n_slices)
-    t = log_c[:, None] - 22.5
-    easy_shape = 0.5 - 0.12 * t**2  # rises to a peak at 22.5, then falls
-    hard_shape = 0.8 - 0.08 * (t + 1.5)  # improves steadily
-    briers = (1 - difficulty) * easy_shape + difficulty * hard_shape
-    # a model-level offset shared by the slices (as in the real data) plus slice noise
-    shared = rng.normal(0, 0.02, (n_models, 1))
-    briers = np.clip(briers + shared + rng.normal(0, 0.01, briers.shape), 0.0, 1.0)
-    overall = briers.mean(axis=1)
-    if saturated:
-        briers = np.column_stack([briers, np.ones(n_models)])
-        n_slices += 1
-    acc = 0.25 + 1.2 * (0.55 - overall) + rng.normal(0, 0.01, n_models)
-    rows = []
-    for i in range(n_models):
-        base = {"task": "sim", "model": f"m{i:02d}", "family": "f", "compute": 10 ** log_c[i]}
-        for s in range(n_slices):
-            rows.append(
-                {
-                    **base,
-                    "slice": s,
-                    "n_slices": n_slices,
-                    "slice_label": f"s{s}",
-                    "metric": "brier",
-                    "value": briers[i, s],
-                    "n_questions": 100.0,
-                }
-            )
-        rows.append(
-            {
-                **base,
-                "slice": -1,
-                "n_slices": n_slices,
-                "slice_label": "overall",
-                "metric": "acc",
-                "value": acc[i],
-                "n_questions": 600.0,
-            }
-        )
-    return pd.DataFrame(rows)
+from bayescale.emergence.wu_lo import WU_LO_EMERGENT, load_wu_lo_slices
+from tests.emergence.simulate import simulated_table
 
 
 # -- fast checks (no sampling) -------------------------------------------------------------
 def test_groups_take_thirds_of_the_questions() -> None:
-    easy, hard = _groups(np.full(10, 0.1), 1 / 3)
+    easy, hard = easy_hard_slices(np.full(10, 0.1), 1 / 3)
     assert easy.tolist() == [0, 1, 2]
     assert hard.tolist() == [7, 8, 9]
 
 
 def test_difficulty_basis_leaves_room_for_slice_scatter() -> None:
-    basis = _difficulty_basis(np.full(10, 0.1))
+    basis = difficulty_basis(np.full(10, 0.1))
     assert basis.shape == (10, 3)  # constant, linear, quadratic in difficulty
     np.testing.assert_allclose(basis[:, 0], 1.0)
     assert np.all(np.diff(basis[:, 1]) > 0)  # easy -> hard
     # with 3 slices a full-rank factor part would be confounded with the slices' own sds
-    assert _difficulty_basis(np.full(3, 1 / 3)).shape == (3, 2)
+    assert difficulty_basis(np.full(3, 1 / 3)).shape == (3, 2)
 
 
 def test_degenerate_slices_are_merged_with_a_note() -> None:
     rng = np.random.default_rng(0)
     low, mid, high = rng.uniform(0, 0.3, 20), rng.uniform(0.3, 0.6, 20), rng.uniform(0.5, 0.9, 20)
     b = np.column_stack([np.zeros(20), low, mid, np.ones(20), high])
-    groups, notes = _merge_degenerate(b, np.full(5, 0.2), 0.01)
+    groups, notes = merge_degenerate_slices(b, np.full(5, 0.2), 0.01)
     assert groups == [[0, 1], [2], [3, 4]]
     assert len(notes) == 2 and all("merged" in n for n in notes)
-    assert _merge_degenerate(b, np.full(5, 0.2), 0.0)[0] == [[j] for j in range(5)]
+    assert merge_degenerate_slices(b, np.full(5, 0.2), 0.0)[0] == [[j] for j in range(5)]
 
 
 def test_missing_columns_and_tasks_are_data_errors() -> None:
@@ -170,7 +117,7 @@ def test_saturated_slice_is_merged_loudly(fit: SandwichFit) -> None:
     assert fit.slice_groups[-1] == [5, 6]
     assert len(fit.weights) == 6 and np.isclose(fit.weights.sum(), 1.0)
     assert any("merged" in m for m in fit.caught)  # type: ignore[attr-defined]
-    assert "merged" in fit.summary()
+    assert "merged" in str(fit)
     # merging keeps the overall (question-weighted) Brier score
     assert fit.data["brier"].sizes["slice"] == 6
 
@@ -188,7 +135,7 @@ def test_loo_interface(fit: SandwichFit) -> None:
     assert {"posterior", "sample_stats", "log_likelihood", "observed_data"} <= set(
         fit.idata.children
     )
-    assert fit.metric == "acc" and fit.spec.space == "linear"
+    assert fit.observation_info() == {"metric": "accuracy", "space": "linear", "task": "sim"}
 
 
 @pytest.mark.nuts
@@ -217,39 +164,44 @@ def test_pointwise_log_likelihood_is_the_logit_normal_density_of_accuracy(
 def test_converges_and_finds_the_turn(fit: SandwichFit) -> None:
     assert fit.diagnostics.divergences == 0
     assert fit.diagnostics.max_rhat <= 1.02
-    th = fit.threshold(0.9)
+    th = fit.threshold(ci_prob=0.9).loc["sim"]
     assert th["p_turn"] > 0.8
-    assert th["lower"] <= 22.5 + 0.3 and th["upper"] >= 22.5 - 0.3
-    assert fit.p_emergent() > 0.5
-    em = fit.emergence()
+    assert th["log10_lower"] <= 22.5 + 0.3 and th["log10_upper"] >= 22.5 - 0.3
+    assert fit.p_emergent()["sim"] > 0.5
+    em = fit.emergence().loc["sim"]
     assert em["p_emergent"] <= em["p_offset"] <= em["p_turn"]
+
+
+def quantity(fc, name: str):  # type: ignore[no-untyped-def]
+    """The rows of one quantity of a forecast table, in compute order."""
+    return fc[fc["quantity"] == name].reset_index(drop=True)
 
 
 @pytest.mark.nuts
 def test_forecast_and_held_out(fit: SandwichFit) -> None:
-    fc = fit.forecast([1e22, 1e23], ci=0.9)
-    assert set(fc["quantity"]) >= {"acc", "brier", "slice_0"}
-    row = fc[fc["quantity"] == "acc"]
-    assert (row["pred_lower"] <= row["lower"]).all() and (row["upper"] <= row["pred_upper"]).all()
-    check = fit.held_out_check(0.9)
+    fc = fit.forecast([1e22, 1e23], ci_prob=0.9)
+    assert set(fc["quantity"]) >= {"accuracy", "new_model_accuracy", "brier", "slice_0"}
+    curve, new = quantity(fc, "accuracy"), quantity(fc, "new_model_accuracy")
+    assert (new["lower"] <= curve["lower"]).all() and (curve["upper"] <= new["upper"]).all()
+    check = fit.held_out_check(ci_prob=0.9)
     assert len(check) == int(fit.data["held_out"].sum())
     with pytest.raises(SpecificationError):
-        fit.forecast([1e22], ci=1.5)
+        fit.forecast([1e22], ci_prob=1.5)
 
 
 @pytest.mark.nuts
 def test_accuracy_bands_are_bounded_and_widen_past_the_cutoff(fit: SandwichFit) -> None:
     far = 10.0 ** np.array([22.0, 23.5, 24.0, 26.0])  # fitted up to 10^22.9
-    acc = fit.forecast(far, ci=0.9).query("quantity == 'acc'")
-    assert (acc[["pred_lower", "lower", "median", "upper", "pred_upper"]] >= 0).all().all()
-    assert (acc[["pred_lower", "lower", "median", "upper", "pred_upper"]] <= 1).all().all()
-    brier = fit.forecast(far, ci=0.9).query("quantity == 'brier'")
+    fc = fit.forecast(far, ci_prob=0.9)
+    acc = fc[fc["quantity"].isin(["accuracy", "new_model_accuracy"])]
+    assert (acc[["lower", "median", "upper"]] >= 0).all().all()
+    assert (acc[["lower", "median", "upper"]] <= 1).all().all()
+    brier = quantity(fc, "brier")
     width = (brier["upper"] - brier["lower"]).to_numpy()
     assert width[2] > width[1] > width[0]
     # the extrapolation term only acts past the fitted range
     narrow = dataclasses.replace(fit, extrapolation_sd=0.0, accuracy_drift=0.0)
-    narrow = narrow.forecast(far, ci=0.9)
-    narrow_b = narrow.query("quantity == 'brier'")
+    narrow_b = quantity(narrow.forecast(far, ci_prob=0.9), "brier")
     assert np.isclose(narrow_b["median"].iloc[0], brier["median"].iloc[0], atol=0.01)
     assert (narrow_b["upper"] - narrow_b["lower"]).iloc[2] < width[2]
 
@@ -259,7 +211,7 @@ def test_calibrated_defaults_are_the_documented_estimates() -> None:
     import inspect
     from pathlib import Path
 
-    assert (_EXTRAPOLATION_SD, _ACCURACY_DRIFT) == (10.0, 0.25)
+    assert (EXTRAPOLATION_SD, ACCURACY_DRIFT) == (10.0, 0.25)
     params = inspect.signature(fit_sandwich).parameters
     assert params["extrapolation_sd"].default == 10.0
     assert params["accuracy_drift"].default == 0.25
@@ -276,22 +228,22 @@ def test_calibrated_accuracy_bands_widen_with_the_distance_past_the_cutoff(
     inside = 10.0 ** np.array([21.0, 22.0])
     far = 10.0 ** np.array([23.2, 23.6, 24.5])  # fitted up to 10^22.9
     grid = np.concatenate([inside, far])
-    acc = fit.forecast(grid, ci=0.9).query("quantity == 'acc'")
-    width = (acc["pred_upper"] - acc["pred_lower"]).to_numpy()
+    acc = quantity(fit.forecast(grid, ci_prob=0.9), "new_model_accuracy")
+    width = (acc["upper"] - acc["lower"]).to_numpy()
     assert width[4] > width[3] > width[2] > width[1]
     # inside the fitted range the calibrated terms do nothing
     off = dataclasses.replace(fit, extrapolation_sd=0.0, accuracy_drift=0.0)
-    acc0 = off.forecast(grid, ci=0.9).query("quantity == 'acc'")
-    width0 = (acc0["pred_upper"] - acc0["pred_lower"]).to_numpy()
+    acc0 = quantity(off.forecast(grid, ci_prob=0.9), "new_model_accuracy")
+    width0 = (acc0["upper"] - acc0["lower"]).to_numpy()
     np.testing.assert_allclose(width[:2], width0[:2], atol=0.02)
     assert (width[2:] > width0[2:]).all()
     # the accuracy drift alone widens the accuracy bands, not the Brier bands
     drift = dataclasses.replace(fit, extrapolation_sd=0.0)
-    fc = drift.forecast(far, ci=0.9)
-    a = fc.query("quantity == 'acc'")
-    b = fc.query("quantity == 'brier'")
-    b0 = off.forecast(far, ci=0.9).query("quantity == 'brier'")
-    assert ((a["pred_upper"] - a["pred_lower"]).to_numpy() > width0[2:]).all()
+    fc = drift.forecast(far, ci_prob=0.9)
+    a = quantity(fc, "new_model_accuracy")
+    b = quantity(fc, "brier")
+    b0 = quantity(off.forecast(far, ci_prob=0.9), "brier")
+    assert ((a["upper"] - a["lower"]).to_numpy() > width0[2:]).all()
     np.testing.assert_allclose(b["upper"].to_numpy(), b0["upper"].to_numpy())
 
 
@@ -323,13 +275,13 @@ def test_plot(fit: SandwichFit, tmp_path) -> None:  # type: ignore[no-untyped-de
     fig = fit.plot(tmp_path / "sandwich.png")
     assert isinstance(fig, Figure)
     assert (tmp_path / "sandwich.png").stat().st_size > 0
-    assert "threshold" in fit.summary()
+    assert "threshold" in fit.report()
 
 
 # -- one real NUTS fit on Wu & Lo's data (a control task) ------------------------------------
 @pytest.fixture(scope="module")
 def real_fit() -> SandwichFit:
-    from bayescale.emergence.slicing import WU_LO_FILTERED_MODELS, WU_LO_THRESHOLD
+    from bayescale.emergence.wu_lo import WU_LO_FILTERED_MODELS, WU_LO_THRESHOLD
 
     try:
         table = load_wu_lo_slices(["hellaswag"], exclude_models=WU_LO_FILTERED_MODELS)
@@ -354,8 +306,8 @@ def test_real_control_task_converges_and_is_not_emergent(real_fit: SandwichFit) 
     assert diag.divergences == 0
     assert diag.max_rhat <= 1.01
     assert diag.min_ess_bulk >= 400
-    assert real_fit.p_emergent() <= 0.02
-    check = real_fit.held_out_check(0.9)
+    assert real_fit.p_emergent()["hellaswag"] <= 0.02
+    check = real_fit.held_out_check(ci_prob=0.9)
     assert len(check) == 3
-    assert ((check["acc_lower"] >= 0) & (check["acc_upper"] <= 1)).all()
-    assert (check["acc_median"] - check["acc"]).abs().mean() < 0.1
+    assert ((check["pred_lower"] >= 0) & (check["pred_upper"] <= 1)).all()
+    assert (check["median"] - check["value"]).abs().mean() < 0.1

@@ -16,49 +16,12 @@ import xarray as xr
 
 from bayescale.core.diagnostics import Diagnostics
 from bayescale.core.errors import DataError, SpecificationError
-from bayescale.emergence.sigmoid import (
-    COMPUTE_DRIFT,
-    OBSSCALING_EMERGENT,
-    WU_LO_CHANCE,
-    SigmoidFit,
-    emergence_table,
-    fit_sigmoid,
-    load_obsscaling_emergence,
-    load_wu_lo_emergence,
-    sigmoid_law,
-)
-
-#: Simulated tasks: (log10 C*, width in decades, chance, ceiling, questions).
-TRUTH = {
-    "sharp_mc": (22.4, 0.2, 0.25, 0.8, 1000),
-    "sharp_gen": (22.9, 0.25, 0.0, 0.6, 500),
-    "smooth": (21.8, 0.9, 0.25, 0.85, 2000),
-}
-KAPPA = 300.0
-CUTOFF = 10**23.5
-
-
-def simulate(n_models: int = 40, seed: int = 3) -> pd.DataFrame:
-    """Accuracies drawn from the beta-binomial sigmoid law of :data:`TRUTH`."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for task, (lt, w, c, h, n) in TRUTH.items():
-        log_c = np.sort(rng.uniform(20.0, 24.2, n_models))
-        p = sigmoid_law(10**log_c, lt, w, c, h)
-        own = rng.beta(p * KAPPA, (1 - p) * KAPPA)
-        k = rng.binomial(n, own)
-        for i, (lc, ki) in enumerate(zip(log_c, k, strict=True)):
-            rows.append(
-                {
-                    "task": task,
-                    "model": f"m{i:02d}",
-                    "compute": 10**lc,
-                    "value": ki / n,
-                    "n_questions": n,
-                    "chance": c,
-                }
-            )
-    return pd.DataFrame(rows)
+from bayescale.emergence.obsscaling import OBSSCALING_EMERGENT, load_obsscaling_emergence
+from bayescale.emergence.sigmoid import COMPUTE_DRIFT, SigmoidFit, fit_sigmoid
+from bayescale.emergence.sigmoid_model import sigmoid_law
+from bayescale.emergence.table import emergence_table
+from bayescale.emergence.wu_lo import WU_LO_CHANCE, load_wu_lo_emergence
+from tests.emergence.simulate import CUTOFF, TRUTH, simulate
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +47,16 @@ def test_law_midpoint_floor_and_ceiling() -> None:
 
 
 # --------------------------------------------------------------------------- NUTS
+def law(fc: pd.DataFrame) -> pd.DataFrame:
+    """The law's rows of a forecast table (quantity "accuracy"), renumbered."""
+    return fc[fc["quantity"] == "accuracy"].reset_index(drop=True)
+
+
+def new_model(fc: pd.DataFrame) -> pd.DataFrame:
+    """A new model's rows of a forecast table (quantity "new_model_accuracy"), renumbered."""
+    return fc[fc["quantity"] == "new_model_accuracy"].reset_index(drop=True)
+
+
 @pytest.mark.nuts
 def test_converges(fit) -> None:
     assert fit.diagnostics.ok, str(fit.diagnostics)
@@ -91,7 +64,7 @@ def test_converges(fit) -> None:
 
 @pytest.mark.nuts
 def test_recovers_known_thresholds(fit) -> None:
-    th = fit.threshold(0.9)
+    th = fit.threshold(ci_prob=0.9)
     for task, (lt, w, _c, _h, _n) in TRUTH.items():
         r = th.loc[task]
         assert r.log10_lower <= lt <= r.log10_upper, (task, r.log10_lower, r.log10_upper)
@@ -153,25 +126,25 @@ def test_emergence_probability(fit) -> None:
 
 @pytest.mark.nuts
 def test_chance_floor_respected(fit) -> None:
-    fc = fit.forecast(np.logspace(12, 27, 40), ci=0.9)
+    fc = fit.forecast(np.logspace(12, 27, 40), ci_prob=0.9)
     for task, (_lt, _w, c, _h, _n) in TRUTH.items():
-        f = fc[fc["task"] == task]
+        f, new = law(fc[fc["task"] == task]), new_model(fc[fc["task"] == task])
         assert (f["lower"] >= c - 1e-9).all()
-        assert (f["pred_lower"] >= 0).all() and (f["pred_upper"] <= 1).all()
+        assert (new["lower"] >= 0).all() and (new["upper"] <= 1).all()
         assert f["median"].iloc[0] == pytest.approx(c, abs=1e-3)
         assert np.all(np.diff(f["median"].to_numpy()) >= -1e-9)
 
 
 @pytest.mark.nuts
 def test_held_out_forecasts(fit, table: pd.DataFrame) -> None:
-    h = fit.held_out_check(0.9)
+    h = fit.held_out_check(ci_prob=0.9)
     assert len(h) == int((table["compute"] >= CUTOFF).sum())
     assert (h["pred_lower"] <= h["pred_median"]).all()
     assert (h["pred_median"] <= h["pred_upper"]).all()
     assert h["covered"].mean() >= 0.6
-    sc = fit.forecast_scores(0.9)
+    sc = fit.forecast_scores(ci_prob=0.9)
     assert set(sc.index) == set(TRUTH)
-    assert "held-out forecasts" in fit.summary()
+    assert "held-out forecasts" in str(fit)
 
 
 @pytest.mark.nuts
@@ -270,11 +243,13 @@ def test_slice_table_overall_rows_accepted(table: pd.DataFrame) -> None:
     np.testing.assert_allclose(np.sort(out["value"]), np.sort(table["value"]))
 
 
-def test_bad_ci_is_an_error() -> None:
-    from bayescale.emergence.sigmoid import _check_ci
-
-    with pytest.raises(SpecificationError, match="ci"):
-        _check_ci(1.5)
+def test_bad_ci_prob_is_an_error() -> None:
+    fit = fake_fit(draws=20)
+    for call in (fit.threshold, fit.held_out_check, fit.forecast_scores):
+        with pytest.raises(SpecificationError, match="ci_prob"):
+            call(ci_prob=1.5)
+    with pytest.raises(SpecificationError, match="ci_prob"):
+        fit.forecast([1e22], ci_prob=0.0)
 
 
 # --------------------------------------------------------------------------- loaders
@@ -359,10 +334,12 @@ def test_drift_leaves_the_fitted_range_alone_and_widens_beyond() -> None:
     lo, hi = fit.fitted_range("late")
     assert (lo, hi) == pytest.approx((20.0, 22.4))
     x = np.array([20.0, 21.0, 22.0, hi, hi + 0.25, hi + 0.5, hi + 1.0, hi + 2.0])
-    on_fc, off_fc = fit.forecast(10**x, task="late"), off.forecast(10**x, task="late")
+    on_all, off_all = fit.forecast(10**x, task="late"), off.forecast(10**x, task="late")
+    on_fc, off_fc = law(on_all), law(off_all)
     inside = x <= hi
     # inside the fitted range: the law's and a new model's bands are exactly unchanged
     pd.testing.assert_frame_equal(on_fc[inside], off_fc[inside])
+    pd.testing.assert_frame_equal(new_model(on_all)[inside], new_model(off_all)[inside])
     np.testing.assert_allclose(fit.beyond("late", 10**x), np.maximum(x - hi, 0), atol=1e-12)
     # beyond it: wider, and the more so the farther (the jump ahead comes sooner or later)
     width_on = (on_fc["upper"] - on_fc["lower"]).to_numpy()[~inside]
@@ -374,26 +351,29 @@ def test_drift_leaves_the_fitted_range_alone_and_widens_beyond() -> None:
     assert np.all(np.diff(on_fc["upper"].to_numpy()) >= 0)
     assert np.all(np.diff(on_fc["lower"].to_numpy()) >= 0)
     assert np.all(
-        on_fc["pred_upper"].to_numpy()[~inside] >= off_fc["pred_upper"].to_numpy()[~inside]
+        new_model(on_all)["upper"].to_numpy()[~inside]
+        >= new_model(off_all)["upper"].to_numpy()[~inside]
     )
     # every draw stays between chance and its ceiling; larger s, wider bands
     assert (on_fc["lower"] >= 0.25 - 1e-12).all() and (on_fc["upper"] <= 0.85 + 1e-12).all()
-    wide = dataclasses.replace(fit, compute_drift=2 * fit.compute_drift).forecast(
-        10 ** x[~inside], task="late"
+    wide = law(
+        dataclasses.replace(fit, compute_drift=2 * fit.compute_drift).forecast(
+            10 ** x[~inside], task="late"
+        )
     )
     assert np.all((wide["upper"] - wide["lower"]).to_numpy()[:3] > width_on[:3])
     # a task on its plateau hardly moves: the drift is in compute, not in accuracy
-    p_on = fit.forecast(10 ** x[~inside], task="plateau")
-    p_off = off.forecast(10 ** x[~inside], task="plateau")
+    p_on = law(fit.forecast(10 ** x[~inside], task="plateau"))
+    p_off = law(off.forecast(10 ** x[~inside], task="plateau"))
     np.testing.assert_allclose(
         p_on["upper"] - p_on["lower"], p_off["upper"] - p_off["lower"], atol=0.02
     )
     # held-out rows carry their distance from the range, coverage can only gain here
-    h_on, h_off = fit.held_out_check(0.9), off.held_out_check(0.9)
+    h_on, h_off = fit.held_out_check(ci_prob=0.9), off.held_out_check(ci_prob=0.9)
     assert (h_on["beyond"] > 0).all()
     assert h_on["covered"].mean() >= h_off["covered"].mean()
-    assert "compute_drift = 1" in fit.summary()
-    assert f"compute_drift = {COMPUTE_DRIFT:g}" in fake_fit(draws=20).summary()
+    assert "compute_drift = 1" in fit.report()
+    assert f"compute_drift = {COMPUTE_DRIFT:g}" in str(fake_fit(draws=20))
 
 
 def test_log_score_is_the_posterior_predictive_density() -> None:
@@ -485,7 +465,7 @@ def test_drift_on_the_real_fit(fit, table: pd.DataFrame) -> None:
     lo, hi = fit.fitted_range(task)
     grid = 10 ** np.linspace(lo, hi, 7)
     pd.testing.assert_frame_equal(fit.forecast(grid, task=task), off.forecast(grid, task=task))
-    h_on, h_off = fit.held_out_check(0.9), off.held_out_check(0.9)
+    h_on, h_off = fit.held_out_check(ci_prob=0.9), off.held_out_check(ci_prob=0.9)
     assert (h_on["beyond"] > 0).all()
     w_on = (h_on["pred_upper"] - h_on["pred_lower"]).mean()
     assert w_on >= (h_off["pred_upper"] - h_off["pred_lower"]).mean()

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayescale import emergence as sl
 from bayescale.core.errors import DataError
-from bayescale.emergence import slicing as sl
+from bayescale.emergence.slice_table import SLICE_COLUMNS
 from tests.helpers import SHARED_DATA
 
 RAW = SHARED_DATA / "wu_lo2024_emergence/data"
@@ -129,7 +130,7 @@ def test_slice_performance_table(sim) -> None:
     frame, _ = sim
     slices = sl.slice_questions(sl.difficulty_scores(frame), n_slices=5)
     table = sl.slice_performance(frame, slices)
-    assert list(table.columns) == list(sl.SLICE_COLUMNS)
+    assert list(table.columns) == list(SLICE_COLUMNS)
     assert set(table["metric"]) == {"brier", "acc"}
     assert len(table) == 2 * 12 * (5 + 1)
     sl.validate_slice_table(table)
@@ -211,7 +212,7 @@ def test_validate_slice_table_errors(wu_lo) -> None:
 
 
 def test_wu_lo_conversion(wu_lo) -> None:
-    assert list(wu_lo.columns) == list(sl.SLICE_COLUMNS)
+    assert list(wu_lo.columns) == list(SLICE_COLUMNS)
     assert sorted(set(wu_lo["task"])) == sorted(sl.WU_LO_TASKS)
     assert len(wu_lo) == 8760  # one row per row of the data set
     assert set(wu_lo["n_slices"]) == {10}
