@@ -171,7 +171,7 @@ def reference_spec(frame: pd.DataFrame, law: str = "chinchilla") -> tuple[Any, A
 
     law_obj = get_law(law)
     ds = validate(frame, inputs=law_obj.inputs)
-    return ds, make_spec(ds, law_obj)
+    return ds, make_spec(ds, law_obj, extrapolation_rate=0.02)  # the 0.1 default it measures
 
 
 def forecast_points(factors: Sequence[float] = FACTORS) -> pd.DataFrame:

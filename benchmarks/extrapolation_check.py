@@ -76,7 +76,7 @@ def figures(frame: pd.DataFrame, out_dir: Path) -> None:
         ax.hist(grp["pit"], bins=np.linspace(0, 1, 11), color=f"C{i}", alpha=0.8)
         ax.axhline(len(grp) / 10, color="0.3", lw=0.8)
         ax.set_title(f"PIT, {method}", fontsize=9)
-        ax.set_xlabel("fraction of draws below the observed loss")
+        ax.set_xlabel("PIT (share of draws below the observed loss)", fontsize=8)
     out_dir.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_dir / "extrapolation_calibration.png", dpi=120)
 

@@ -141,7 +141,7 @@ def _held_out(scores: pd.DataFrame) -> dict[str, Any]:
 
 def cmd_emergence_fit(args: argparse.Namespace, out: TextIO) -> int:
     """``bayescale emergence fit``."""
-    from bayescale.cli.main import _check_writable
+    from bayescale.cli.common import check_writable
     from bayescale.emergence.wu_lo import WU_LO_THRESHOLD
 
     cutoff = args.cutoff if args.cutoff is not None else WU_LO_THRESHOLD.get(args.task)
@@ -160,7 +160,7 @@ def cmd_emergence_fit(args: argparse.Namespace, out: TextIO) -> int:
             )
     paths = out_paths(args.out, args.method) if args.out else {}
     for path in paths.values():
-        _check_writable(path)
+        check_writable(path)
     slices, acc = _tables(args)
     sampler = {"draws": args.draws, "tune": args.tune, "chains": args.chains, "seed": args.seed}
     record: dict[str, Any] = {"task": args.task, "log10_cutoff": float(np.log10(cutoff))}

@@ -25,13 +25,13 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import textwrap
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
+from bayescale.cli.common import check_writable
 from bayescale.core.errors import BayescaleError, SpecificationError
 from bayescale.scaling.report import (
     INPUT_LABELS,
@@ -366,22 +366,6 @@ def _check_sampler(sampler: str) -> None:
         )
 
 
-def _check_writable(path: Path) -> None:
-    """Fail before sampling, not after, when the fit cannot be written."""
-    if path.is_dir():
-        raise SpecificationError(f"--out {str(path)!r} is a directory; give a file name")
-    parent = path.parent.resolve()
-    while not parent.exists():
-        parent = parent.parent
-    try:
-        with tempfile.TemporaryFile(dir=parent):
-            pass
-    except OSError as exc:
-        raise SpecificationError(
-            f"--out {str(path)!r}: cannot write in {str(parent)!r} ({exc.strerror or exc})"
-        ) from None
-
-
 def _data_header(ds: Any, law: Law, source: str) -> list[str]:
     import numpy as np
 
@@ -424,7 +408,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     resolve_pooling(law, pooling, 2)  # unknown keys fail here, before reading data
     _check_sampler(args.sampler)
     out_path = Path(args.out)
-    _check_writable(out_path)
+    check_writable(out_path)
     data: Any = args.data
     if args.min_tokens is not None:
         from bayescale.scaling.checkpoints import drop_early_checkpoints

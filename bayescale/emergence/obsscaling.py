@@ -13,24 +13,9 @@ from collections.abc import Sequence
 import pandas as pd
 
 from bayescale.core.errors import DataError
+from bayescale.emergence.known_tasks import OBSSCALING_EMERGENT
 
 __all__ = ["OBSSCALING_EMERGENT", "load_obsscaling_emergence"]
-
-#: ObsScaling (Ruan et al. 2024) emergent BIG-bench style metrics that are accuracies:
-#: metric -> (chance, number of questions). Arithmetic, word unscrambling and IPA
-#: transliteration are generative (exact match, chance 0); ParsiNLU QA has 4 choices. The
-#: question counts are those that make every shipped value a whole count (IPA: 1003; two
-#: Qwen 72B values are multiples of 1/1000 and are rounded). ``ipa_transliterate_2_bleu`` is
-#: a BLEU score, not an accuracy, and is left out.
-OBSSCALING_EMERGENT: dict[str, tuple[float, int]] = {
-    "arithmetic_2da_2_acc": (0.0, 2000),
-    "arithmetic_2dm_2_acc": (0.0, 2000),
-    "arithmetic_3da_2_acc": (0.0, 2000),
-    "arithmetic_3ds_2_acc": (0.0, 2000),
-    "word_unscrambling_2_exact_match": (0.0, 2000),
-    "ipa_transliterate_2_exact_match": (0.0, 1003),
-    "parsinlu_qa_2_acc": (0.25, 1050),
-}
 
 
 def load_obsscaling_emergence(metrics: Sequence[str] | None = None) -> pd.DataFrame:

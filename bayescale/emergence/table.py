@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.core.errors import DataError, SpecificationError
-from bayescale.emergence.obsscaling import OBSSCALING_EMERGENT
-from bayescale.emergence.wu_lo import WU_LO_CHANCE
+from bayescale.emergence.known_tasks import OBSSCALING_EMERGENT, WU_LO_CHANCE
 
 __all__ = ["KNOWN_CHANCE", "emergence_table"]
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from bayescale.core.errors import DataError
 from bayescale.core.tables import fail_rows
+from bayescale.emergence.known_tasks import WU_LO_CHANCE
 from bayescale.emergence.slice_table import (
     OVERALL_LABEL,
     OVERALL_SLICE,
@@ -86,20 +87,6 @@ WU_LO_FILTERED_MODELS: tuple[str, ...] = (
     "stabilityai/stablelm-2-1_6b",
     "meta-llama/Meta-Llama-3-8B",
 )
-#: Chance accuracy of Wu & Lo's nine multiple-choice tasks (1 / number of choices): BIG-bench
-#: ``arithmetic`` and ``analogical_similarity`` offer 7 choices, ``abstract_narrative_
-#: understanding`` (9 distractors) 10, the others 4 (ARC: 4 for almost all questions).
-WU_LO_CHANCE: dict[str, float] = {
-    "mmlu": 0.25,
-    "arithmetic": 1 / 7,
-    "parsinlu_qa_mc": 0.25,
-    "hindu_knowledge": 0.25,
-    "analogical_similarity": 1 / 7,
-    "conceptual_combinations": 0.25,
-    "hellaswag": 0.25,
-    "arc": 0.25,
-    "abstract_narrative_understanding": 0.1,
-}
 #: Wu & Lo's classification of their nine tasks (``utils.basic_parameter["type"]``):
 #: six "Emergence" tasks and three "No Emergence" controls.
 WU_LO_EMERGENT: dict[str, bool] = {

@@ -64,7 +64,8 @@ STRATEGY = "strategy"
 DEFAULT_STRATEGY = "default"
 #: Dimensions read as posterior draws (all others except model, k, strategy are errors).
 DRAW_DIMS = (*dims.SAMPLE_DIMS, "sample")
-#: Names that moved to :mod:`bayescale.passk.allocation` (still importable from here).
+#: Names that moved to :mod:`bayescale.passk.allocation`:
+#: an old import from here says where they went.
 _MOVED = ("AccuracyAt", "best_allocation", "optimal_model_by_budget")
 
 FlopsSpec = Mapping[str, float] | xr.DataArray | None
@@ -611,10 +612,11 @@ def _draw_observed(ax: Any, observed: pd.DataFrame, cv: Curves, color_of: dict[s
 
 
 def __getattr__(name: str) -> Any:
-    """Budget allocation moved to :mod:`bayescale.passk.allocation`; its names stay
-    importable from here (``from bayescale.passk.compute import best_allocation``)."""
+    """Names that moved to :mod:`bayescale.passk.allocation` say so (they are also exported by
+    :mod:`bayescale.passk`)."""
     if name in _MOVED:
-        from bayescale.passk import allocation
-
-        return getattr(allocation, name)
+        raise AttributeError(
+            f"{name} moved from {__name__} to bayescale.passk.allocation in bayescale 0.2: "
+            "import it from there or from bayescale.passk"
+        )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

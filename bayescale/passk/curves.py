@@ -38,18 +38,40 @@ __all__ = [
 
 
 def population_coverage(
-    a: np.ndarray, b: np.ndarray, pi: np.ndarray | float, k: np.ndarray
+    a: np.ndarray,
+    b: np.ndarray,
+    pi: np.ndarray | float,
+    k: np.ndarray,
+    *,
+    log_shift: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     r"""Expected pass@k of a new problem: :math:`(1-\pi)(1 - B(a, b+k)/B(a, b))`.
 
     ``a``, ``b``, ``pi`` have shape ``S`` (draws), ``k`` shape ``K``; returns ``S + K``.
+
+    With a difficulty shared across models (:mod:`bayescale.passk.shared`) a new problem
+    has :math:`p \sim \mathrm{Beta}(a, b e^{d})` for a random difficulty :math:`d`:
+    ``log_shift`` (``S x Q``, the nodes :math:`d_q`) and ``weights`` (``Q``) give the
+    quadrature :math:`1 - \text{pass@}k/(1-\pi) = \sum_q w_q B(a, b e^{d_q} + k) /
+    B(a, b e^{d_q})`.
     """
-    a = np.asarray(a, dtype=float)[..., None]
-    b = np.asarray(b, dtype=float)[..., None]
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
     pi = np.asarray(pi, dtype=float)[..., None]
     k = np.asarray(k, dtype=float)
-    log_fail = betaln(a, b + k) - betaln(a, b)
-    return (1.0 - pi) * -np.expm1(log_fail)
+    if log_shift is None:
+        log_fail = betaln(a[..., None], b[..., None] + k) - betaln(a[..., None], b[..., None])
+        return (1.0 - pi) * -np.expm1(log_fail)
+    w = np.asarray(weights, dtype=float)
+    bq = b[:, None] * np.exp(np.asarray(log_shift, dtype=float))  # S x Q
+    aq = a[:, None]
+    fail = np.einsum(
+        "sqk,q->sk",
+        np.exp(betaln(aq[..., None], bq[..., None] + k) - betaln(aq, bq)[..., None]),
+        w,
+    )
+    return (1.0 - pi) * (1.0 - np.minimum(fail, 1.0))
 
 
 def loss_prefactor(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -75,10 +97,12 @@ def sample_problem_p(
 ) -> np.ndarray:
     """Draw each observed problem's success probability from its posterior.
 
-    ``n``, ``c`` have shape ``P`` (problems); ``a``, ``b``, ``logit_pi`` shape ``S``
-    (draws). Returns ``S x P`` draws of :math:`p_j`.
+    ``n``, ``c`` have shape ``P`` (problems); ``a``, ``logit_pi`` shape ``S`` (draws);
+    ``b`` shape ``S``, or ``S x P`` (a problem's own :math:`b e^{d_j}`). Returns ``S x P``
+    draws of :math:`p_j`.
     """
-    a2, b2 = np.asarray(a)[:, None], np.asarray(b)[:, None]
+    a2 = np.asarray(a)[:, None]
+    b2 = np.asarray(b) if np.ndim(b) == 2 else np.asarray(b)[:, None]
     p = rng.beta(a2 + c[None, :], b2 + (n - c)[None, :])
     if logit_pi is not None:
         w = _never_weight(n[None, :], a2, b2, np.asarray(logit_pi)[:, None])
@@ -107,12 +131,16 @@ def attempts_for_coverage(
     pi: np.ndarray | float = 0.0,
     *,
     k_max: float = 1e15,
+    log_shift: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     r"""Attempts :math:`k` (real-valued) at which population pass@k reaches ``target``.
 
     Solved per draw by bisection on :math:`\log k` (pass@k increases in :math:`k`);
     :math:`+\infty` where the target exceeds the ceiling :math:`1 - \pi` or needs more
     than ``k_max`` attempts, and 1 where a single attempt already reaches it.
+    ``log_shift`` and ``weights``: a shared problem difficulty, as in
+    :func:`population_coverage`.
     """
     if not 0.0 < target < 1.0:
         raise ValueError(f"target coverage must be in (0, 1), got {target!r}")
@@ -120,8 +148,18 @@ def attempts_for_coverage(
     b = np.asarray(b, dtype=float).ravel()
     pi = np.broadcast_to(np.asarray(pi, dtype=float), a.shape).ravel()
 
-    def cov(log_k: np.ndarray) -> np.ndarray:
-        return (1.0 - pi) * -np.expm1(betaln(a, b + np.exp(log_k)) - betaln(a, b))
+    if log_shift is not None:
+        bq = b[:, None] * np.exp(np.asarray(log_shift, dtype=float).reshape(a.size, -1))
+        w = np.asarray(weights, dtype=float)
+        base = betaln(a[:, None], bq)
+
+        def cov(log_k: np.ndarray) -> np.ndarray:
+            fail = np.exp(betaln(a[:, None], bq + np.exp(log_k)[:, None]) - base) @ w
+            return (1.0 - pi) * (1.0 - np.minimum(fail, 1.0))
+    else:
+
+        def cov(log_k: np.ndarray) -> np.ndarray:
+            return (1.0 - pi) * -np.expm1(betaln(a, b + np.exp(log_k)) - betaln(a, b))
 
     lo = np.zeros_like(a)
     hi = np.full_like(a, np.log(k_max))

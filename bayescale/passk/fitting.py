@@ -56,6 +56,8 @@ def fit(
     trend: bool | None = None,
     model_effects: bool | None = None,
     priors: Mapping[str, tuple[float, float]] | None = None,
+    model: str = "beta",
+    difficulty: str = "normal",
     seed: int = 0,
     draws: int = 1000,
     tune: int = 1000,
@@ -68,7 +70,7 @@ def fit(
     sampler: Sampler | None = None,
     **sampler_kwargs: Any,
 ) -> PassKFit:
-    r"""Fit the hierarchical Beta-binomial model of per-problem success with NUTS.
+    r"""Fit a hierarchical Beta-binomial model of per-problem success with NUTS.
 
     Parameters
     ----------
@@ -87,8 +89,19 @@ def fit(
         Partially pooled model-level deviations from the trend. Default: with three models
         or more.
     priors
-        Overrides of :data:`~bayescale.passk.model.DEFAULT_PRIORS`, e.g.
+        Overrides of :data:`~bayescale.passk.model.DEFAULT_PRIORS` (or, for
+        ``model="shared_difficulty"``, :data:`~bayescale.passk.shared.SHARED_PRIORS`), e.g.
         ``{"mu_a": (np.log(0.5), 0.5)}``.
+    model
+        ``"beta"``: problems exchangeable within each model (:mod:`bayescale.passk.model`).
+        ``"shared_difficulty"``: each problem has a difficulty shared across the models of
+        the fit, crossed with each model's Beta parameters, and the share :math:`\pi` of
+        never-solvable problems is a property of the problem
+        (:mod:`bayescale.passk.shared`). Fit one model family at a time with it.
+    difficulty
+        With ``model="shared_difficulty"``: the distribution of problem difficulties,
+        ``"normal"`` or ``"flexible"`` (sinh-arcsinh: skewness and tail weight learnt from
+        the data, whose uncertainty widens forecasts far beyond the attempts made).
     seed
         Seed of the first NUTS run (a rerun ``i`` uses ``seed + i``).
     draws, tune, chains, nuts_sampler, progressbar
@@ -123,12 +136,14 @@ def fit(
         trend=trend,
         model_effects=model_effects,
         priors=dict(priors) if priors else None,
+        model=model,
+        difficulty=difficulty,
     )
-    model = build_passk_model(ds, spec)
+    pm_model = build_passk_model(ds, spec)
     nuts = dict(sampler_kwargs.pop("nuts", None) or {})
     cores = sampler_kwargs.pop("cores", None)
     idata, run = run_nuts(
-        model,
+        pm_model,
         check_vars=spec.sampled_names(),
         draws=draws,
         tune=tune,
@@ -140,16 +155,46 @@ def fit(
         nuts=nuts,
         cores=cores,
         extend_if_slow=extend_if_slow,
-        log_likelihood=[dims.OBSERVED],
+        log_likelihood=None if spec.shared else [dims.OBSERVED],
         sampler=sampler,
         notes=spec.notes,
+        key=_structure_key(ds, spec) if spec.shared else None,
         **sampler_kwargs,
     )
-    result = PassKFit(idata, spec, ds, sampler=run.as_dict(), model=model)
+    result = PassKFit(idata, spec, ds, sampler=run.as_dict(), model=pm_model)
     if "log_likelihood" in idata.children:
         _per_row(idata, ds)
+    elif spec.shared:  # its likelihood is per problem: PassKFit.loo() integrates d_j out
+        idata["observed_data"] = _observed_rows(ds)
     result._finish(warn=warn_convergence)
     return result
+
+
+def _structure_key(ds: xr.Dataset, spec: PassKSpec) -> tuple[Any, ...]:
+    """What the compiled shared-difficulty model depends on besides its data (the
+    compile-once cache of :mod:`bayescale.core.compiled` reuses it for new counts)."""
+    from bayescale.passk.shared import problem_cells
+
+    n_problems = problem_cells(ds).problems.size
+    return (
+        "passk",
+        spec.model,
+        spec.difficulty,
+        spec.trend,
+        spec.model_effects,
+        spec.zero_inflation,
+        tuple(sorted(spec.priors.items())),
+        ds.sizes[dims.MODEL],
+        n_problems,
+        ds.sizes[dims.OBS],
+    )
+
+
+def _observed_rows(ds: xr.Dataset) -> xr.Dataset:
+    return xr.Dataset(
+        {dims.OBSERVED: (dims.OBS, ds["n_correct"].values)},
+        coords={dims.OBS: ds[dims.OBS].values},
+    )
 
 
 def _per_row(idata: xr.DataTree, ds: xr.Dataset) -> None:
@@ -164,10 +209,7 @@ def _per_row(idata: xr.DataTree, ds: xr.Dataset) -> None:
     per_row = ll.isel({CELL: row_cell}) / xr.DataArray(weight[row_cell], dims=CELL)
     per_row = per_row.rename({CELL: dims.OBS}).assign_coords({dims.OBS: ds[dims.OBS].values})
     idata["log_likelihood"] = xr.Dataset({dims.OBSERVED: per_row})
-    idata["observed_data"] = xr.Dataset(
-        {dims.OBSERVED: (dims.OBS, ds["n_correct"].values)},
-        coords={dims.OBS: ds[dims.OBS].values},
-    )
+    idata["observed_data"] = _observed_rows(ds)
 
 
 class PassKFit(FitResult):
@@ -241,9 +283,14 @@ class PassKFit(FitResult):
         return self._model
 
     def title(self) -> str:
+        kind = (
+            f"model='shared_difficulty' (difficulty={self.spec.difficulty!r})"
+            if self.spec.shared
+            else "model='beta'"
+        )
         return (
             f"PassKFit: {len(self.models)} model(s), {self.data.sizes[dims.OBS]} (model, "
-            f"problem) rows; zero_inflation={self.spec.zero_inflation}, "
+            f"problem) rows; {kind}, zero_inflation={self.spec.zero_inflation}, "
             f"trend={self.spec.trend}, model_effects={self.spec.model_effects}"
         )
 
@@ -252,16 +299,24 @@ class PassKFit(FitResult):
 
     def __repr__(self) -> str:
         return (
-            f"<PassKFit models={self.models} rows={self.data.sizes[dims.OBS]} "
+            f"<PassKFit model={self.spec.model!r} models={self.models} "
+            f"rows={self.data.sizes[dims.OBS]} "
             f"zero_inflation={self.spec.zero_inflation} trend={self.spec.trend} "
             f"diagnostics: {self.diagnostics}>"
         )
 
     def parameter_names(self) -> list[str]:
         """Reported variables: ``a``, ``b`` (and ``pi``) per model, then the
-        hyperparameters (intercepts, slopes and scales; not the standardised effects)."""
+        hyperparameters (intercepts, slopes and scales; not the standardised effects nor
+        the standardised problem difficulties ``u``: see ``posterior["d"]``)."""
         names = ["a", "b"] + (["pi"] if self.spec.zero_inflation else [])
-        names += [n for n in self._sampled_names() if not n.startswith("z_")]
+        names += [
+            n
+            for n in self._sampled_names()
+            if not n.startswith(("z_", "e_")) and n not in ("u", "mu_pi")
+        ]
+        if not self.spec.shared and "mu_pi" in self._sampled_names():
+            names.append("mu_pi")
         return names
 
     def summary(
@@ -348,12 +403,14 @@ class PassKFit(FitResult):
         post = self.posterior
         chosen = self._resolve_models(models) if models is not None or params is None else []
         sizes = self._new_sizes(params)
+        shared_pi = self.spec.shared and self.spec.zero_inflation
         parts = []
         if chosen:
-            sel = post[["a", "b"] + (["pi"] if self.spec.zero_inflation else [])].sel(
-                {dims.MODEL: chosen}
-            )
-            if not self.spec.zero_inflation:
+            with_pi = self.spec.zero_inflation and not self.spec.shared
+            sel = post[["a", "b"] + (["pi"] if with_pi else [])].sel({dims.MODEL: chosen})
+            if shared_pi:  # one share of never-solvable problems for every model
+                sel = sel.assign(pi=post["pi"] + xr.zeros_like(sel["a"]))
+            elif not self.spec.zero_inflation:
                 sel = sel.assign(pi=xr.zeros_like(sel["a"]))
             parts.append(sel)
         if sizes:
@@ -373,6 +430,9 @@ class PassKFit(FitResult):
                 if name == "pi" and not self.spec.zero_inflation:
                     out["pi"] = xr.zeros_like(out["a"])
                     continue
+                if name == "pi" and shared_pi:
+                    out["pi"] = post["pi"] + xr.zeros_like(out["a"])
+                    continue
                 lin = post[f"mu_{name}"] + post[f"slope_{name}"] * x
                 if self.spec.model_effects and name != "pi":
                     z = rng.standard_normal(lin.shape)
@@ -382,6 +442,42 @@ class PassKFit(FitResult):
         ds = xr.concat(parts, dim=dims.MODEL) if len(parts) > 1 else parts[0]
         ds = ds.transpose("chain", "draw", dims.MODEL)
         return ds.map(lambda v: self._thin(v, max_draws))
+
+    def _difficulty_draws(self, max_draws: int | None) -> dict[str, np.ndarray | None]:
+        """Flattened draws of the difficulty distribution and the problems' difficulties
+        (shared-difficulty model), thinned as :meth:`beta_draws`."""
+        post = self.posterior
+
+        def flat(name: str) -> np.ndarray | None:
+            if name not in post:
+                return None
+            da = self._thin(post[name], max_draws).stack(sample=("chain", "draw"))
+            return np.asarray(da.transpose(..., "sample").values, dtype=float)
+
+        d = flat("d")
+        return {
+            "sigma": flat("sigma_d"),
+            "skew": flat("skew"),
+            "log_tail": flat("log_tail"),
+            "d": None if d is None else d.T,
+            "logit_pi": None if "pi" not in post else _logit(flat("pi")),
+        }
+
+    def _never_solvable(
+        self, a: np.ndarray, b: np.ndarray, d: np.ndarray, logit_pi: np.ndarray | None
+    ) -> np.ndarray:
+        """``S x P`` posterior probability that each problem is never solvable (shared
+        model), given the draws ``a``, ``b`` (``S x M``) and difficulties ``d``."""
+        from bayescale.passk.shared import cell_log_lik, never_solvable_weight, problem_cells
+
+        cells = problem_cells(self.data)
+        if logit_pi is None:
+            return np.zeros((a.shape[0], cells.problems.size))
+        b_cell = b[:, cells.model_idx] * np.exp(d[:, cells.problem_idx])
+        ll0 = cell_log_lik(cells.n[None, :], 0.0, a[:, cells.model_idx], b_cell, log_binom=False)
+        log_fail = np.zeros((a.shape[0], cells.problems.size))
+        np.add.at(log_fail.T, cells.problem_idx, ll0.T)
+        return never_solvable_weight(log_fail, logit_pi, cells.all_zero)
 
     def exponent(
         self,
@@ -428,9 +524,14 @@ class PassKFit(FitResult):
         problems
             ``"observed"``: coverage of the fitted problem set itself, each problem's
             :math:`p_j` drawn from its posterior given its counts (the quantity the
-            unbiased estimator targets on these problems; fitted models only).
+            unbiased estimator targets on these problems). With
+            ``model="shared_difficulty"`` the draws of a problem share its difficulty
+            :math:`d_j` and whether it is never solvable across models, and a new size
+            (``params``) is forecast on the fitted problems too, from their difficulties;
+            with ``model="beta"``, fitted models only.
             ``"population"``: expected pass@k of a new problem from the same
-            distribution, :math:`(1-\pi)(1 - B(a, b+k)/B(a, b))`.
+            distribution, :math:`(1-\pi)(1 - B(a, b+k)/B(a, b))` (averaged over the
+            difficulty distribution with ``model="shared_difficulty"``).
         n_problems
             With ``problems="population"``: the coverage of a set of this many new
             problems (draws :math:`p_j` from the population), which adds the sampling
@@ -453,32 +554,42 @@ class PassKFit(FitResult):
             raise SpecificationError(
                 f"problems must be 'observed' or 'population', not {problems!r}"
             )
-        if problems == "observed" and params is not None:
+        if problems == "observed" and params is not None and not self.spec.shared:
             raise SpecificationError(
                 "problems='observed' needs counts of the model; for a new model size use "
-                "problems='population' (with n_problems=P for a benchmark of P problems)"
+                "problems='population' (with n_problems=P for a benchmark of P problems), or "
+                "fit model='shared_difficulty', whose problems have difficulties a new size "
+                "shares"
             )
         draws = self.beta_draws(models=models, params=params, seed=seed, max_draws=max_draws)
         rng = np.random.default_rng(seed)
         labels = [str(m) for m in draws[dims.MODEL].values]
         stacked = draws.stack(sample=("chain", "draw")).transpose(dims.MODEL, "sample")
         out = np.empty((len(labels), stacked.sizes["sample"], kk.size))
-        for i, label in enumerate(labels):
-            a = stacked["a"].values[i]
-            b = stacked["b"].values[i]
-            pi = stacked["pi"].values[i]
-            if problems == "observed":
-                rows = self.data["model_idx"].values == self.models.index(label)
-                n = self.data["n_samples"].values[rows]
-                c = self.data["n_correct"].values[rows]
-                lp = np.log(pi) - np.log1p(-pi) if self.spec.zero_inflation else None
-                out[i] = observed_coverage(sample_problem_p(n, c, a, b, lp, rng), kk)
-            elif n_problems:
-                p = rng.beta(a[:, None], b[:, None], size=(a.size, int(n_problems)))
-                p = np.where(rng.random(p.shape) < pi[:, None], 0.0, p)
-                out[i] = observed_coverage(p, kk)
-            else:
-                out[i] = population_coverage(a, b, pi, kk)
+        if problems == "observed":
+            p_draws = self._problem_p(stacked, rng, max_draws)
+            for i, label in enumerate(labels):
+                out[i] = observed_coverage(p_draws[label], kk)
+        else:
+            diff = self._difficulty_draws(max_draws) if self.spec.shared else None
+            for i in range(len(labels)):
+                a = stacked["a"].values[i]
+                b = stacked["b"].values[i]
+                pi = stacked["pi"].values[i]
+                if n_problems:
+                    shape = (a.size, int(n_problems))
+                    b_j: np.ndarray = b[:, None]
+                    if diff is not None:
+                        u = rng.standard_normal(shape)
+                        b_j = b_j * np.exp(_difficulty(diff, u))
+                    p = rng.beta(a[:, None], b_j, size=shape)
+                    p = np.where(rng.random(p.shape) < pi[:, None], 0.0, p)
+                    out[i] = observed_coverage(p, kk)
+                elif diff is not None:
+                    nodes, weights = _nodes(diff)
+                    out[i] = population_coverage(a, b, pi, kk, log_shift=nodes, weights=weights)
+                else:
+                    out[i] = population_coverage(a, b, pi, kk)
         da = xr.DataArray(
             out,
             dims=(dims.MODEL, "sample", dims.K),
@@ -486,6 +597,53 @@ class PassKFit(FitResult):
             name="coverage",
         ).unstack("sample")
         return da.transpose("chain", "draw", dims.MODEL, dims.K)
+
+    def _problem_p(
+        self, stacked: xr.Dataset, rng: np.random.Generator, max_draws: int | None
+    ) -> dict[str, np.ndarray]:
+        """Posterior draws (``S x P``) of the success probability of each problem, for
+        the models of ``stacked`` (:meth:`beta_draws`, stacked): the fitted problems of a
+        fitted model, and every fitted problem for a new size (shared model only)."""
+        labels = [str(m) for m in stacked[dims.MODEL].values]
+        model_idx = self.data["model_idx"].values
+        n_all = self.data["n_samples"].values
+        c_all = self.data["n_correct"].values
+        out: dict[str, np.ndarray] = {}
+        if not self.spec.shared:
+            for i, label in enumerate(labels):
+                rows = model_idx == self.models.index(label)
+                pi = stacked["pi"].values[i]
+                lp = np.log(pi) - np.log1p(-pi) if self.spec.zero_inflation else None
+                a, b = stacked["a"].values[i], stacked["b"].values[i]
+                out[label] = sample_problem_p(n_all[rows], c_all[rows], a, b, lp, rng)
+            return out
+        from bayescale.passk.shared import problem_cells
+
+        cells = problem_cells(self.data)
+        post = self.posterior
+        a_all, b_all = (
+            self._thin(post[v], max_draws)
+            .stack(sample=("chain", "draw"))
+            .transpose("sample", dims.MODEL)
+            .values
+            for v in ("a", "b")
+        )
+        diff = self._difficulty_draws(max_draws)
+        d = diff["d"]
+        assert d is not None
+        never = rng.random(d.shape) < self._never_solvable(a_all, b_all, d, diff["logit_pi"])
+        for i, label in enumerate(labels):
+            a, b = stacked["a"].values[i][:, None], stacked["b"].values[i][:, None]
+            if label in self.models:
+                rows = model_idx == self.models.index(label)
+                j = cells.problem_idx[rows]
+                n, c = n_all[rows][None, :], c_all[rows][None, :]
+                p = rng.beta(a + c, b * np.exp(d[:, j]) + n - c)
+            else:  # a new size: every fitted problem, with its posterior difficulty
+                j = np.arange(cells.problems.size)
+                p = rng.beta(a + 0.0 * d, b * np.exp(d))
+            out[label] = np.where(never[:, j], 0.0, p)
+        return out
 
     def coverage(
         self,
@@ -542,11 +700,15 @@ class PassKFit(FitResult):
         if not 0.0 < target < 1.0:
             raise SpecificationError(f"target coverage must lie in (0, 1), got {target!r}")
         draws = self.beta_draws(models=models, params=params)
+        shift: dict[str, Any] = {}
+        if self.spec.shared:
+            nodes, weights = _nodes(self._difficulty_draws(None))
+            shift = {"log_shift": nodes, "weights": weights}
         rows = []
         for label in draws[dims.MODEL].values:
             one = draws.sel({dims.MODEL: label}).stack(sample=("chain", "draw"))
             k_star = attempts_for_coverage(
-                target, one["a"].values, one["b"].values, one["pi"].values
+                target, one["a"].values, one["b"].values, one["pi"].values, **shift
             )
             cost = self._cost(str(label), cost_per_attempt)
             inputs = {
@@ -563,6 +725,99 @@ class PassKFit(FitResult):
                 stats = {"mean": float(np.mean(v)), "median": med, "lower": lo, "upper": hi}
                 rows.append({**inputs, "quantity": quantity, **stats, "ci_prob": p})
         return pd.DataFrame(rows, columns=[*_ATTEMPT_INPUTS, *FORECAST_COLUMNS])
+
+    def loo(self, *, by: str | None = None, max_draws: int | None = 1000, **kwargs: Any) -> Any:
+        r"""PSIS-LOO (:func:`arviz.loo`) leaving out one row or one whole problem.
+
+        Parameters
+        ----------
+        by
+            ``"row"`` (one problem of one model; ``model="beta"`` only, its default) or
+            ``"problem"`` (a problem with the counts of every model; the only choice for
+            ``model="shared_difficulty"``, whose problems share a difficulty). By problem,
+            the ELPDs of the two models are comparable (:func:`arviz.compare`): for
+            ``"beta"`` a problem's log-likelihood is the sum over its rows; for
+            ``"shared_difficulty"`` its difficulty is integrated out by quadrature
+            (:func:`bayescale.passk.shared.problem_log_lik`).
+        max_draws
+            With ``by="problem"``: thin to at most this many posterior draws.
+        **kwargs
+            Passed to :func:`arviz.loo`.
+        """
+        import arviz as az
+
+        by = by or ("problem" if self.spec.shared else "row")
+        if by not in ("row", "problem"):
+            raise SpecificationError(f"by must be 'row' or 'problem', not {by!r}")
+        if by == "row":
+            if self.spec.shared:
+                raise SpecificationError(
+                    "model='shared_difficulty' ties the rows of a problem through its "
+                    "difficulty: leave out whole problems, loo(by='problem')"
+                )
+            return super().loo(**kwargs)
+        ll = self.problem_log_likelihood(max_draws=max_draws)
+        tree = xr.DataTree.from_dict(
+            {"posterior": xr.Dataset({"dummy": ll.isel({dims.PROBLEM: 0})}), "log_likelihood": xr.Dataset({dims.OBSERVED: ll})}
+        )
+        return az.loo(tree, **kwargs)
+
+    def problem_log_likelihood(self, *, max_draws: int | None = 1000) -> xr.DataArray:
+        """Per posterior draw, the log-likelihood of each problem's counts (every model).
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``(chain, draw, problem)``: for ``model="beta"`` the sum of the pointwise
+            log-likelihood over the problem's rows; for ``model="shared_difficulty"`` the
+            likelihood with the problem's difficulty integrated out
+            (:func:`bayescale.passk.shared.problem_log_lik`).
+        """
+        from bayescale.passk.shared import problem_cells, problem_log_lik
+
+        cells = problem_cells(self.data)
+        coords = {dims.PROBLEM: [str(p) for p in cells.problems]}
+        if not self.spec.shared:
+            if "log_likelihood" not in self.idata.children:
+                raise SpecificationError("this fit has no pointwise log-likelihood")
+            ll_rows = self._thin(self.idata["log_likelihood"].dataset[dims.OBSERVED], max_draws)
+            idx = xr.DataArray(cells.problem_idx, dims=dims.OBS)
+            return (
+                ll_rows.assign_coords({dims.PROBLEM: idx})
+                .groupby(dims.PROBLEM)
+                .sum()
+                .assign_coords(coords)
+                .transpose("chain", "draw", dims.PROBLEM)
+            )
+        post = self.posterior
+
+        def flat(name: str) -> np.ndarray | None:
+            if name not in post:
+                return None
+            da = self._thin(post[name], max_draws).stack(sample=("chain", "draw"))
+            return np.asarray(da.transpose("sample", ...).values, dtype=float)
+
+        log_a, log_b, u = flat("log_a"), flat("log_b"), flat("u")
+        sigma = flat("sigma_d")
+        assert log_a is not None and log_b is not None and u is not None and sigma is not None
+        pi = flat("pi")
+        ll = problem_log_lik(
+            cells,
+            log_a,
+            log_b,
+            _logit(pi),
+            sigma,
+            flat("skew"),
+            flat("log_tail"),
+            u,
+        )
+        thinned = self._thin(post["sigma_d"], max_draws)
+        return xr.DataArray(
+            ll.reshape(thinned.sizes["chain"], thinned.sizes["draw"], -1),
+            dims=("chain", "draw", dims.PROBLEM),
+            coords=coords,
+            name=dims.OBSERVED,
+        )
 
     def _cost(self, label: str, cost: float | Mapping[str, float] | None) -> float | None:
         if isinstance(cost, Mapping):
@@ -642,6 +897,30 @@ def _quantiles_to_infinity(values: np.ndarray, ci_prob: float) -> tuple[float, f
         for x in quantiles(np.where(np.isinf(values), _HUGE, values), ci_prob)
     )
     return lo, med, hi
+
+
+def _logit(p: np.ndarray | None) -> np.ndarray | None:
+    return None if p is None else np.log(p) - np.log1p(-p)
+
+
+def _difficulty(diff: Mapping[str, np.ndarray | None], u: np.ndarray) -> np.ndarray:
+    """Difficulties ``d`` of standardised ``u`` (``S x P``) under each draw's distribution."""
+    from bayescale.passk.shared import difficulty_transform
+
+    sigma, skew, tail = diff["sigma"], diff["skew"], diff["log_tail"]
+    assert sigma is not None
+    if skew is None or tail is None:
+        return np.asarray(difficulty_transform(u, sigma[:, None]))
+    return np.asarray(difficulty_transform(u, sigma[:, None], skew[:, None], tail[:, None]))
+
+
+def _nodes(diff: Mapping[str, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature nodes (``S x Q``) and weights over a new problem's difficulty."""
+    from bayescale.passk.shared import difficulty_nodes
+
+    sigma = diff["sigma"]
+    assert sigma is not None
+    return difficulty_nodes(sigma, diff["skew"], diff["log_tail"])
 
 
 def load(path: str | os.PathLike[str]) -> PassKFit:

@@ -36,6 +36,10 @@ B(a, b+k)/B(a, b)\bigr)`, and the inference loss of the solvable problems decays
 
 Without ``params`` (or with one model) the trend terms are left out; with fewer than three
 models the model-level deviations are too (they would not be identified).
+
+This is ``model="beta"`` of :func:`bayescale.passk.fit`: problems are exchangeable within a
+model. ``model="shared_difficulty"`` (:mod:`bayescale.passk.shared`) gives each problem a
+difficulty shared across the models; :class:`PassKSpec` records which.
 """
 
 from __future__ import annotations
@@ -54,7 +58,18 @@ from bayescale.core.errors import SpecificationError
 if TYPE_CHECKING:
     import pymc as pm
 
-__all__ = ["CELL", "DEFAULT_PRIORS", "PassKSpec", "build_passk_model", "cells", "make_passk_spec"]
+__all__ = [
+    "CELL",
+    "DEFAULT_PRIORS",
+    "MODELS",
+    "PassKSpec",
+    "build_passk_model",
+    "cells",
+    "make_passk_spec",
+]
+
+#: The pass@k models :func:`bayescale.passk.fit` offers (``model=``).
+MODELS = ("beta", "shared_difficulty")
 
 #: Dimension of the distinct (model, n_samples, n_correct) cells the likelihood sums over.
 CELL = "cell"
@@ -85,6 +100,10 @@ class PassKSpec:
     log_params_center: float
     priors: dict[str, tuple[float, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: ``"beta"`` (this module) or ``"shared_difficulty"`` (:mod:`bayescale.passk.shared`).
+    model: str = "beta"
+    #: Difficulty distribution of the shared-difficulty model (``"normal"``, ``"flexible"``).
+    difficulty: str = "normal"
 
     def to_json(self) -> str:
         """Serialise (for the attributes of a saved fit)."""
@@ -96,8 +115,17 @@ class PassKSpec:
         raw["priors"] = {k: tuple(v) for k, v in raw["priors"].items()}
         return cls(**raw)
 
+    @property
+    def shared(self) -> bool:
+        """Whether problems have a difficulty shared across models."""
+        return self.model == "shared_difficulty"
+
     def sampled_names(self) -> list[str]:
         """Free parameters of the model (for convergence checks)."""
+        if self.shared:
+            from bayescale.passk.shared import shared_sampled_names
+
+            return shared_sampled_names(self)
         names = ["mu_a", "mu_b"]
         if self.trend:
             names += ["slope_a", "slope_b"]
@@ -115,9 +143,31 @@ def make_passk_spec(
     trend: bool | None = None,
     model_effects: bool | None = None,
     priors: dict[str, tuple[float, float]] | None = None,
+    model: str = "beta",
+    difficulty: str = "normal",
 ) -> PassKSpec:
     """Resolve the defaults of :func:`bayescale.passk.fit` against validated counts."""
+    from bayescale.passk.shared import DIFFICULTIES, SHARED_PRIORS
+
+    if model not in MODELS:
+        raise SpecificationError(f"model must be one of {MODELS}, not {model!r}")
+    if difficulty not in DIFFICULTIES:
+        raise SpecificationError(f"difficulty must be one of {DIFFICULTIES}, not {difficulty!r}")
+    if model != "shared_difficulty" and difficulty != "normal":
+        raise SpecificationError(
+            f"difficulty={difficulty!r} is an option of model='shared_difficulty' (the "
+            "per-model Beta model has no problem difficulties)"
+        )
     n_models = ds.sizes[dims.MODEL]
+    if model == "shared_difficulty":
+        families = sorted({str(f) for f in ds["family"].values if str(f)})
+        if len(families) > 1:
+            raise SpecificationError(
+                f"model='shared_difficulty' shares each problem's difficulty and the trend in "
+                f"size across the models of one family, but the counts hold {len(families)} "
+                f"families ({families[:4]}). Fit each family on its own, e.g. "
+                "counts[counts['family'] == 'NAME']."
+            )
     params = ds["params"].values.astype(float)
     has_params = bool(np.all(np.isfinite(params)))
     distinct = len(np.unique(params)) if has_params else 0
@@ -139,12 +189,13 @@ def make_passk_spec(
         model_effects = n_models >= 3
     elif model_effects and n_models < 2:
         raise SpecificationError("model_effects=True needs at least two models")
-    unknown = set(priors or {}) - set(DEFAULT_PRIORS)
+    defaults = SHARED_PRIORS if model == "shared_difficulty" else DEFAULT_PRIORS
+    unknown = set(priors or {}) - set(defaults)
     if unknown:
         raise SpecificationError(
-            f"unknown prior(s) {sorted(unknown)}; the model has {sorted(DEFAULT_PRIORS)}"
+            f"unknown prior(s) {sorted(unknown)}; model={model!r} has {sorted(defaults)}"
         )
-    resolved = {**DEFAULT_PRIORS, **{k: tuple(map(float, v)) for k, v in (priors or {}).items()}}
+    resolved = {**defaults, **{k: tuple(map(float, v)) for k, v in (priors or {}).items()}}
     center = float(np.mean(np.log(params))) if trend else 0.0
     return PassKSpec(
         trend=bool(trend),
@@ -153,6 +204,8 @@ def make_passk_spec(
         log_params_center=center,
         priors={k: (float(v[0]), float(v[1])) for k, v in resolved.items()},
         notes=notes,
+        model=model,
+        difficulty=difficulty,
     )
 
 
@@ -214,8 +267,14 @@ def _zibb_random(
 
 
 def build_passk_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
-    """Build the PyMC model of :mod:`bayescale.passk.model` for validated counts ``ds``."""
+    """Build the PyMC model of ``spec.model`` for validated counts ``ds``: this module's
+    per-model Beta model, or :func:`bayescale.passk.shared.build_shared_model`."""
     import pymc as pm
+
+    if spec.shared:
+        from bayescale.passk.shared import build_shared_model
+
+        return build_shared_model(ds, spec)
 
     n_models = ds.sizes[dims.MODEL]
     cell_model, cell_n, cell_c, weight, _ = cells(ds)

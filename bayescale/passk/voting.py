@@ -103,7 +103,8 @@ LUMP_TOL = 1e-13
 #: Vote counts ``k`` of the correct answer with ``Bin(k; n, p_c)`` below this are skipped.
 _SKIP_PMF = 1e-17
 _METHODS = ("auto", "exact", "monte_carlo")
-#: Names that moved to :mod:`bayescale.passk.voting_curve` (still importable from here).
+#: Names that moved to :mod:`bayescale.passk.voting_curve`:
+#: an old import from here says where they went.
 _MOVED = ("DEFAULT_PRIORS", "MIN_POOLED_MODELS", "VotingCurveFit", "fit_voting_curve")
 
 type Method = Literal["auto", "exact", "monte_carlo"]
@@ -583,10 +584,11 @@ def voting_limit(answers: Source, *, per_problem: bool = False) -> pd.DataFrame:
 
 
 def __getattr__(name: str) -> Any:
-    """The saturating curve moved to :mod:`bayescale.passk.voting_curve`; its names
-    stay importable from here (``from bayescale.passk.voting import fit_voting_curve``)."""
+    """Names that moved to :mod:`bayescale.passk.voting_curve` say so (they are also exported by
+    :mod:`bayescale.passk`)."""
     if name in _MOVED:
-        from bayescale.passk import voting_curve
-
-        return getattr(voting_curve, name)
+        raise AttributeError(
+            f"{name} moved from {__name__} to bayescale.passk.voting_curve in bayescale 0.2: "
+            "import it from there or from bayescale.passk"
+        )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

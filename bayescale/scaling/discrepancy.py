@@ -27,8 +27,11 @@ Model
 :math:`\mu_s d` is the systematic part (a bias that grows with the distance, the same sign
 for every run of a source), :math:`\sigma_s d` the random part, and :math:`\kappa` the
 spread of a separately trained run around the sweep it is forecast from (seeds,
-schedules, batch sizes), present even at :math:`d = 0`. Sources are partially pooled
-(non-centred), so a new source gets the population's discrepancy:
+schedules, batch sizes), present even at :math:`d = 0`. (A per-source factor on the
+fit's own spread :math:`v_i` was tried: it sharpened over-wide sources but made the
+population predictive a heavy scale mixture and brought divergences;
+``docs/forecasting.md``.) Sources are partially pooled (non-centred), so a new source gets
+the population's discrepancy:
 
 .. math::
 

@@ -28,7 +28,7 @@ N_DRAWS = 4000
 
 
 def _predictive(cases: pd.DataFrame, delta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Draws of the log error of each case under a forecast: fit spread plus ``delta``."""
+    """Draws of the log error of each case under a forecast: the fit's spread plus ``delta``."""
     sd = cases["sd"].to_numpy(float)[None, :]
     return sd * rng.standard_normal((delta.shape[0], len(cases))) + delta
 

@@ -9,23 +9,23 @@ For a point :math:`x` and family :math:`f`, every posterior draw :math:`s` gives
   (its interval is the uncertainty about the law itself); and
 * a **new run** :math:`\tilde y^{(s)}`, one more training run measured at :math:`x`:
   the curve plus a new configuration's offset (when repeated runs are modelled) plus
-  run noise, and an extrapolation error that grows with the distance :math:`d` of
+  run noise, and an extrapolation discrepancy that depends on the distance :math:`d` of
   :math:`x` beyond the training data (in e-folds, see :func:`extrapolation_distance`):
-  :math:`\log \tilde y = \log L^{(s)}(x) + \lambda d\,\epsilon_0
+  :math:`\log \tilde y = \log L^{(s)}(x) + \delta
   + \sigma^{(s)}_\text{config}\epsilon_1 + \sigma^{(s)}_\text{run}\epsilon_3
   + \sigma^{(s)}\epsilon_2` in log space (the configuration term with repeated runs,
   the run term with intermediate checkpoints). :func:`seed_share` says how much of the
   new run's variance is run-to-run noise.
 
-The extrapolation term stands for what neither the posterior of the law nor the noise seen
-inside the data can know: how far the functional form drifts from the truth beyond the
-data. Its rate :math:`\lambda` (``extrapolation_rate``, default 0.02, i.e. 2 % of the value
-per e-fold) was estimated by maximum likelihood (0.0203) from 408 held-out forecasts of
-larger runs in four sources: Gadre et al., the Epoch extraction of Chinchilla, ColPret and
-Pythia (``benchmarks/extrapolation_check.py``; ``docs/forecasting.md``). Without it, 75 %
-of those runs fell inside their 90 % intervals; with it (estimated leaving each case out),
-94 %.
-The curve's interval is the posterior of the law alone and does not include it.
+The discrepancy :math:`\delta` stands for what neither the posterior of the law nor the
+noise seen inside the data can know: how far the functional form drifts from the truth
+beyond the data. By default it is the discrepancy learned across sources from held-out
+larger runs (:mod:`bayescale.scaling.discrepancy`: a drift with a mean, a spread that grows
+with :math:`d`, and the spread of a separately trained run), whose population draws are
+stored with the fit; with ``extrapolation_rate=λ`` it is bayescale 0.1's zero-mean
+:math:`\lambda d\,\epsilon_0`. ``docs/forecasting.md`` has the leave-one-source-out
+back-test of both. The curve's interval is the posterior of the law alone and does not
+include it.
 
 A family that is not in the data (``family=None`` with several families in the fit, or
 the label ``"<new family>"``; any other unknown label is an error) draws its parameters
@@ -208,6 +208,19 @@ def extrapolation_distance(
     return out
 
 
+def _apply_discrepancy(
+    new_run: np.ndarray, population: xr.Dataset, beyond: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    r"""New-run draws times :math:`e^\delta`, the learned discrepancy
+    (:mod:`bayescale.scaling.discrepancy`): :math:`\log\tilde y + \delta` on the log scale."""
+    from bayescale.scaling.discrepancy import discrepancy_draws
+
+    shape = new_run.shape
+    flat = new_run.reshape(-1, shape[-1])
+    delta = discrepancy_draws(population, beyond, rng, n=flat.shape[0])
+    return (flat * np.exp(delta)).reshape(shape)
+
+
 def forecast_draws(
     posterior: xr.Dataset,
     spec: ModelSpec,
@@ -261,17 +274,12 @@ def forecast_draws(
     shape = curve.shape
     eta = np.log(curve)
     beyond = extrapolation_distance(spec, x, fams)
-    if spec.extrapolation_rate is None:
-        if discrepancy is None:
-            raise SpecificationError(
-                "this fit uses the learned extrapolation discrepancy but its population "
-                "draws are missing; refit, or set fit.spec.extrapolation_rate to a number"
-            )
-        from bayescale.scaling.discrepancy import discrepancy_draws
-
-        n = int(np.prod(shape[:-1]))
-        eta = eta + discrepancy_draws(discrepancy, beyond, rng, n=n).reshape(shape)
-    elif spec.extrapolation_rate > 0:
+    if spec.extrapolation_rate is None and discrepancy is None:
+        raise SpecificationError(
+            "this fit uses the learned extrapolation discrepancy but its population "
+            "draws are missing; refit, or set fit.spec.extrapolation_rate to a number"
+        )
+    if spec.extrapolation_rate is not None and spec.extrapolation_rate > 0:
         eta = eta + spec.extrapolation_rate * beyond * rng.standard_normal(shape)
     if spec.config_effects and "config_sigma" in posterior:
         eta = eta + posterior["config_sigma"].values[..., None] * rng.standard_normal(shape)
@@ -292,6 +300,8 @@ def forecast_draws(
         new_run = np.exp(eta + run_shift + sigma * noise)
     else:
         new_run = np.exp(eta) + run_shift + sigma * noise
+    if spec.extrapolation_rate is None and discrepancy is not None:
+        new_run = _apply_discrepancy(new_run, discrepancy, beyond, rng)
     labels = [f if f is not None else NEW_FAMILY for f in fams]
     coords: dict[str, Any] = {
         "chain": posterior["chain"].values,

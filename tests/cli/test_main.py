@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from pymc.testing import mock_sample_setup_and_teardown
 
 import bayescale as bs
 from bayescale.cli.main import main, parse_pooling
 from bayescale.core.errors import SpecificationError
+from bayescale.core.sampling import use_sampler
 from bayescale.scaling.report import render_table
+from tests.helpers import prior_sampler
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::bayescale.core.errors.ConvergenceWarning"),
@@ -25,8 +26,13 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::UserWarning"),
 ]
 
-#: Replaces ``pm.sample`` by prior draws for the duration of one test.
-mock_pymc_sample = pytest.fixture(scope="function")(mock_sample_setup_and_teardown)
+
+@pytest.fixture
+def mock_pymc_sample() -> Iterator[None]:
+    """Prior draws instead of MCMC for the duration of one test (the injected sampler)."""
+    with use_sampler(prior_sampler):
+        yield
+
 
 #: Known chinchilla parameters (conventional scale) per family.
 TRUE = {
@@ -73,15 +79,10 @@ def runs_csv(workdir: Path) -> Path:
 def fitted(workdir: Path, runs_csv: Path) -> tuple[Path, str]:
     """One mocked ``bayescale fit`` shared by the module: (fit path, printed report)."""
     out = workdir / "fit.nc"
-    mock = mock_sample_setup_and_teardown()
-    next(mock)
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            captured: list[str] = []
-            mp.setattr(sys, "stdout", _Recorder(captured))
-            code = main(["fit", str(runs_csv), "--out", str(out), "--metric", "loss", *FAST])
-    finally:
-        next(mock, None)
+    with use_sampler(prior_sampler), pytest.MonkeyPatch.context() as mp:
+        captured: list[str] = []
+        mp.setattr(sys, "stdout", _Recorder(captured))
+        code = main(["fit", str(runs_csv), "--out", str(out), "--metric", "loss", *FAST])
     assert code == 0
     return out, "".join(captured)
 
@@ -284,7 +285,7 @@ def test_forecast_rejects_bad_points_cleanly(
     assert_clean_error(code, err, *needles)
 
 
-@pytest.mark.parametrize("command", ["forecast", "optimal"])
+@pytest.mark.parametrize("command", ["forecast", "optimal", "summary"])
 @pytest.mark.parametrize("kind", ["missing", "not_bayescale", "not_netcdf"])
 def test_bad_fit_files_are_clean_errors(
     command: str, kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -298,8 +299,8 @@ def test_bad_fit_files_are_clean_errors(
     if command == "optimal":
         extra = ["--compute", "1e22"]
     code, _, err = run([command, str(path), *extra], capsys)
-    needle = {"missing": "no fit file", "not_bayescale": "not written by bayescale"}.get(
-        kind, "not a readable NetCDF"
+    needle = {"missing": "no fit file", "not_bayescale": "written by another program"}.get(
+        kind, "it is a text file (starting 'family,params')"
     )
     assert_clean_error(code, err, path.name, needle)
 
@@ -453,3 +454,22 @@ def test_min_tokens_reports_the_removed_checkpoints(
     # 4e9, is kept) and of the 3e8 run, one of the 1e9 run
     assert "checkpoints: removed 10 of 18 rows before 1e+10 tokens (a 5, b 5)" in out
     assert "runs kept 6 of 6" in out
+
+
+# -- summary (any kind) ------------------------------------------------------------------
+def test_summary_reports_any_kind_of_fit(
+    fitted: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = fitted
+    code, out, _ = run(["summary", str(path)], capsys)
+    assert code == 0 and "ScalingFit" in out and "Posterior summary" in out
+    code, out, _ = run(["summary", str(path), "--csv", "--ci-prob", "0.5"], capsys)
+    assert code == 0 and "eti50_lb" in out.splitlines()[0]
+    with use_sampler(prior_sampler):
+        counts = bs.passk.example_counts()
+        passk_fit = bs.passk.fit(counts, draws=30, tune=10, chains=1, progressbar=False)
+    passk_path = passk_fit.save(tmp_path / "passk.nc")
+    code, out, _ = run(["summary", str(passk_path)], capsys)
+    assert code == 0 and "PassKFit" in out
+    code, _, err = run(["forecast", str(passk_path), "--params", "1e9", "--tokens", "1e10"], capsys)
+    assert_clean_error(code, err, "'passk' fit", "bayescale passk forecast")

@@ -233,12 +233,15 @@ def test_cli_fit_saves_the_fit(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert {r["quantity"] for r in record["attempts"]} == {"attempts", "cost"}
 
 
-def test_moved_names_stay_importable() -> None:
-    """voting.py and compute.py were split; their old import paths keep working."""
+def test_moved_names_say_where_they_went() -> None:
+    """voting.py and compute.py were split; an old import path names the new one."""
     from bayescale.passk import allocation, compute, voting, voting_curve
 
-    assert voting.fit_voting_curve is voting_curve.fit_voting_curve is passk.fit_voting_curve
-    assert voting.VotingCurveFit is passk.VotingCurveFit
-    assert compute.best_allocation is allocation.best_allocation is passk.best_allocation
+    assert voting_curve.fit_voting_curve is passk.fit_voting_curve
+    assert allocation.best_allocation is passk.best_allocation
+    with pytest.raises(AttributeError, match=r"moved from .* to bayescale\.passk\.voting_curve"):
+        _ = voting.fit_voting_curve
+    with pytest.raises(AttributeError, match=r"moved from .* to bayescale\.passk\.allocation"):
+        _ = compute.best_allocation
     with pytest.raises(AttributeError, match="no_such_name"):
         _ = voting.no_such_name
