@@ -15,7 +15,7 @@ from bayescale.core.errors import DataError, SpecificationError
 from bayescale.scaling.checkpoints import drop_early_checkpoints, thin_checkpoints
 from bayescale.scaling.data import has_run_effects, run_labels, validate
 from bayescale.scaling.fitting import make_spec
-from bayescale.scaling.forecast import forecast_draws, seed_share
+from bayescale.scaling.forecast import seed_share
 from bayescale.scaling.laws import get_law
 from bayescale.scaling.model import build_model, run_marginal_logp
 from tests.helpers import fit_mocked
@@ -232,13 +232,7 @@ def test_forecast_reports_the_seed_noise_share(mocked_checkpoint_fit) -> None:
 
 def test_seed_share_is_the_variance_fraction_of_run_noise(mocked_checkpoint_fit) -> None:
     fit = mocked_checkpoint_fit
-    draws = forecast_draws(
-        fit.posterior,
-        fit.spec,
-        {"params": [2e9], "tokens": [8e10]},
-        fitted=fit.families,
-        family="fam_a",
-    )
+    draws = fit.forecast_draws({"params": [2e9], "tokens": [8e10]}, family="fam_a")
     run_sigma = fit.posterior["run_sigma"].sel(family="fam_a")
     expected = float(
         (fit.posterior["sigma"] ** 2 + run_sigma**2).mean() / np.log(draws["new_run"].values).var()

@@ -24,7 +24,7 @@ def fake_fit(runs: pd.DataFrame, law_name: str = "chinchilla", seed: int = 0) ->
     """A :class:`ScalingFit` whose posterior is drawn by hand around plausible values."""
     law = get_law(law_name)
     ds = validate(runs, inputs=law.inputs)
-    spec = make_spec(ds, law)
+    spec = make_spec(ds, law, extrapolation_rate=0.02)
     rng = np.random.default_rng(seed)
     families = [str(f) for f in ds["family"].values]
     log_ref = spec.summary.log_ref

@@ -90,8 +90,9 @@ def test_extrapolation_error_widens_new_runs_far_beyond_the_data(chinchilla_fit)
     ).forecast(points, family="fam_a")
     new, new0 = (t[t.quantity == "new_run"].reset_index() for t in (with_term, plain))
     width, width0 = new.upper - new.lower, new0.upper - new0.lower
-    assert width[0] == pytest.approx(width0[0], rel=0.05)  # inside the data: no change
-    assert width[1] > 1.5 * width0[1]  # ln(100) = 4.6 e-folds beyond: 9 % extra sd
+    # Inside the data only the spread of a separately trained run (kappa) is added.
+    assert width[0] == pytest.approx(width0[0], rel=0.1)
+    assert width[1] > 1.5 * width0[1]  # ln(100) = 4.6 e-folds beyond
     curve, curve0 = (t[t.quantity == "curve"].reset_index() for t in (with_term, plain))
     pd.testing.assert_frame_equal(curve, curve0)  # the law's own band is unchanged
 
