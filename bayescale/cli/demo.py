@@ -120,11 +120,15 @@ def _print_heldout(table: pd.DataFrame, ci_prob: float, out: TextIO) -> None:
         f"  bias, mean (forecast - actual) / actual by N (< 0: forecast too low): {by_size}",
         file=out,
     )
+    mean_are = float(signed.abs().mean())
+    print(f"  mean ARE: {100 * mean_are:.2f}%", file=out)
     print(
         "  forecast = median for a new run. Its interval adds to the uncertainty of the law the\n"
         "  noise sigma (without repeated seeds it holds both run-to-run noise and the law's\n"
-        "  misfit) and an extrapolation error of 2% per e-fold beyond the largest fitted run\n"
-        "  (estimated from held-out runs of real data: docs/forecasting.md).",
+        "  misfit) and the extrapolation discrepancy learned from 446 held-out larger runs of 9\n"
+        "  sources (a drift and a spread that grow with the e-folds beyond the largest fitted\n"
+        "  run; docs/forecasting.md). It cannot know this corpus' own bias: the population's\n"
+        "  drift is about zero, so the interval, not the median, covers it.",
         file=out,
     )
 

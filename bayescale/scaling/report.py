@@ -40,7 +40,7 @@ INPUT_LABELS = {"params": "N", "tokens": "D", "compute": "C"}
 CURVE_NOTE = "curve   = the fitted law itself (the interval is the uncertainty about the law)"
 NEW_RUN_NOTE = (
     "new_run = one new training run measured there (the law plus run-to-run noise and,\n"
-    "            beyond the data, an extrapolation error); compare observed runs with this\n"
+    "            beyond the data, the extrapolation discrepancy); compare observed runs with this\n"
     "  beyond  = e-folds beyond the largest training run (0: inside the data)"
 )
 
