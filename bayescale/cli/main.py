@@ -200,10 +200,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--extrapolation-rate",
         type=float,
-        default=0.02,
+        default=None,
         metavar="LAMBDA",
-        help="extra log-sd of new-run forecasts per e-fold beyond the data (default: 0.02; "
-        "0 turns it off; see docs/forecasting.md)",
+        help="a fixed extra log-sd of new-run forecasts per e-fold beyond the data instead of "
+        "the learned extrapolation discrepancy (the default; 0 turns any term off; see "
+        "docs/forecasting.md)",
+    )
+    p.add_argument(
+        "--columns",
+        metavar="MAP",
+        type=_column_map,
+        default=None,
+        help="the table's names for the format's columns, e.g. N=params,D=tokens,loss=value "
+        "(common spellings are recognised without it)",
     )
     p.add_argument(
         "--prior",
@@ -354,6 +363,19 @@ def _add_family(p: argparse.ArgumentParser, *, default_text: str) -> None:
 
 
 # -- commands ---------------------------------------------------------------------------
+def _column_map(text: str) -> dict[str, str]:
+    """``N=params,D=tokens`` -> ``{"N": "params", "D": "tokens"}``."""
+    out = {}
+    for part in text.split(","):
+        src, sep, dst = part.partition("=")
+        if not sep or not src.strip() or not dst.strip():
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not NAME=COLUMN; write e.g. N=params,D=tokens,loss=value"
+            )
+        out[src.strip()] = dst.strip()
+    return out
+
+
 def _check_sampler(sampler: str) -> None:
     package = _SAMPLER_PACKAGES.get(sampler)
     if package and importlib.util.find_spec(package) is None:
@@ -425,6 +447,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     ds = validate(
         data,
         metric=args.metric,
+        columns=args.columns,
         inputs=law.inputs,
         space=args.space,
         min_rows_per_family=1 if pooling == "shared" else 2,

@@ -29,7 +29,7 @@ and the fix; it never drops a row silently. What it fills in or sets aside is re
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,12 +55,14 @@ from bayescale.core.tables import (
 )
 
 __all__ = [
+    "COLUMN_ALIASES",
     "NO_SEED",
     "VALIDATED_ATTR",
     "has_run_effects",
     "has_seed_effects",
     "read_table",
     "run_labels",
+    "standard_columns",
     "to_frame",
     "validate",
 ]
@@ -87,10 +89,81 @@ def _check_options(inputs: Sequence[str], space: str, interval_prob: float) -> N
         )
 
 
+#: Every column of the long format.
+COLUMNS_ALL = (*dims.REQUIRED_COLUMNS, *dims.OPTIONAL_COLUMNS)
+#: Common spellings of the long format's columns, matched case-insensitively (spaces and
+#: dashes read as underscores). A table's own canonical column always wins.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    dims.COL_PARAMS: ("n", "n_params", "num_params", "nparams", "model_size", "parameters"),
+    dims.COL_TOKENS: ("d", "n_tokens", "num_tokens", "tokens_seen", "training_tokens", "data"),
+    dims.COL_COMPUTE: ("c", "flops", "training_flops", "train_flops"),
+    dims.COL_VALUE: ("loss", "val_loss", "eval_loss", "validation_loss", "y"),
+    dims.COL_FAMILY: ("model_family", "group"),
+    dims.COL_STEP: ("step",),
+}
+
+
+def _normal(name: object) -> str:
+    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def standard_columns(
+    frame: pd.DataFrame, columns: Mapping[str, str] | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Rename a user's columns to the long format; return the frame and what was read as what.
+
+    ``columns`` maps the table's names to the format's (``{"N": "params"}``) and is applied
+    first. Then each missing canonical column is looked up among
+    :data:`COLUMN_ALIASES`; two candidates for one column are an error naming both. A
+    table without ``family`` is one family (``"all"``), said in the notes.
+    """
+    notes: list[str] = []
+    if columns:
+        absent = [src for src in columns if src not in frame.columns]
+        if absent:
+            raise DataError(
+                f"columns={dict(columns)} names column(s) {absent} that the table does not "
+                f"have; it has {[str(c) for c in frame.columns]}"
+            )
+        unknown = [dst for dst in columns.values() if dst not in COLUMNS_ALL]
+        if unknown:
+            raise DataError(
+                f"columns={dict(columns)} maps to {unknown}, which are not columns of the long "
+                f"format; use {list(COLUMNS_ALL)}"
+            )
+        frame = frame.rename(columns=dict(columns))
+        notes.append("read " + ", ".join(f"{s!r} as {d!r}" for s, d in columns.items()))
+    present = {_normal(c): c for c in frame.columns}
+    renames: dict[object, str] = {}
+    for canonical, aliases in COLUMN_ALIASES.items():
+        if canonical in frame.columns:
+            continue
+        found = [present[a] for a in aliases if a in present and present[a] not in renames]
+        if len(found) > 1:
+            raise DataError(
+                f"column {canonical!r} is missing and several columns could be it: "
+                f"{[str(f) for f in found]}. Say which with columns={{{str(found[0])!r}: "
+                f"{canonical!r}}} (command line: --columns {found[0]}={canonical})."
+            )
+        if found:
+            renames[found[0]] = canonical
+    if renames:
+        frame = frame.rename(columns=renames)
+        notes.append("read " + ", ".join(f"column {str(s)!r} as {d!r}" for s, d in renames.items()))
+    if dims.COL_VALUE in renames.values() and dims.COL_METRIC not in frame.columns:
+        original = next(str(s) for s, d in renames.items() if d == dims.COL_VALUE)
+        frame = frame.assign(**{dims.COL_METRIC: original})
+    if dims.COL_FAMILY not in frame.columns and len(frame):
+        frame = frame.assign(**{dims.COL_FAMILY: "all"})
+        notes.append("no 'family' column: every row is one family, 'all'")
+    return frame, notes
+
+
 def validate(
     data: str | os.PathLike[str] | pd.DataFrame | xr.Dataset,
     *,
     metric: str | None = None,
+    columns: Mapping[str, str] | None = None,
     inputs: Sequence[str] = (dims.COL_PARAMS, dims.COL_TOKENS),
     space: str = "log",
     min_rows_per_family: int = 2,
@@ -105,6 +178,12 @@ def validate(
         already returned by this function (returned unchanged after checks of ``metric``).
     metric
         Which metric to keep. Required when the table holds more than one.
+    columns
+        The table's names for the format's columns, e.g. ``{"N": "params", "D": "tokens",
+        "loss": "value"}``. Without it, common spellings (:data:`COLUMN_ALIASES`: ``N``,
+        ``n_params``, ``model_size``; ``D``, ``tokens_seen``; ``C``, ``flops``; ``loss``...)
+        are recognised, and the notes say which were read as what; ``family`` may be left
+        out for one family, ``metric`` for one metric.
     inputs
         Scale columns the law needs (``params``, ``tokens`` and/or ``compute``).
     space
@@ -147,7 +226,9 @@ def validate(
     frame, from_csv = read_table(data, required=dims.REQUIRED_COLUMNS)
     csv_lines = frame.attrs.get(CSV_LINES) if from_csv else None
     skipped = frame.attrs.get(SKIPPED_LINES, np.array([], dtype=int)) if from_csv else []
-    notes: list[str] = []
+    attrs = dict(frame.attrs)
+    frame, notes = standard_columns(frame, columns)
+    frame.attrs.update(attrs)
     if len(skipped):
         line_list = ", ".join(str(int(x)) for x in skipped[:MAX_LISTED])
         if len(skipped) > MAX_LISTED:

@@ -96,6 +96,7 @@ def fit(
     law: str | Law = "chinchilla",
     *,
     metric: str | None = None,
+    columns: Mapping[str, str] | None = None,
     pooling: Mapping[str, str] | str | None = None,
     priors: Mapping[str, PriorSpec | Mapping[str, float]] | None = None,
     likelihood: str = "normal",
@@ -132,6 +133,11 @@ def fit(
         :class:`~bayescale.scaling.laws.Law`.
     metric
         Metric to fit when the table has several.
+    columns
+        The table's names for the long format's columns (``{"N": "params", "D": "tokens",
+        "loss": "value"}``); common spellings are recognised without it
+        (:func:`bayescale.scaling.data.standard_columns`, the fit's notes say which were read
+        as what), and ``family`` may be left out for one family.
     pooling
         Per parameter (or per kind: ``exponent``, ``offset``, ``scale``, ``shape``):
         ``"shared"``, ``"pooled"`` or ``"independent"`` across families; one string sets
@@ -217,6 +223,7 @@ def fit(
     ds = validate(
         data,
         metric=metric,
+        columns=columns,
         inputs=law_obj.inputs,
         space=space,
         min_rows_per_family=_min_rows(law_obj, pooling),

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+import bayescale as bs
 from bayescale.core import dims
 from bayescale.core.errors import BayescaleError, DataError
 from bayescale.scaling.data import (
@@ -187,7 +188,7 @@ def test_csv_good_table_and_blank_lines(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("col", ["family", "params", "tokens", "value"])
+@pytest.mark.parametrize("col", ["params", "tokens", "value"])
 def test_missing_column(col: str) -> None:
     msg = raises(good().drop(columns=col), "missing required column")
     assert f"'{col}'" in msg
@@ -644,3 +645,40 @@ def test_gadre_overtraining_table() -> None:
         ds["compute"].values, raw["compute"].astype(float).to_numpy()[keep], rtol=1e-12
     )
     assert "kept the 104 rows of metric 'loss_c4_val' out of 832" in ds.attrs["notes"]
+
+
+# -- a user's own column names ------------------------------------------------------------
+def test_without_family_the_rows_are_one_family_and_repeats_are_still_caught() -> None:
+    one = good()
+    one = one[one["family"] == one["family"].iloc[0]].drop(columns="family")
+    ds = bs.validate(one)
+    assert list(ds["family"].values) == ["all"]
+    assert "every row is one family" in ds.attrs["notes"]
+    raises(good().drop(columns="family"), "describe the same run")
+
+
+def test_common_spellings_are_read_and_reported(tmp_path) -> None:
+    path = tmp_path / "nd.csv"
+    path.write_text("N,D,loss\n1e8,2e9,3.5\n2e8,4e9,3.3\n4e8,8e9,3.1\n")
+    ds = bs.validate(path)
+    notes = ds.attrs["notes"]
+    assert "column 'N' as 'params'" in notes and "column 'loss' as 'value'" in notes
+    assert "every row is one family" in notes
+    assert ds.attrs["metric"] == "loss"
+    np.testing.assert_allclose(ds["params"].values, [1e8, 2e8, 4e8])
+
+
+def test_ambiguous_spellings_name_the_candidates() -> None:
+    frame = pd.DataFrame({"N": [1e8, 2e8], "n_params": [1e8, 2e8], "D": [1e9, 2e9], "loss": [3, 2]})
+    with pytest.raises(DataError, match=r"several columns could be it: \['N', 'n_params'\]"):
+        bs.validate(frame)
+
+
+def test_an_explicit_column_map_wins_and_is_checked() -> None:
+    frame = pd.DataFrame({"size": [1e8, 2e8, 4e8], "toks": [1e9, 2e9, 4e9], "L": [3.0, 2.9, 2.8]})
+    ds = bs.validate(frame, columns={"size": "params", "toks": "tokens", "L": "value"})
+    assert "read 'size' as 'params'" in ds.attrs["notes"]
+    with pytest.raises(DataError, match="does not have"):
+        bs.validate(frame, columns={"nope": "params"})
+    with pytest.raises(DataError, match="not columns of the long format"):
+        bs.validate(frame, columns={"size": "parameters"})
