@@ -42,7 +42,8 @@ from bayescale.scaling.optimal import compute_optimal
 from bayescale.scaling.priors import PriorSpec
 from bayescale.scaling.stacking import stacked_forecast
 
-__version__ = "0.1.0"
+#: The version, in this one place (``pyproject.toml`` reads it; ``bayescale --version``).
+__version__ = "0.2.0"
 
 #: Sub-packages imported on first use (``bayescale.passk``, ``bayescale.emergence``): they
 #: pull in SciPy's statistics, which cost 1.2 s of a 2.3 s ``import bayescale``.
