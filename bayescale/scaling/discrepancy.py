@@ -191,7 +191,7 @@ class DiscrepancyFit(FitResult):
             {k: ("sample", np.asarray(stacked[k].values, dtype=float)) for k in POPULATION}
         )
 
-    def predict(
+    def forecast(
         self,
         d: Sequence[float] | np.ndarray,
         *,

@@ -48,7 +48,7 @@ def test_a_known_discrepancy_is_recovered_from_simulated_sources() -> None:
     lam0 = table.loc["lam0"]
     assert lam0["eti90_lb"] <= np.log(TRUE["sigma0"]) <= lam0["eti90_ub"]
     # A new source's discrepancy at 3 e-folds: biased low by about mu0 * 3.
-    far = fit.predict([3.0], ci_prob=0.9).iloc[0]
+    far = fit.forecast([3.0], ci_prob=0.9).iloc[0]
     assert far["lower"] < 3 * TRUE["mu0"] < far["upper"] and far["median"] < 0
 
 
