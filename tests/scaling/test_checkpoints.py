@@ -171,10 +171,34 @@ def test_model_integrates_run_offsets_out_with_normal_and_samples_them_with_t(
     assert robust.named_vars_to_dims["run_offset"] == (dims.RUN,)
     off = build_model(ds, make_spec(ds, law, run_effects=False))
     assert "run_sigma" not in off.named_vars
-    # the model's log density equals the exact multivariate normal one
+    # the model's log density equals the exact multivariate normal one, run by run
+    from bayescale.scaling.model import observed_y
+    from bayescale.scaling.predictive import NUMPY_OPS
+
+    spec = make_spec(ds, law)
     point = normal.initial_point()
+    names = [p.name for p in law.parameters] + ["sigma", "run_sigma"]
+    outputs = normal.replace_rvs_by_values([normal[n] for n in names])
+    evaluate = normal.compile_fn(outputs, inputs=normal.value_vars, on_unused_input="ignore")
+    values = {n: np.asarray(v) for n, v in zip(names, evaluate(point), strict=True)}
+    fam = ds["family_idx"].values
+    theta = {
+        p.name: values[p.name][fam] if values[p.name].ndim else values[p.name]
+        for p in law.parameters
+    }
+    u = {x: np.log(ds[x].values) - spec.summary.log_ref[x] for x in law.inputs}
+    mu = law.log_mean(NUMPY_OPS, theta, u) * np.ones(ds.sizes[dims.OBS])
+    sigma = values["sigma"][fam] if values["sigma"].ndim else values["sigma"]
+    var = np.broadcast_to(sigma**2, mu.shape)
+    tau = values["run_sigma"][fam]
+    y = observed_y(ds, "log")
     logp = normal.compile_logp(vars=[normal["y"]], sum=False)(point)[0]
-    assert logp.shape == (ds.sizes[dims.OBS],)
+    run_idx = ds["run_idx"].values
+    for r in np.unique(run_idx):
+        rows = np.flatnonzero(run_idx == r)
+        cov = np.diag(var[rows]) + tau[rows][0] ** 2 * np.ones((rows.size, rows.size))
+        exact = stats.multivariate_normal(mu[rows], cov).logpdf(y[rows])
+        np.testing.assert_allclose(logp[rows].sum(), exact, rtol=1e-8)
 
 
 def test_one_family_run_marginal_density_is_the_exact_one() -> None:
