@@ -61,8 +61,9 @@ def figures(frame: pd.DataFrame, out_dir: Path) -> None:
     from matplotlib.figure import Figure
 
     levels = np.linspace(0.05, 0.95, 19)
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
-    ax = fig.add_subplot(1, 3, 1)
+    methods = frame["method"].nunique()
+    fig = Figure(figsize=(3 * (1 + methods), 3.6), layout="constrained")
+    ax = fig.add_subplot(1, 1 + methods, 1)
     for method, grp in frame.groupby("method"):
         pit = grp["pit"].to_numpy()
         observed = [np.mean(np.abs(pit - 0.5) <= p / 2) for p in levels]
@@ -72,7 +73,7 @@ def figures(frame: pd.DataFrame, out_dir: Path) -> None:
     ax.set_ylabel("observed coverage (held-out runs)")
     ax.legend(fontsize=7)
     for i, (method, grp) in enumerate(frame.groupby("method")):
-        ax = fig.add_subplot(1, 3, 2 + i)
+        ax = fig.add_subplot(1, 1 + methods, 2 + i)
         ax.hist(grp["pit"], bins=np.linspace(0, 1, 11), color=f"C{i}", alpha=0.8)
         ax.axhline(len(grp) / 10, color="0.3", lw=0.8)
         ax.set_title(f"PIT, {method}", fontsize=9)
@@ -86,6 +87,13 @@ def main() -> None:
     parser.add_argument("--cases", type=Path, help="a cases CSV written by an earlier run")
     parser.add_argument("--out", type=Path, default=Path("bench_out/extrapolation_scores.csv"))
     parser.add_argument("--figures", type=Path, help="folder for the calibration figure")
+    parser.add_argument(
+        "--stacking",
+        type=Path,
+        metavar="CSV",
+        help="also score the stacking mixture of chinchilla, power_law:compute and "
+        "broken_power_law (cases written to / read from CSV)",
+    )
     args = parser.parse_args()
     if args.cases and args.cases.exists():
         cases = pd.read_csv(args.cases)
@@ -94,7 +102,13 @@ def main() -> None:
         path = args.cases or Path("bench_out/cases.csv")
         path.parent.mkdir(parents=True, exist_ok=True)
         cases.to_csv(path, index=False)
-    frame = leave_one_source_out(cases)
+    also = {}
+    if args.stacking:
+        if args.stacking.exists():
+            also["stacked"] = pd.read_csv(args.stacking)
+        else:
+            also["stacked"] = build_cases(stacked=True, checkpoint=args.stacking)
+    frame = leave_one_source_out(cases, also=also)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index=False)
     frame["distance"] = pd.cut(frame["d"], BINS, labels=BIN_LABELS, right=False)

@@ -12,7 +12,7 @@ intervals cover, the 90 % half-width in percent of the median and the PIT.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -56,11 +56,14 @@ def leave_one_source_out(
     seed: int = 0,
     fit: Callable[..., DiscrepancyFit] = fit_discrepancy,
     verbose: bool = True,
+    also: Mapping[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Scores of the learned discrepancy (fitted without each source) and the fixed rate.
 
     ``fit`` fits the discrepancy to a cases table (default :func:`fit_discrepancy`); it
-    is never given the rows of the source being scored.
+    is never given the rows of the source being scored. ``also`` holds other case tables
+    of the same runs (e.g. the stacking mixture of several laws), scored with the same
+    discrepancy as method ``"learned (LOSO), <name>"``.
     """
     rng = np.random.default_rng(seed)
     frames = []
@@ -73,6 +76,12 @@ def leave_one_source_out(
         population = learned.population_draws()
         delta = discrepancy_draws(population, held["d"].to_numpy(float), rng, n=N_DRAWS)
         frames.append(score(held, _predictive(held, delta, rng), "learned (LOSO)"))
+        for name, table in (also or {}).items():
+            other = table[table["source"] == source].reset_index(drop=True)
+            if other.empty:
+                continue
+            more = discrepancy_draws(population, other["d"].to_numpy(float), rng, n=N_DRAWS)
+            frames.append(score(other, _predictive(other, more, rng), f"learned (LOSO), {name}"))
         fixed = (
             FIXED_RATE
             * held["d"].to_numpy(float)[None, :]

@@ -36,7 +36,15 @@ import pandas as pd
 from bayescale.core.errors import ConvergenceWarning
 from bayescale.scaling.discrepancy import DISCREPANCY_REFERENCE, fit_discrepancy
 
-__all__ = ["CASES", "Case", "build", "build_cases", "heldout_cases", "shared_data_dir"]
+__all__ = [
+    "CASES",
+    "Case",
+    "build",
+    "build_cases",
+    "heldout_cases",
+    "shared_data_dir",
+    "stacked_heldout_cases",
+]
 
 
 def shared_data_dir() -> Path:
@@ -242,19 +250,90 @@ def heldout_cases(
     return frame.reset_index(drop=True)
 
 
+def stacked_heldout_cases(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    *,
+    source: str,
+    label: str = "",
+    laws: Sequence[str] = ("chinchilla", "power_law:compute", "broken_power_law"),
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Like :func:`heldout_cases`, for the stacking mixture of several laws.
+
+    Each law is fitted to ``train`` without an extrapolation term; the new-run draws at the
+    held-out runs are mixed with the PSIS-LOO stacking weights of :func:`bayescale.compare`
+    (a law that fails to fit gets weight 0 and is named in ``weights``). ``d`` is the first
+    law's distance. The weights are in the ``weights`` column (a JSON object).
+    """
+    from bayescale.compare import compare
+    from bayescale.scaling.fitting import fit
+
+    fits = {}
+    failed = []
+    for law in laws:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fits[law] = fit(
+                    train,
+                    law=law,
+                    seed=seed,
+                    progressbar=False,
+                    extrapolation_rate=0.0,
+                    posterior_predictive=False,
+                )
+        except Exception:  # a law that cannot be fitted here takes no part
+            failed.append(law)
+    if len(fits) > 1:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = compare(fits, method="stacking", warn=False).table
+        weights = {str(k): float(v) for k, v in table["weight"].items()}
+    else:
+        weights = dict.fromkeys(fits, 1.0)
+    rng = np.random.default_rng(seed)
+    first = next(iter(fits.values()))
+    parts, d = [], None
+    for name, result in fits.items():
+        cols = list(result.law.inputs) + (["family"] if len(result.families) > 1 else [])
+        draws = result.forecast_draws(test[cols])
+        d = draws["extrapolation"].values if d is None else d
+        logs = np.log(draws["new_run"].values.reshape(-1, len(test)))
+        take = round(weights.get(name, 0.0) * logs.shape[0])
+        if take:
+            parts.append(logs[rng.choice(logs.shape[0], size=take, replace=False)])
+    log_pred = np.concatenate(parts)
+    y = np.log(test["value"].to_numpy(float))
+    med = np.median(log_pred, axis=0)
+    frame = test[list(first.law.inputs)].copy()
+    frame.insert(0, "case", label or source)
+    frame.insert(0, "source", source)
+    frame["value"] = test["value"].to_numpy(float)
+    frame["err"] = y - med
+    frame["sd"] = log_pred.std(axis=0)
+    frame["d"] = d
+    frame["are"] = np.abs(np.exp(med - y) - 1)
+    frame["weights"] = json.dumps({**weights, **dict.fromkeys(failed, 0.0)})
+    return frame.reset_index(drop=True)
+
+
 def build_cases(
     cases: Sequence[Case] | None = None,
     *,
     seed: int = 0,
     verbose: bool = True,
     checkpoint: str | os.PathLike[str] | None = None,
+    stacked: bool = False,
 ) -> pd.DataFrame:
     """Held-out cases of every available source (:data:`CASES`), one row per held-out run.
 
     Cases whose data are not present (the shared data folder is absent) are skipped with a
     printed note; a case whose fit fails is reported and skipped, never the finished ones.
     With ``checkpoint`` (a CSV path), finished cases are written there as they finish and
-    read back on the next call instead of being fitted again.
+    read back on the next call instead of being fitted again. ``stacked`` scores the
+    stacking mixture of several laws (:func:`stacked_heldout_cases`) instead of the
+    case's law (cases in compute only keep their law).
     """
     frames = []
     done = pd.DataFrame()
@@ -272,9 +351,14 @@ def build_cases(
             continue
         start = time.perf_counter()
         try:
-            frame = heldout_cases(
-                train, test, source=case.source, label=case.label, law=case.law, seed=seed
-            )
+            if stacked and case.law == "chinchilla":
+                frame = stacked_heldout_cases(
+                    train, test, source=case.source, label=case.label, seed=seed
+                )
+            else:
+                frame = heldout_cases(
+                    train, test, source=case.source, label=case.label, law=case.law, seed=seed
+                )
         except Exception as exc:  # one failed source must not lose the others
             print(f"FAILED {case.label}: {exc!r}")
             continue
@@ -286,7 +370,7 @@ def build_cases(
         if verbose:
             print(
                 f"{case.label}: {len(frame)} held-out runs, "
-                f"converged={frame['converged'].iloc[0]}, "
+                f"converged={frame['converged'].iloc[0] if 'converged' in frame else 'n/a'}, "
                 f"{time.perf_counter() - start:.0f} s",
                 flush=True,
             )
