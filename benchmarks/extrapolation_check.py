@@ -103,11 +103,8 @@ def main() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         cases.to_csv(path, index=False)
     also = {}
-    if args.stacking:
-        if args.stacking.exists():
-            also["stacked"] = pd.read_csv(args.stacking)
-        else:
-            also["stacked"] = build_cases(stacked=True, checkpoint=args.stacking)
+    if args.stacking:  # finished cases are read back from the CSV, the rest are fitted
+        also["stacked"] = build_cases(stacked=True, checkpoint=args.stacking)
     frame = leave_one_source_out(cases, also=also)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index=False)

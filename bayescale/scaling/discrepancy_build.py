@@ -120,6 +120,7 @@ def _by_split(
         df = _tidy(path, keep)
         train = df[df[split] == "train"]
         cols = ["family", "params", "tokens", "metric", "value"]
+        cols += ["compute"] if "compute" in df else []
         return train[cols].reset_index(drop=True), df[df[split] != "train"][cols].reset_index(
             drop=True
         )
