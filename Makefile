@@ -10,7 +10,7 @@ PYTHON312 ?= $(shell for p in python3.12 "$$(pyenv root 2>/dev/null)"/versions/3
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 \
 	&& { echo "$$p"; break; }; done)
 
-.PHONY: demo test lint bench clean-venv
+.PHONY: demo test lint docs bench clean-venv
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON312)" ]; then echo "error: Python 3.12 not found (set PYTHON312=/path/to/python3.12)"; exit 1; fi
@@ -24,6 +24,17 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra
+
+DOCS_STAMP := $(VENV)/.docs-stamp
+
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,docs]"
+	@touch $(DOCS_STAMP)
+
+# The documentation site (Sphinx, PyData theme): user guide (docs/*.md) and API reference,
+# warnings as errors. Output: docs/_build/html/index.html.
+docs: $(DOCS_STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bayescale tests examples benchmarks
