@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from bayescale.core import dims
 from bayescale.core.errors import SpecificationError
@@ -231,7 +230,7 @@ def _unit_details(fit: FitResult, unit: str, labels: np.ndarray) -> pd.DataFrame
     )
     frame["tokens"] = np.nan
     data = getattr(fit, "data", None)
-    if fit.kind != "scaling" or not isinstance(data, xr.Dataset):
+    if fit.kind != "scaling" or data is None:
         return frame
     try:
         if unit == dims.OBS:
