@@ -758,7 +758,10 @@ class PassKFit(FitResult):
             return super().loo(**kwargs)
         ll = self.problem_log_likelihood(max_draws=max_draws)
         tree = xr.DataTree.from_dict(
-            {"posterior": xr.Dataset({"dummy": ll.isel({dims.PROBLEM: 0})}), "log_likelihood": xr.Dataset({dims.OBSERVED: ll})}
+            {
+                "posterior": xr.Dataset({"dummy": ll.isel({dims.PROBLEM: 0})}),
+                "log_likelihood": xr.Dataset({dims.OBSERVED: ll}),
+            }
         )
         return az.loo(tree, **kwargs)
 

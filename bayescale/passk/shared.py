@@ -227,7 +227,9 @@ def build_shared_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
         x = pm.Data("log_params_centered", x_val, dims=dims.MODEL)
 
         if spec.model_effects:
-            basis = pm.Data("effect_basis", effect_basis(x_val, spec.trend), dims=(dims.MODEL, EFFECT))
+            basis = pm.Data(
+                "effect_basis", effect_basis(x_val, spec.trend), dims=(dims.MODEL, EFFECT)
+            )
 
         def linear(name: str) -> Any:
             out = pm.Normal(f"mu_{name}", *pr[f"mu_{name}"]) + 0.0 * x
@@ -343,7 +345,7 @@ def never_solvable_weight(
 
 
 def cell_log_lik(
-    n: np.ndarray, c: np.ndarray, a: np.ndarray, b: np.ndarray, log_binom: bool = True
+    n: np.ndarray, c: np.ndarray | float, a: np.ndarray, b: np.ndarray, log_binom: bool = True
 ) -> np.ndarray:
     r""":math:`\log \mathrm{BB}(c \mid n, a, b)` (broadcasting NumPy arrays)."""
     out = betaln(c + a, n - c + b) - betaln(a, b)
