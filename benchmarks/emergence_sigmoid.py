@@ -211,7 +211,7 @@ def _logit_drift_curves(
     j = fit.tasks.index(task)
     law = sigmoid_law(
         10 ** np.asarray(log_c)[None, :],
-        d["log10_threshold"][:, j, None],
+        d["midpoint"][:, j, None],
         d["width"][:, j, None],
         fit.chance[task],
         d["ceiling"][:, j, None],
@@ -348,7 +348,9 @@ def report(name: str, fit: SigmoidFit, seconds: float, out: Path, plots: Path | 
     print(fit.report(ci_prob=0.9))
     th = fit.threshold(ci_prob=0.9)
     sens = {f"p_emergent_{d:g}dec": fit.p_emergent(max_decades=d) for d in (1.0, 2.0, 3.0)}
-    th = th.join(pd.DataFrame(sens))
+    th = th.join(pd.DataFrame(sens)).join(
+        fit.emergence()[["p_flat", "p_jump", "p_sharp", "rise_decades"]].add_suffix("_seen")
+    )
     th["seconds"] = seconds
     th["diagnostics_ok"] = fit.diagnostics.ok
     th.to_csv(out / f"{name}_thresholds.csv")
@@ -401,7 +403,24 @@ def main() -> None:
                     "wu_lo_log10_threshold": {t: np.log10(v) for t, v in WU_LO_THRESHOLD.items()},
                     "wu_lo_emergent": WU_LO_EMERGENT,
                 }
-            ).join(th[["log10_threshold", "log10_lower", "log10_upper", "width", "p_emergent"]])
+            ).join(
+                th[
+                    [
+                        "log10_threshold",
+                        "log10_lower",
+                        "log10_upper",
+                        "p_emergent",
+                        "midpoint_log10",
+                        "midpoint_lower",
+                        "midpoint_upper",
+                        "width",
+                    ]
+                ]
+            )
+            cmp["contains_published"] = (cmp["log10_lower"] <= cmp["wu_lo_log10_threshold"]) & (
+                cmp["wu_lo_log10_threshold"] <= cmp["log10_upper"]
+            )
+            cmp = cmp.join(fit.emergence()[["p_flat", "p_jump", "p_sharp", "rise_decades"]])
             cmp.to_csv(args.out / "wu_lo_comparison.csv")
             print(cmp.round(2).to_string())
         fit, s = run(tab, WU_LO_THRESHOLD, args.seed, cache, "wu_lo_cutoff")

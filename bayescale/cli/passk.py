@@ -48,6 +48,19 @@ def add_passk_parser(sub: Any, *, number: Any, probability: Any, positive_int: A
         action="store_true",
         help="no share of never-solvable problems (coverage then tends to 1)",
     )
+    p.add_argument(
+        "--shared-difficulty",
+        action="store_true",
+        help="model='shared_difficulty': each problem's difficulty is shared across the "
+        "models (one family), so larger models' counts inform the smaller ones'",
+    )
+    p.add_argument(
+        "--difficulty",
+        choices=("normal", "flexible"),
+        default="normal",
+        help="with --shared-difficulty: distribution of problem difficulties (normal; "
+        "flexible: skewness and tail weight learnt from the data)",
+    )
     p.add_argument("--ci", type=probability, default=0.9, help="interval probability (0.9)")
     p.add_argument("--draws", type=positive_int, default=1000, help="draws per chain (1000)")
     p.add_argument("--tune", type=positive_int, default=1000, help="tuning steps per chain (1000)")
@@ -98,9 +111,13 @@ def cmd_passk_fit(args: argparse.Namespace, out: TextIO) -> int:
 
     ds = validate_counts(args.counts)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    if args.difficulty != "normal" and not args.shared_difficulty:
+        raise SpecificationError("--difficulty is an option of --shared-difficulty")
     result = fit(
         ds,
         zero_inflation=not args.no_zero_inflation,
+        model="shared_difficulty" if args.shared_difficulty else "beta",
+        difficulty=args.difficulty,
         draws=args.draws,
         tune=args.tune,
         chains=args.chains,

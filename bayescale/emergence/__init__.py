@@ -10,8 +10,11 @@ Downstream accuracy that stalls and then jumps (``docs/emergence.md``):
   Wu & Lo (2024) and ObsScaling (2024) data as slice and accuracy tables;
 * :mod:`~bayescale.emergence.sandwich` (model: :mod:`~bayescale.emergence.sandwich_model`):
   a Bayesian Slice-and-Sandwich (Wu & Lo 2024): each slice's trend against log compute
-  below a cut-off, the combined forecast beyond it, the emergence threshold (where the easy
-  slice turns) as a posterior, and P(emergent);
+  below a cut-off, the combined forecast beyond it, the emergence threshold and
+  P(emergent) as posteriors (and Wu & Lo's reading: where the easy slices turn);
+* :mod:`~bayescale.emergence.criteria`: the one definition of the threshold (where the
+  typical model's accuracy leaves chance by a margin) and of P(emergent), which both
+  models read from their accuracy curves, and :func:`thresholds` to put them side by side;
 * :mod:`~bayescale.emergence.sigmoid` (model: :mod:`~bayescale.emergence.sigmoid_model`,
   data: :mod:`~bayescale.emergence.table`): a sigmoidal law with a chance floor and a
   ceiling, hierarchical across tasks, with each task's threshold posterior;
@@ -29,6 +32,7 @@ ranks them.
 
 from __future__ import annotations
 
+from bayescale.emergence.criteria import MARGIN, MAX_DECADES, MIN_JUMP, thresholds
 from bayescale.emergence.obsscaling import OBSSCALING_EMERGENT, load_obsscaling_emergence
 from bayescale.emergence.quanta import (
     QuantaFit,
@@ -73,6 +77,9 @@ from bayescale.emergence.wu_lo import (
 __all__ = [
     "COMPUTE_DRIFT",
     "KNOWN_CHANCE",
+    "MARGIN",
+    "MAX_DECADES",
+    "MIN_JUMP",
     "OBSSCALING_EMERGENT",
     "WU_LO_CHANCE",
     "WU_LO_EMERGENT",
@@ -104,6 +111,7 @@ __all__ = [
     "slice_table_to_dataset",
     "tail_mass",
     "target_conditioned_brier",
+    "thresholds",
     "validate_slice_table",
     "zipf_frequencies",
 ]

@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from bayescale.core.errors import SpecificationError
 from bayescale.core.intervals import check_ci_prob, quantiles
@@ -97,6 +98,7 @@ THRESHOLD_COLUMNS = (
 )
 #: Points of the grid of log compute on which curves are scanned.
 GRID = 241
+_FAR = 1e6
 
 
 def check_criteria(
@@ -153,14 +155,15 @@ def leave_point(curves: np.ndarray, grid: np.ndarray, level: Any) -> np.ndarray:
 
 
 def sigmoid_threshold(
-    midpoint: np.ndarray, width: np.ndarray, chance: float, ceiling: np.ndarray, margin: float
+    midpoint: ArrayLike, width: ArrayLike, chance: ArrayLike, ceiling: ArrayLike, margin: float
 ) -> np.ndarray:
     r"""Closed-form threshold of the sigmoid law: :math:`x^* + w\,\operatorname{logit}(\delta/f)`.
 
     ``+inf`` where the law never rises :math:`\delta` of the range above chance
     (:math:`f \le \delta`).
     """
-    f = (np.asarray(ceiling, float) - chance) / (1.0 - chance)
+    c = np.asarray(chance, float)
+    f = (np.asarray(ceiling, float) - c) / (1.0 - c)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = margin / f
         out = np.asarray(midpoint, float) + np.asarray(width, float) * np.log(ratio / (1 - ratio))
@@ -195,7 +198,8 @@ def emergence_draws(
     rise = curves[:, -1] - chance
     x10 = leave_point(curves, grid, chance + 0.1 * rise)
     x90 = leave_point(curves, grid, chance + 0.9 * rise)
-    decades = x90 - np.maximum(x10, grid[0])
+    with np.errstate(invalid="ignore"):  # no rise at all: inf - inf, not sharp
+        decades = np.nan_to_num(x90 - np.maximum(x10, grid[0]), nan=np.inf)
     flat = x_e > grid[0]
     jump = rise >= min_jump
     sharp = decades <= max_decades
@@ -230,7 +234,13 @@ def threshold_row(
     p = check_ci_prob(ci_prob)
     x = np.asarray(x_e, float)
     x = x[~np.isnan(x)]
-    lo, med, hi = quantiles(x, p) if x.size else (np.nan, np.nan, np.nan)
+    if x.size:
+        # infinite draws (below / beyond the range) as far finite stand-ins, so that a
+        # quantile among them is +-inf, not inf - inf
+        q = quantiles(np.clip(x, -_FAR, _FAR), p)
+        lo, med, hi = np.where(np.abs(q) >= _FAR / 2, np.sign(q) * np.inf, q)
+    else:
+        lo, med, hi = np.nan, np.nan, np.nan
     with np.errstate(over="ignore"):
         return {
             "log10_threshold": float(med),

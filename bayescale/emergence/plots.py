@@ -33,10 +33,12 @@ def plot_sandwich(
     """Slice trends, easy/hard groups with the threshold, and the sandwich forecast.
 
     Four panels: (1) every slice's data and posterior median trend; (2) the easy and hard
-    groups with credible bands, the cut-off and the threshold's posterior (its interval
-    shaded, its density on a twin axis); (3) the overall Brier score and (4) the accuracy
-    forecast with the curve's credible band and a new model's predictive band, fitted
-    models filled and held-out models open.
+    groups with credible bands, the cut-off and the easy slices' turn (Wu & Lo's reading:
+    its interval shaded, its density on a twin axis); (3) the overall Brier score and (4)
+    the accuracy forecast with the curve's credible band and a new model's predictive band,
+    fitted models filled and held-out models open, the chance level and the emergence
+    threshold (where the accuracy leaves chance; interval shaded, median dashed) when the
+    fit knows the chance level.
     """
     from matplotlib import colormaps
     from matplotlib.figure import Figure
@@ -60,24 +62,21 @@ def plot_sandwich(
         ax.plot(grid, np.median(curves[..., j], axis=0), color=col, lw=1.2)
     ax.set_title(f"{fit.task}: TC Brier per slice (dark = easy)")
     ax2 = axes[0, 1]
-    th = fit.threshold(ci_prob=p).iloc[0]
+    xt = fit.turn_draws()["x_t"]
+    turn = xt[np.isfinite(xt)]
     for idx, name, col in ((fit.easy, "easy", "C3"), (fit.hard, "hard", "C0")):
         band(ax2, grid, fit.group_curve(curves, idx), ci_prob=p, color=col, label=f"{name} slices")
         obs = br[:, idx] @ (fit.weights[idx] / fit.weights[idx].sum())
         ax2.scatter(log_c[~held], obs[~held], s=10, color=col)
         ax2.scatter(log_c[held], obs[held], s=10, facecolors="none", edgecolors=col)
-    if np.isfinite(th["log10_threshold"]):
-        ax2.axvspan(
-            th["log10_lower"], th["log10_upper"], color="0.6", alpha=0.25, label="threshold CI"
-        )
-        ax2.axvline(th["log10_threshold"], color="0.3", ls="--", lw=1)
-        xt = fit.emergence_draws()["x_t"]
+    if turn.size:
+        lo, hi = np.quantile(turn, [(1 - p) / 2, (1 + p) / 2])
+        ax2.axvspan(lo, hi, color="0.6", alpha=0.25, label=f"turn {p:.0%}")
+        ax2.axvline(float(np.median(turn)), color="0.3", ls="--", lw=1)
         twin = ax2.twinx()
-        twin.hist(xt[np.isfinite(xt)], bins=40, density=True, color="0.4", alpha=0.3)
-        twin.set_ylabel("threshold density")
-    ax2.set_title(
-        f"easy vs hard (P(turn) = {th['p_turn']:.2f}, P(emergent) = {th['p_emergent']:.2f})"
-    )
+        twin.hist(turn, bins=40, density=True, color="0.4", alpha=0.3)
+        twin.set_ylabel("turn density")
+    ax2.set_title(f"easy vs hard slices (P(turn) = {np.isfinite(xt).mean():.2f})")
     ax2.legend(loc="best", fontsize=8)
     for ax3, name, obs in (
         (axes[1, 0], "brier", br @ fit.weights),
@@ -96,7 +95,22 @@ def plot_sandwich(
         ax3.scatter(
             log_c[held], obs[held], s=14, facecolors="none", edgecolors="C1", label="held out"
         )
-        ax3.set_title(f"sandwich forecast: {'overall TC Brier' if name == 'brier' else 'accuracy'}")
+        title = "overall TC Brier" if name == "brier" else "accuracy"
+        if name == "accuracy" and fit.chance is not None:
+            th = fit.threshold(ci_prob=p).iloc[0]
+            ax3.axhline(fit.chance, color="C3", ls="--", lw=1, label="chance")
+            if np.isfinite(th["log10_lower"]) and np.isfinite(th["log10_upper"]):
+                ax3.axvspan(
+                    th["log10_lower"],
+                    th["log10_upper"],
+                    color="0.6",
+                    alpha=0.25,
+                    label=f"threshold {p:.0%}",
+                )
+            if np.isfinite(th["log10_threshold"]):
+                ax3.axvline(th["log10_threshold"], color="0.3", ls="--", lw=1)
+            title += f" (P(emergent) = {th['p_emergent']:.2f})"
+        ax3.set_title(f"sandwich forecast: {title}")
         ax3.legend(loc="best", fontsize=8)
     for a in axes.flat:
         a.axvline(np.log10(fit.cutoff), color="k", ls=":", lw=1)
@@ -115,8 +129,9 @@ def plot_sigmoid(
 
     Each panel: fitted models (filled) and held-out models (open), the law's median and
     ``ci_prob`` band, a new model's predictive band (lighter; both with the extrapolation
-    drift beyond the fitted range), the chance floor (dashed), the cut-off (dotted) and the
-    threshold's ``ci_prob`` interval (grey span, median dashed).
+    drift beyond the fitted range), the chance floor (dashed), the cut-off (dotted), the
+    threshold's ``ci_prob`` interval (grey span, median dashed: where the accuracy leaves
+    chance) and the law's mid-point (dotted grey).
     """
     from matplotlib.figure import Figure
 
@@ -135,8 +150,13 @@ def plot_sigmoid(
         law = fc[fc["quantity"] == "accuracy"]
         new = fc[fc["quantity"] == "new_model_accuracy"]
         r = th.loc[t]
-        ax.axvspan(r.log10_lower, r.log10_upper, color="0.6", alpha=0.25, label=f"C* {p:.0%}")
-        ax.axvline(r.log10_threshold, color="0.3", ls="--", lw=1)
+        if np.isfinite(r.log10_lower) and np.isfinite(r.log10_upper):
+            ax.axvspan(
+                r.log10_lower, r.log10_upper, color="0.6", alpha=0.25, label=f"threshold {p:.0%}"
+            )
+        if np.isfinite(r.log10_threshold):
+            ax.axvline(r.log10_threshold, color="0.3", ls="--", lw=1)
+        ax.axvline(r.midpoint_log10, color="0.5", ls=":", lw=1, label="mid-point C*")
         ax.fill_between(
             grid, new["lower"], new["upper"], color="C0", alpha=0.12, label=f"new model {p:.0%}"
         )

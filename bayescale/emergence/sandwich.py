@@ -21,21 +21,22 @@ and a drift of the accuracy logit (scale ``accuracy_drift``), both estimated on 
 held-out models (:mod:`bayescale.emergence.sandwich_model`). The threshold and
 P(emergent) use the fitted polynomials alone.
 
-**Emergence threshold.** With :math:`E(x)` the question-weighted Brier curve of the
-easy slices (the easiest third of the questions) on a grid of :math:`\log_{10} C` from
-the smallest fitted model to the horizon, a *turn* is a local maximum :math:`x_T` of
-:math:`E` whose rise before (:math:`E(x_T) - \min_{x \le x_T} E`) and fall after
-(:math:`E(x_T) - \min_{x \ge x_T} E`) both reach ``min_rise`` (0.03 Brier); the most
-prominent one is the threshold of the draw. :meth:`SandwichFit.threshold` summarises
-:math:`x_T` over the draws with a turn and reports :math:`P(\text{turn})`.
-
-**P(emergent)** is the posterior probability of three conditions, each evaluated per
-draw: (A) a turn as above (inverted U of the easy slices); (B) the hard slices (hardest
-third) improve while the easy ones worsen, :math:`H(x_T) < H(x_0)` with
-:math:`x_0 = \arg\min_{x \le x_T} E`; (C) the overall Brier curve improves after the turn
-faster than before it: its mean slope over :math:`[x_T, x_T + 1]` (one decade, cut at
-the horizon) is below its mean slope over :math:`[x_0, x_T]` by at least ``min_rise``
-per decade. See ``docs/emergence.md``.
+**Threshold and P(emergent)** are the ones both emergence models share
+(:mod:`bayescale.emergence.criteria`): where the typical model's accuracy curve leaves
+chance by a margin, and whether it was flat first, jumped and did so sharply, read from
+the sandwich's accuracy curve (:class:`~bayescale.emergence.readings.SandwichReadings`;
+the task's chance level is needed: ``chance=``). Beside them, **Wu & Lo's reading**: with
+:math:`E(x)` the question-weighted Brier curve of the easy slices (the easiest third of the
+questions) on a grid of :math:`\log_{10} C` from the smallest fitted model to the horizon,
+a *turn* is a local maximum :math:`x_T` of :math:`E` whose rise before
+(:math:`E(x_T) - \min_{x \le x_T} E`) and fall after (:math:`E(x_T) - \min_{x \ge x_T} E`)
+both reach ``min_rise`` (0.03 Brier), the most prominent one per draw (``turn_log10`` of
+:meth:`SandwichFit.threshold`, ``p_turn``); (B) the hard slices (hardest third) improve
+while the easy ones worsen, :math:`H(x_T) < H(x_0)` with :math:`x_0 = \arg\min_{x \le x_T}
+E`; (C) the overall Brier curve improves after the turn faster than before it: its mean
+slope over :math:`[x_T, x_T + 1]` (one decade, cut at the horizon) is below its mean slope
+over :math:`[x_0, x_T]` by at least ``min_rise`` per decade; ``p_turn_soar`` of
+:meth:`SandwichFit.emergence` is P(A, B and C). See ``docs/emergence.md``.
 """
 
 from __future__ import annotations
@@ -53,9 +54,16 @@ from numpy.typing import ArrayLike
 
 from bayescale.core.diagnostics import Diagnostics, check_convergence
 from bayescale.core.errors import FitFileError, SpecificationError
-from bayescale.core.intervals import FORECAST_COLUMNS, check_ci_prob, interval_table, quantiles
+from bayescale.core.intervals import FORECAST_COLUMNS, check_ci_prob, interval_table
 from bayescale.core.results import FitResult
 from bayescale.core.sampling import Sampler, run_nuts
+from bayescale.emergence.criteria import (
+    MARGIN,
+    MAX_DECADES,
+    MIN_JUMP,
+    check_criteria,
+)
+from bayescale.emergence.readings import SandwichReadings
 from bayescale.emergence.sandwich_model import (
     ACCURACY_DRIFT,
     EXTRAPOLATION_SD,
@@ -68,6 +76,7 @@ from bayescale.emergence.sandwich_model import (
     slice_scaling,
 )
 from bayescale.emergence.summaries import HELD_OUT_COLUMNS, held_out_scores, posterior_summary
+from bayescale.emergence.table import KNOWN_CHANCE
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -76,7 +85,6 @@ __all__ = ["DATA_GROUP", "SandwichFit", "fit_sandwich"]
 
 #: DataTree group holding every model of the task (fitted and held out).
 DATA_GROUP = "fit_data"
-_GRID = 241
 _SAMPLE = ("chain", "draw")
 
 
@@ -86,7 +94,7 @@ def _expit(v: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- result
 @dataclass(repr=False)
-class SandwichFit(FitResult):
+class SandwichFit(SandwichReadings, FitResult):
     """Posterior of a Bayesian Slice-and-Sandwich fit of one task.
 
     Attributes
@@ -127,6 +135,13 @@ class SandwichFit(FitResult):
         extrapolation_sd=..., accuracy_drift=...)`` changes them without a refit.
     sampler : dict
         NUTS settings of the run (:meth:`bayescale.core.sampling.SamplingRun.as_dict`).
+    chance : float or None
+        The task's chance accuracy, which the threshold and P(emergent) are measured from
+        (:mod:`bayescale.emergence.criteria`); ``None`` when unknown (then they raise,
+        saying to give it: ``dataclasses.replace(fit, chance=...)`` needs no refit).
+    margin, min_jump, max_decades : float
+        Defaults of the threshold and of the emergence criterion
+        (:mod:`bayescale.emergence.criteria`).
     """
 
     kind = "sandwich"
@@ -154,12 +169,17 @@ class SandwichFit(FitResult):
     extrapolation_sd: float = EXTRAPOLATION_SD
     accuracy_drift: float = ACCURACY_DRIFT
     sampler: dict[str, Any] = field(default_factory=dict)
+    chance: float | None = None
+    margin: float = MARGIN
+    min_jump: float = MIN_JUMP
+    max_decades: float = MAX_DECADES
 
     def __post_init__(self) -> None:
         for name in ("extrapolation_sd", "accuracy_drift"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0):
                 raise SpecificationError(f"{name} must be >= 0, not {value!r}")
+        check_criteria(self.margin, self.min_jump, self.max_decades, self.chance)
         if DATA_GROUP not in self.idata.children:
             self.idata[DATA_GROUP] = self.data
 
@@ -243,108 +263,6 @@ class SandwichFit(FitResult):
         """Question-weighted mean of the slices ``idx`` (e.g. :attr:`easy`) of ``curves``."""
         w = self.weights[idx]
         return curves[..., idx] @ (w / w.sum())
-
-    def emergence_draws(self) -> dict[str, np.ndarray]:
-        """Per posterior draw: ``turn``, ``x_t`` (the turn's :math:`\\log_{10} C`, NaN
-        without one), ``offset`` (A and B) and ``emergent`` (A, B and C); module docstring."""
-        grid = np.linspace(self.x_range[0], self.horizon, _GRID)
-        curves = self.slice_curves(grid)
-        easy = self.group_curve(curves, self.easy)
-        hard = self.group_curve(curves, self.hard)
-        overall = curves @ self.weights
-        n = easy.shape[0]
-        d_easy = np.diff(easy, axis=1)
-        is_max = np.zeros_like(easy, dtype=bool)
-        is_max[:, 1:-1] = (d_easy[:, :-1] > 0) & (d_easy[:, 1:] <= 0)
-        rise = easy - np.minimum.accumulate(easy, axis=1)
-        fall = easy - np.minimum.accumulate(easy[:, ::-1], axis=1)[:, ::-1]
-        prom = np.where(is_max, np.minimum(rise, fall), -np.inf)
-        j_t = np.argmax(prom, axis=1)
-        rows = np.arange(n)
-        turn = prom[rows, j_t] >= self.min_rise
-        before = np.where(np.arange(_GRID)[None, :] <= j_t[:, None], easy, np.inf)
-        j_0 = np.argmin(before, axis=1)
-        x_t, x_0 = grid[j_t], grid[j_0]
-        offset = hard[rows, j_t] < hard[rows, j_0]
-        x_end = np.minimum(x_t + 1.0, grid[-1])
-        j_end = np.clip(np.searchsorted(grid, x_end), 0, _GRID - 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            slope_before = (overall[rows, j_t] - overall[rows, j_0]) / (x_t - x_0)
-            slope_after = (overall[rows, j_end] - overall[rows, j_t]) / (grid[j_end] - x_t)
-        soar = np.nan_to_num(slope_after, nan=np.inf) <= (
-            np.nan_to_num(slope_before, nan=-np.inf) - self.min_rise
-        )
-        return {
-            "turn": turn,
-            "x_t": np.where(turn, x_t, np.nan),
-            "offset": turn & offset,
-            "emergent": turn & offset & soar,
-        }
-
-    # -- thresholds and emergence -------------------------------------------------------------
-    def threshold(self, *, ci_prob: float = 0.9) -> pd.DataFrame:
-        r"""Posterior of the emergence threshold :math:`C_T`, where the easy slices turn.
-
-        Parameters
-        ----------
-        ci_prob
-            Probability of the equal-tailed interval.
-
-        Returns
-        -------
-        pandas.DataFrame
-            One row, indexed by ``task``: ``log10_threshold`` (median :math:`\log_{10}
-            C_T`), ``log10_lower``, ``log10_upper`` (over the draws with a turn; NaN when
-            none has one), ``threshold``, ``lower``, ``upper`` (the same in FLOPs),
-            ``p_turn`` (share of draws with a turn between the smallest fitted model and
-            the horizon), ``p_emergent``, ``data_lo``/``data_hi`` (:math:`\log_{10} C`
-            range of the fitted models) and ``ci_prob``.
-        """
-        p = check_ci_prob(ci_prob)
-        em = self.emergence_draws()
-        xt = em["x_t"][np.isfinite(em["x_t"])]
-        lo, med, hi = quantiles(xt, p) if xt.size else (np.nan, np.nan, np.nan)
-        row = {
-            "log10_threshold": float(med),
-            "log10_lower": float(lo),
-            "log10_upper": float(hi),
-            "threshold": float(10**med),
-            "lower": float(10**lo),
-            "upper": float(10**hi),
-            "p_turn": float(em["turn"].mean()),
-            "p_emergent": float(em["emergent"].mean()),
-            "data_lo": float(self.x_range[0]),
-            "data_hi": float(self.x_range[1]),
-            "ci_prob": p,
-        }
-        return pd.DataFrame([row], index=pd.Index([self.task], name="task"))
-
-    def emergence(self) -> pd.DataFrame:
-        """Posterior probabilities of the conditions of emergence (module docstring).
-
-        Returns
-        -------
-        pandas.DataFrame
-            One row, indexed by ``task``: ``p_turn`` (A), ``p_offset`` (A and B),
-            ``p_emergent`` (A, B and C).
-        """
-        em = self.emergence_draws()
-        row = {
-            "p_turn": float(em["turn"].mean()),
-            "p_offset": float(em["offset"].mean()),
-            "p_emergent": float(em["emergent"].mean()),
-        }
-        return pd.DataFrame([row], index=pd.Index([self.task], name="task"))
-
-    def p_emergent(self) -> pd.Series:
-        """Posterior probability that the task is emergent (conditions A, B and C).
-
-        Returns
-        -------
-        pandas.Series
-            Indexed by ``task`` (one entry), named ``p_emergent``.
-        """
-        return self.emergence()["p_emergent"]
 
     # -- forecasts ----------------------------------------------------------------------------
     def forecast(
@@ -469,32 +387,38 @@ class SandwichFit(FitResult):
 
     # -- the contract -------------------------------------------------------------------------
     def summary(self, *, ci_prob: float = 0.9) -> pd.DataFrame:
-        """Posterior summary: the accuracy map, the slices' scatter and the emergence figures.
+        r"""Posterior summary: the accuracy map, the slices' scatter and the emergence figures.
 
         Rows ``alpha``, ``gamma``, ``sigma_acc`` (the logit-linear map from the overall
         Brier curve to accuracy), ``sigma_slice[s]``, then the derived ``log10_threshold``
-        (:math:`\\log_{10} C_T`, over the draws with a turn) and the indicators
-        ``p_turn``, ``p_offset``, ``p_emergent`` (their ``mean`` is the probability,
-        ``mcse_mean`` its Monte Carlo error). ArviZ's columns (:func:`arviz.summary`,
-        equal-tailed intervals, unrounded).
+        (where the typical model's accuracy leaves chance, over the draws where it does so
+        inside the range searched; :mod:`bayescale.emergence.criteria`) and
+        ``p_emergent`` (when :attr:`chance` is known), ``log10_turn`` (the easy slices'
+        turn, over the draws with one) and the indicators ``p_turn``, ``p_offset``,
+        ``p_turn_soar`` (their ``mean`` is the probability, ``mcse_mean`` its Monte Carlo
+        error). ArviZ's columns (:func:`arviz.summary`, equal-tailed intervals,
+        unrounded).
         """
-        em = self.emergence_draws()
+        turns = self.turn_draws()
         post = self.idata["posterior"].dataset
         shape = (post.sizes["chain"], post.sizes["draw"])
         coords = {"chain": post["chain"].values, "draw": post["draw"].values}
-        derived = {
-            name: xr.DataArray(
-                np.reshape(em[key], shape).astype(float), dims=_SAMPLE, coords=coords
+
+        def derived(values: np.ndarray) -> xr.DataArray:
+            return xr.DataArray(
+                np.reshape(values, shape).astype(float), dims=_SAMPLE, coords=coords
             )
-            for name, key in (
-                ("log10_threshold", "x_t"),
-                ("p_turn", "turn"),
-                ("p_offset", "offset"),
-                ("p_emergent", "emergent"),
-            )
-        }
+
+        rows: dict[str, xr.DataArray] = {}
+        if self.chance is not None:
+            xe = self.threshold_draws()
+            rows["log10_threshold"] = derived(np.where(np.isfinite(xe), xe, np.nan))
+            rows["p_emergent"] = derived(self.emergence_draws()["emergent"])
+        rows["log10_turn"] = derived(turns["x_t"])
+        for name in ("turn", "offset", "turn_soar"):
+            rows[f"p_{name}"] = derived(turns[name])
         return posterior_summary(
-            self.idata, ["alpha", "gamma", "sigma_acc", "sigma_slice"], derived, ci_prob=ci_prob
+            self.idata, ["alpha", "gamma", "sigma_acc", "sigma_slice"], rows, ci_prob=ci_prob
         )
 
     def title(self) -> str:
@@ -509,16 +433,35 @@ class SandwichFit(FitResult):
     def report(self, *, ci_prob: float = 0.9) -> str:
         """Threshold, emergence probabilities, held-out errors, the summary and diagnostics."""
         p = check_ci_prob(ci_prob)
-        th = self.threshold(ci_prob=p).iloc[0]
-        em = self.emergence().iloc[0]
-        lines = [
-            self.title(),
-            f"threshold log10 C: median {th['log10_threshold']:.2f}, {p:.0%} interval "
-            f"[{th['log10_lower']:.2f}, {th['log10_upper']:.2f}], P(turn in range) "
-            f"{th['p_turn']:.2f}",
-            f"P(turn) {em['p_turn']:.2f}, P(turn and offset) {em['p_offset']:.2f}, "
-            f"P(emergent) {em['p_emergent']:.2f}",
-        ]
+        lines = [self.title()]
+        turns = self.turn_draws()
+        xt = turns["x_t"][np.isfinite(turns["x_t"])]
+        turn = (
+            f"median {np.median(xt):.2f}, {p:.0%} interval "
+            f"[{np.quantile(xt, (1 - p) / 2):.2f}, {np.quantile(xt, (1 + p) / 2):.2f}]"
+            if xt.size
+            else "none"
+        )
+        if self.chance is None:
+            lines.append(
+                "threshold and P(emergent): not computed, the task's chance accuracy is "
+                "unknown (fit with chance=..., or dataclasses.replace(fit, chance=...))"
+            )
+        else:
+            th = self.threshold(ci_prob=p).iloc[0]
+            em = self.emergence().iloc[0]
+            lines += [
+                f"threshold log10 C (accuracy leaves chance {self.chance:.3g} by "
+                f"{self.margin:g} of the range): median {th['log10_threshold']:.2f}, "
+                f"{p:.0%} interval [{th['log10_lower']:.2f}, {th['log10_upper']:.2f}]",
+                f"P(emergent) {em['p_emergent']:.2f} (flat first {em['p_flat']:.2f}, a jump "
+                f"{em['p_jump']:.2f}, sharp {em['p_sharp']:.2f})",
+            ]
+        lines.append(
+            f"easy slices' turn log10 C: {turn}; P(turn) {turns['turn'].mean():.2f}, "
+            f"P(turn and offset) {turns['offset'].mean():.2f}, P(turn, offset and soar) "
+            f"{turns['turn_soar'].mean():.2f}"
+        )
         scores = self.forecast_scores(ci_prob=p)
         if len(scores):
             r = scores.iloc[0]
@@ -570,6 +513,10 @@ class SandwichFit(FitResult):
             "extrapolation_sd": self.extrapolation_sd,
             "accuracy_drift": self.accuracy_drift,
             "sampler": self.sampler,
+            "chance": self.chance,
+            "margin": self.margin,
+            "min_jump": self.min_jump,
+            "max_decades": self.max_decades,
         }
 
     @classmethod
@@ -604,6 +551,10 @@ class SandwichFit(FitResult):
             extrapolation_sd=float(state["extrapolation_sd"]),
             accuracy_drift=float(state["accuracy_drift"]),
             sampler=dict(state.get("sampler", {})),
+            chance=None if state.get("chance") is None else float(state["chance"]),
+            margin=float(state.get("margin", MARGIN)),
+            min_jump=float(state.get("min_jump", MIN_JUMP)),
+            max_decades=float(state.get("max_decades", MAX_DECADES)),
         )
 
     def plot(self, path: str | os.PathLike[str] | None = None, *, ci_prob: float = 0.9) -> Figure:
@@ -630,6 +581,10 @@ def fit_sandwich(
     min_slice_sd: float = MIN_SLICE_SD,
     extrapolation_sd: float = EXTRAPOLATION_SD,
     accuracy_drift: float = ACCURACY_DRIFT,
+    chance: float | None = None,
+    margin: float = MARGIN,
+    min_jump: float = MIN_JUMP,
+    max_decades: float = MAX_DECADES,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
@@ -667,8 +622,9 @@ def fit_sandwich(
     min_rise
         Smallest rise and fall (TC Brier) of the easy curve that counts as a turn.
     horizon
-        Largest :math:`\log_{10} C` searched for a turn (default: the largest model of
-        the table, or one decade past the cut-off when none is held out).
+        Largest :math:`\log_{10} C` searched for the threshold and a turn (default: the
+        largest model of the table, fitted or held out; beyond the fitted models the
+        polynomials are extrapolated).
     min_slice_sd
         Slices whose scores vary less than this (TC Brier sd over the fitted models) are
         merged with their closest neighbour, with a warning and a note (``fit.notes``);
@@ -683,6 +639,15 @@ def fit_sandwich(
         (accuracy per decade of compute at the fitted models' mean accuracy; default
         0.25, estimated with ``extrapolation_sd``). 0 turns it off (both 0: the bands
         of the polynomials alone).
+    chance
+        The task's chance accuracy (1 / number of choices; 0 for exact-match tasks), from
+        which the threshold and P(emergent) are measured. Default: the known value for
+        Wu & Lo's and ObsScaling's tasks
+        (:data:`~bayescale.emergence.table.KNOWN_CHANCE`), otherwise unknown (the fit
+        runs; :meth:`SandwichFit.threshold` then says to give it).
+    margin, min_jump, max_decades
+        The threshold's margin and the emergence criterion
+        (:mod:`bayescale.emergence.criteria`).
     draws, tune, chains, seed, nuts_sampler, progressbar
         NUTS settings (:func:`bayescale.core.sampling.run_nuts`; ``seed`` 0 by default,
         ``None`` for a fresh one).
@@ -713,6 +678,7 @@ def fit_sandwich(
     for name, value in (("extrapolation_sd", extrapolation_sd), ("accuracy_drift", accuracy_drift)):
         if not (np.isfinite(value) and value >= 0):
             raise SpecificationError(f"{name} must be >= 0, not {value!r}")
+    check_criteria(margin, min_jump, max_decades, chance)
     prep = prepare_task(
         table,
         task,
@@ -793,4 +759,8 @@ def fit_sandwich(
         slice_groups=prep.groups,
         notes=notes,
         sampler=run.as_dict(),
+        chance=KNOWN_CHANCE.get(td.task) if chance is None else float(chance),
+        margin=margin,
+        min_jump=min_jump,
+        max_decades=max_decades,
     )

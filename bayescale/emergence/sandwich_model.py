@@ -100,7 +100,7 @@ PyMC model (:func:`build_model`) and the extrapolation term
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -161,6 +161,7 @@ class TaskData:
     acc: np.ndarray
     weights: np.ndarray
     labels: list[str]
+    n_questions: np.ndarray | None = None  # of the overall accuracy, per model (NaN: unknown)
 
 
 def task_data(table: pd.DataFrame, task: str | None) -> TaskData:
@@ -220,7 +221,13 @@ def task_data(table: pd.DataFrame, task: str | None) -> TaskData:
         family=("family", "first") if "family" in sub.columns else ("model", "first"),
     )
     a = acc.groupby("model")["value"].mean()
+    n_acc = (
+        acc.groupby("model")["n_questions"].mean()
+        if "n_questions" in acc.columns
+        else pd.Series(np.nan, index=a.index)
+    )
     frame = wide.join(a.rename("acc"), how="inner").join(meta, how="inner").dropna()
+    frame = frame.join(n_acc.rename("n_acc"))
     dropped = sorted((set(wide.index) | set(a.index)) - set(frame.index))
     if len(frame) < len(set(wide.index) | set(a.index)):
         warnings.warn(
@@ -239,7 +246,27 @@ def task_data(table: pd.DataFrame, task: str | None) -> TaskData:
         acc=frame["acc"].to_numpy(float),
         weights=weights,
         labels=labels,
+        n_questions=frame["n_acc"].to_numpy(float),
     )
+
+
+def _clip_saturated(td: TaskData, fit_mask: np.ndarray) -> tuple[TaskData, list[str]]:
+    """Accuracies of exactly 0 or 1 of the fitted models, where the number of questions
+    is known, read as 1/(2n) and 1 - 1/(2n) (half a question): the logit-normal map has no
+    density at 0 or 1. Returns the data and a note naming the models."""
+    n = td.n_questions if td.n_questions is not None else np.full(len(td.acc), np.nan)
+    edge = fit_mask & ((td.acc <= 0) | (td.acc >= 1)) & np.isfinite(n) & (n >= 1)
+    if not edge.any():
+        return td, []
+    half = 0.5 / n[edge]
+    acc = td.acc.copy()
+    acc[edge] = np.clip(acc[edge], half, 1 - half)
+    names = ", ".join(td.models[edge][:6]) + (" ..." if edge.sum() > 6 else "")
+    note = (
+        f"accuracy of exactly 0 or 1 read as half a question from it (1/(2n)) for "
+        f"{int(edge.sum())} fitted model(s): {names}"
+    )
+    return replace(td, acc=acc), [note]
 
 
 def slice_scaling(briers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -387,11 +414,14 @@ def prepare_task(
             f"task {td.task!r}: only {n_fit} models below the cut-off 10^{log_cut:.2f} FLOPs; "
             f"degree {degree} needs at least {degree + 5}. Raise the cut-off or lower degree."
         )
+    td, clip_notes = _clip_saturated(td, fit_mask)
     acc_fit = td.acc[fit_mask]
     if not np.all((acc_fit > 0) & (acc_fit < 1)):
         raise DataError(
             f"task {td.task!r}: accuracies must lie strictly between 0 and 1 (the map is "
-            f"logit-normal); found {acc_fit.min():.3f}..{acc_fit.max():.3f}"
+            f"logit-normal); found {acc_fit.min():.3f}..{acc_fit.max():.3f}. Give the "
+            "overall accuracy rows their n_questions: an accuracy of 0 or 1 out of n "
+            "questions is then read as 1/(2n) or 1 - 1/(2n)."
         )
     lo, hi = float(td.log_c[fit_mask].min()), float(td.log_c[fit_mask].max())
     if hi - lo < 0.5:
@@ -400,8 +430,9 @@ def prepare_task(
             "compute; a trend needs at least 0.5."
         )
     if horizon is None:
-        horizon = float(td.log_c.max()) if (~fit_mask).any() else log_cut + 1.0
+        horizon = float(td.log_c.max())
     groups, notes = merge_degenerate_slices(td.briers[fit_mask], td.weights, min_slice_sd)
+    notes = clip_notes + notes
     weights = np.array([td.weights[g].sum() for g in groups])
     easy, hard = easy_hard_slices(weights, easy_fraction)
     slice_degree = np.full(len(weights), degree if other_degree is None else other_degree)

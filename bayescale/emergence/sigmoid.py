@@ -9,23 +9,28 @@ step in :math:`\log_{10} C` from the task's chance level :math:`c_t` to a ceilin
     a_t(C) = c_t + (h_t - c_t)\,
         \sigma\!\left(\frac{\log_{10} C - \log_{10} C^*_t}{w_t}\right),
 
-with :math:`C^*_t` the **emergence threshold** and :math:`w_t` the **width** in decades of
+with :math:`C^*_t` the **mid-point** of the rise and :math:`w_t` the **width** in decades of
 compute. :func:`fit_sigmoid` fits it to one or more tasks (the hierarchy, the priors, the
 beta-binomial likelihood and why each piece is there: :mod:`bayescale.emergence.sigmoid_model`)
 and returns a :class:`SigmoidFit`. Its pointwise log-likelihood is a density of each fitted
 model's accuracy, so a one-task fit (or :meth:`SigmoidFit.for_task` of a joint one) compares
 with a Slice-and-Sandwich of the same task by :func:`bayescale.compare`.
 
-**Emergence.** Per posterior draw a task is *emergent* when (i) the 10% point of its rise,
-:math:`x_{10} = \log_{10} C^*_t - w_t \ln 9`, lies above the smallest fitted model (the data
-contain models still at chance), (ii) the law has risen by at least ``min_jump`` (default
-0.1 accuracy) above chance by the largest fitted model, :math:`a_t(C_{\max}) - c_t \ge`
-``min_jump`` (the jump is observed, not extrapolated), and (iii) the 10%-to-90% rise takes
-at most ``max_decades`` (default 2) decades of compute. :meth:`SigmoidFit.p_emergent` is the
-posterior probability of (i)-(iii). The criterion does not use :math:`C^*` or :math:`h_t`
-directly: when a task is still rising at the largest model, its ceiling and hence its
-mid-point are extrapolations, while the onset, the growth rate :math:`1/w_t` of the lower
-tail and the rise seen so far are constrained by the data.
+**Threshold and P(emergent)** are the ones both emergence models share
+(:mod:`bayescale.emergence.criteria`, :class:`~bayescale.emergence.readings.SigmoidReadings`):
+where the typical model's law leaves chance by a margin (in closed form, the law's absolute
+onset), and whether, over the fitted range, it was flat first, jumped by ``min_jump`` and
+did so within ``max_decades`` (10% to 90% of the rise seen). The criterion does not use
+:math:`C^*` or :math:`h_t` directly: when a task is still rising at the largest model, its
+ceiling and hence its mid-point are extrapolations, while the onset, the growth rate
+:math:`1/w_t` of the lower tail and the rise seen so far are constrained by the data. The
+mid-point :math:`C^*` is reported as an alternative reading.
+
+**Borrowing strength.** ``fit_sigmoid(table, population=other_fit)`` fits new tasks as
+members of the population of tasks of an earlier hierarchical fit
+(:meth:`SigmoidFit.population_prior`): a task still at chance learns how fast rises are
+and how high they go from tasks that already jumped. ``family_effects=True`` adds a compute
+offset per model family, shared by every task.
 
 **Forecasts beyond the fitted range** evaluate the law at an *effective* compute whose
 distance from each task's fitted range is uncertain by a log-normal factor of scale
@@ -52,19 +57,26 @@ from bayescale.core.errors import DataError, FitFileError, SpecificationError
 from bayescale.core.intervals import FORECAST_COLUMNS, check_ci_prob, interval_table, quantiles
 from bayescale.core.results import FitResult
 from bayescale.core.sampling import Sampler, run_nuts
+from bayescale.emergence.criteria import (
+    MARGIN,
+    MAX_DECADES,
+    MIN_JUMP,
+    check_criteria,
+)
+from bayescale.emergence.readings import SigmoidReadings
 from bayescale.emergence.sigmoid_model import (
     COMPUTE_DRIFT,
     DERIVED,
     EPS,
-    LN9,
     SAMPLED,
     accuracy_log_density,
     check_compute_drift,
     effective_log_compute,
+    family_labels,
     law_of_log_compute,
+    population_prior,
     predict_accuracy,
     prepare_table,
-    sigmoid_law,
 )
 from bayescale.emergence.summaries import HELD_OUT_COLUMNS, held_out_scores, posterior_summary
 
@@ -80,12 +92,12 @@ _GH_NODES = 16
 #: DataTree group holding the accuracy table (fitted and held-out rows).
 DATA_GROUP = "fit_data"
 #: Population parameters reported by :meth:`SigmoidFit.summary` (those the fit has).
-_POPULATION = ("mu_o", "tau_o", "mu_w", "mu_h", "tau_h", "mu_k", "tau_k")
+_POPULATION = ("mu_o", "tau_o", "mu_w", "mu_h", "tau_h", "mu_k", "tau_k", "sigma_family")
 
 
 # --------------------------------------------------------------------------- result
 @dataclass(repr=False)
-class SigmoidFit(FitResult):
+class SigmoidFit(SigmoidReadings, FitResult):
     """Posterior of a hierarchical sigmoidal emergence fit.
 
     Attributes
@@ -110,10 +122,14 @@ class SigmoidFit(FitResult):
         Reference :math:`\\log_{10} C` (mean of the fitted models).
     chance : dict
         Chance accuracy per task.
-    max_decades, min_jump : float
-        Defaults of the emergence criterion (:meth:`p_emergent`).
+    max_decades, min_jump, margin : float
+        Defaults of the threshold and of the emergence criterion
+        (:mod:`bayescale.emergence.criteria`).
     notes : list of str
         What the fit did that the user should know (a second, longer run).
+    population : dict or None
+        The prior each task was given as a new member of a population estimated on other
+        tasks (``fit_sigmoid(..., population=...)``; :meth:`population_prior`), or None.
     compute_drift : float
         Scale :math:`s` of the log-normal drift of the effective compute beyond each task's
         fitted range (module docstring; default :data:`COMPUTE_DRIFT`). Forecast-time only:
@@ -132,14 +148,17 @@ class SigmoidFit(FitResult):
     diagnostics: Diagnostics | None
     x_ref: float
     chance: dict[str, float] = field(default_factory=dict)
-    max_decades: float = 2.0
-    min_jump: float = 0.1
+    max_decades: float = MAX_DECADES
+    min_jump: float = MIN_JUMP
     notes: list[str] = field(default_factory=list)
     compute_drift: float = COMPUTE_DRIFT
     sampler: dict[str, Any] = field(default_factory=dict)
+    margin: float = MARGIN
+    population: dict[str, tuple[float, float]] | None = None
 
     def __post_init__(self) -> None:
         check_compute_drift(self.compute_drift)
+        check_criteria(self.margin, self.min_jump, self.max_decades)
         if DATA_GROUP not in self.idata.children:
             rows = self.data.reset_index(drop=True).rename_axis("row")
             self.idata[DATA_GROUP] = xr.Dataset.from_dataframe(rows)
@@ -147,10 +166,44 @@ class SigmoidFit(FitResult):
     # -- draws -----------------------------------------------------------------------------
     def _draws(self) -> dict[str, np.ndarray]:
         post = self.idata["posterior"].dataset.stack(sample=_SAMPLE)
-        return {
+        out = {
             v: post[v].transpose("sample", "task").values
-            for v in ("log10_threshold", "width", "ceiling", "kappa")
+            for v in ("midpoint", "width", "ceiling", "kappa")
         }
+        if "family_offset" in post:
+            out["family_offset"] = post["family_offset"].transpose("sample", "family").values
+            out["sigma_family"] = post["sigma_family"].values
+        return out
+
+    @property
+    def families(self) -> list[str]:
+        """Families whose compute offsets were estimated (empty: none)."""
+        post = self.idata["posterior"].dataset
+        return [str(f) for f in post["family"].values] if "family" in post.coords else []
+
+    def _offsets(
+        self,
+        d: dict[str, np.ndarray],
+        families: Sequence[str | None],
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        r"""Compute offsets (decades) per draw and point, (sample, point).
+
+        A fitted family's posterior offset; a family the fit has not seen (or ``None``:
+        any model) a draw of the population :math:`\mathcal N(0, \sigma_f)`; 0 without
+        family offsets.
+        """
+        n = d["width"].shape[0]
+        out = np.zeros((n, len(families)))
+        if "family_offset" not in d:
+            return out
+        index = {f: i for i, f in enumerate(self.families)}
+        for col, fam in enumerate(families):
+            if fam is not None and fam in index:
+                out[:, col] = d["family_offset"][:, index[fam]]
+            else:
+                out[:, col] = d["sigma_family"] * rng.standard_normal(n)
+        return out
 
     def _task_index(self, task: str) -> int:
         if task not in self.tasks:
@@ -179,127 +232,42 @@ class SigmoidFit(FitResult):
         return effective_log_compute(log_c, lo, hi, zeta, self.compute_drift)
 
     def _curves(
-        self, d: dict[str, np.ndarray], task: str, log_c: np.ndarray, zeta: ArrayLike
+        self,
+        d: dict[str, np.ndarray],
+        task: str,
+        log_c: np.ndarray,
+        zeta: ArrayLike,
+        offset: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The law per posterior draw (zeta one per draw) with the drift: (sample, point)."""
+        """The law per posterior draw (zeta one per draw) with the drift: (sample, point).
+
+        ``offset`` (sample, point): the models' family compute offsets (default 0, the
+        typical family).
+        """
         j = self._task_index(task)
+        x = self._effective_x(task, log_c, zeta)
+        if offset is not None:
+            x = x + offset
         return law_of_log_compute(
-            self._effective_x(task, log_c, zeta),
-            d["log10_threshold"][:, j, None],
+            x,
+            d["midpoint"][:, j, None],
             d["width"][:, j, None],
             self.chance[task],
             d["ceiling"][:, j, None],
         )
 
-    # -- thresholds and emergence --------------------------------------------------------
-    def emergent_draws(
-        self,
-        *,
-        max_decades: float | None = None,
-        min_jump: float | None = None,
-        up_to: float | Mapping[str, float] | None = None,
-    ) -> np.ndarray:
-        """Per draw and task (``sample`` x ``task``), whether conditions (i)-(iii) hold."""
-        max_decades = self.max_decades if max_decades is None else max_decades
-        min_jump = self.min_jump if min_jump is None else min_jump
-        d = self._draws()
-        lo = np.array([np.log10(self._fitted(t)["compute"].min()) for t in self.tasks])
-        if up_to is None:
-            hi = np.array([np.log10(self._fitted(t)["compute"].max()) for t in self.tasks])
-        elif isinstance(up_to, Mapping):
-            hi = np.array([np.log10(float(up_to[t])) for t in self.tasks])
-        else:
-            hi = np.full(len(self.tasks), np.log10(float(up_to)))
-        chance = np.array([self.chance[t] for t in self.tasks])
-        x10 = d["log10_threshold"] - d["width"] * LN9
-        top = sigmoid_law(10**hi, d["log10_threshold"], d["width"], chance, d["ceiling"])
-        out: np.ndarray = (
-            (x10 > lo) & (top - chance >= min_jump) & (2 * LN9 * d["width"] <= max_decades)
-        )
-        return out
+    def population_prior(self) -> dict[str, tuple[float, float]]:
+        r"""The prior of a new task drawn from this fit's population of tasks.
 
-    def p_emergent(
-        self,
-        *,
-        max_decades: float | None = None,
-        min_jump: float | None = None,
-        up_to: float | Mapping[str, float] | None = None,
-    ) -> pd.Series:
-        """Posterior probability that each task is emergent (module docstring, (i)-(iii)).
-
-        Parameters
-        ----------
-        max_decades
-            Largest 10%-to-90% rise, in decades of compute, that counts as a jump
-            (default 2: a factor of 100 in compute).
-        min_jump
-            Smallest rise above chance, by ``up_to``, that counts (default 0.1 accuracy).
-        up_to
-            Compute (FLOPs; one value or per task) by which the jump must have happened
-            (default: the largest fitted model of each task). A larger value asks whether
-            the law *predicts* emergence by then.
-
-        Returns
-        -------
-        pandas.Series
-            Indexed by ``task``, named ``p_emergent``.
+        ``{"o": (mean, sd), "w": ..., "h": ..., "k": ...}``: the absolute onset
+        (:math:`\log_{10}` FLOPs), :math:`\log(w - 0.1)`, the ceiling's logit and
+        :math:`\log\kappa`, each the population predictive moment-matched to a normal
+        (:func:`bayescale.emergence.sigmoid_model.population_prior`). Pass it (or the
+        fit) as ``fit_sigmoid(new_table, population=...)`` to fit new tasks that borrow
+        what flat data cannot say (how fast a rise is, how high it goes, where onsets lie)
+        from these tasks, without refitting them.
         """
-        e = self.emergent_draws(max_decades=max_decades, min_jump=min_jump, up_to=up_to)
-        return pd.Series(e.mean(axis=0), index=pd.Index(self.tasks, name="task"), name="p_emergent")
-
-    def threshold(self, *, ci_prob: float = 0.9) -> pd.DataFrame:
-        r"""Posterior of each task's threshold :math:`C^*` and width.
-
-        Parameters
-        ----------
-        ci_prob
-            Probability of the equal-tailed credible intervals.
-
-        Returns
-        -------
-        pandas.DataFrame
-            One row per task (index ``task``): ``log10_threshold`` (median),
-            ``log10_lower``, ``log10_upper``, ``threshold`` (median :math:`C^*` in FLOPs),
-            ``lower``, ``upper``, ``p_emergent``, ``data_lo``/``data_hi``
-            (:math:`\log_{10} C` range of the fitted models) and ``ci_prob``, the columns of
-            :meth:`bayescale.emergence.sandwich.SandwichFit.threshold`; then ``width``
-            (median, decades), ``width_lower``, ``width_upper``, ``rise_decades`` (median
-            10%-to-90% rise), ``ceiling`` (median), ``ceiling_lower``, ``ceiling_upper``,
-            ``chance``.
-        """
-        p = check_ci_prob(ci_prob)
-        d = self._draws()
-        lt = quantiles(d["log10_threshold"], p, axis=0)
-        wd = quantiles(d["width"], p, axis=0)
-        ce = quantiles(d["ceiling"], p, axis=0)
-        pe = self.p_emergent()
-        rows = []
-        for j, t in enumerate(self.tasks):
-            f = self._fitted(t)
-            rows.append(
-                {
-                    "task": t,
-                    "log10_threshold": lt[1, j],
-                    "log10_lower": lt[0, j],
-                    "log10_upper": lt[2, j],
-                    "threshold": 10 ** lt[1, j],
-                    "lower": 10 ** lt[0, j],
-                    "upper": 10 ** lt[2, j],
-                    "p_emergent": float(pe[t]),
-                    "data_lo": float(np.log10(f["compute"].min())),
-                    "data_hi": float(np.log10(f["compute"].max())),
-                    "ci_prob": p,
-                    "width": wd[1, j],
-                    "width_lower": wd[0, j],
-                    "width_upper": wd[2, j],
-                    "rise_decades": 2 * LN9 * wd[1, j],
-                    "ceiling": ce[1, j],
-                    "ceiling_lower": ce[0, j],
-                    "ceiling_upper": ce[2, j],
-                    "chance": self.chance[t],
-                }
-            )
-        return pd.DataFrame(rows).set_index("task")
+        return population_prior(self.idata["posterior"].dataset, self.x_ref)
 
     # -- forecasts -------------------------------------------------------------------------
     def forecast(
@@ -309,6 +277,7 @@ class SigmoidFit(FitResult):
         ci_prob: float = 0.9,
         task: str | Sequence[str] | None = None,
         n_questions: float | None = None,
+        family: str | None = None,
         seed: int | None = 0,
     ) -> pd.DataFrame:
         """Posterior of the law and of a new model's accuracy at the given compute.
@@ -327,6 +296,10 @@ class SigmoidFit(FitResult):
         n_questions
             Questions a new model is scored on (default: the task's median in the data;
             Beta predictive when unknown).
+        family
+            The new model's family: a fitted family's compute offset is used; default (or
+            a family the fit has not seen) a draw of the families' spread. The law
+            (``"accuracy"``) is the typical family's either way.
         seed
             Seed of the predictive draws.
 
@@ -351,7 +324,8 @@ class SigmoidFit(FitResult):
             j = self._task_index(t)
             zeta = rng.standard_normal(d["width"].shape[0])
             curve = self._curves(d, t, np.log10(c), zeta)
-            pred = predict_accuracy(curve, d["kappa"][:, j, None], self._n_new(t, n_questions), rng)
+            own = self._curves(d, t, np.log10(c), zeta, self._offsets(d, [family] * len(c), rng))
+            pred = predict_accuracy(own, d["kappa"][:, j, None], self._n_new(t, n_questions), rng)
             arrays = {
                 name: xr.DataArray(v, dims=("sample", "point"), coords={"compute": ("point", c)})
                 for name, v in (("accuracy", curve), ("new_model_accuracy", pred))
@@ -375,7 +349,8 @@ class SigmoidFit(FitResult):
         pandas.DataFrame
             One row per held-out (task, model):
             :data:`~bayescale.emergence.summaries.HELD_OUT_COLUMNS`: ``compute``, ``value``
-            (observed accuracy), ``median`` (the law), ``pred_median``, ``pred_lower``,
+            (observed accuracy), ``median`` (the law, at the model's family offset where
+            the fit has one), ``pred_median``, ``pred_lower``,
             ``pred_upper`` (predictive interval of a new model with the row's number of
             questions, extrapolation drift included), ``error`` (``value - pred_median``),
             ``covered``, ``beyond`` (decades of compute past the fitted range), ``ci_prob``.
@@ -388,7 +363,8 @@ class SigmoidFit(FitResult):
         for t, g in held.groupby("task", sort=False):
             j = self._task_index(str(t))
             zeta = rng.standard_normal(d["width"].shape[0])
-            curve = self._curves(d, str(t), np.log10(g["compute"].to_numpy(float)), zeta)
+            offset = self._offsets(d, list(family_labels(g)), rng)
+            curve = self._curves(d, str(t), np.log10(g["compute"].to_numpy(float)), zeta, offset)
             pred = predict_accuracy(curve, d["kappa"][:, j, None], g["n_questions"].to_numpy(), rng)
             lo, med, hi = quantiles(pred, p, axis=0)
             out = g[["task", "model", "family", "compute", "value"]].copy()
@@ -411,6 +387,8 @@ class SigmoidFit(FitResult):
         compute: ArrayLike,
         value: ArrayLike,
         n_questions: ArrayLike | None = None,
+        family: Sequence[str | None] | str | None = None,
+        seed: int | None = 0,
     ) -> np.ndarray:
         r"""Log predictive density of observed accuracies of new models of a task.
 
@@ -435,6 +413,12 @@ class SigmoidFit(FitResult):
         n_questions
             Questions per value (one number or one per value; default: the task's median
             in the data). NaN: Beta density of the accuracy.
+        family
+            The models' families (one for all or one per value): a fitted family's
+            compute offset; otherwise one draw of the families' spread per posterior draw
+            (seeded by ``seed``). Ignored by a fit without family offsets.
+        seed
+            Seed of those draws.
 
         Returns
         -------
@@ -465,16 +449,19 @@ class SigmoidFit(FitResult):
         weights = weights / weights.sum()
         kappa = d["kappa"][:, j, None]
         out = np.empty(len(a))
-        lt, w, h = (d[v][:, j, None] for v in ("log10_threshold", "width", "ceiling"))
+        lt, w, h = (d[v][:, j, None] for v in ("midpoint", "width", "ceiling"))
+        fams = [family] * len(a) if family is None or isinstance(family, str) else list(family)
+        if len(fams) != len(a):
+            raise SpecificationError("family must be one name or one per value")
+        offsets = self._offsets(d, fams, np.random.default_rng(seed))
         for i in range(len(a)):
             if self.compute_drift > 0 and self.beyond(task, 10 ** x[i : i + 1])[0] > 0:
                 zs, ws = nodes, weights
             else:
                 zs, ws = np.zeros(1), np.ones(1)
             x_eff = self._effective_x(task, x[i : i + 1], zs)[:, 0]  # one per node
-            p = np.clip(
-                law_of_log_compute(x_eff[None, :], lt, w, self.chance[task], h), EPS, 1 - EPS
-            )
+            x_own = x_eff[None, :] + offsets[:, i, None]  # (sample, node)
+            p = np.clip(law_of_log_compute(x_own, lt, w, self.chance[task], h), EPS, 1 - EPS)
             lp = accuracy_log_density(p, kappa, a[i], n[i])
             lw = lp + np.log(ws)[None, :]  # (sample, node)
             top = lw.max()
@@ -521,6 +508,7 @@ class SigmoidFit(FitResult):
             chance={task: self.chance[task]},
             max_decades=self.max_decades,
             min_jump=self.min_jump,
+            margin=self.margin,
             notes=notes,
             compute_drift=self.compute_drift,
             sampler=dict(self.sampler),
@@ -540,10 +528,13 @@ class SigmoidFit(FitResult):
 
     # -- the contract ------------------------------------------------------------------------
     def summary(self, *, ci_prob: float = 0.9) -> pd.DataFrame:
-        """Posterior summary: population parameters, each task's law and P(emergent).
+        r"""Posterior summary: population parameters, each task's law, threshold, P(emergent).
 
-        Rows ``mu_*``/``tau_*`` (population, where the fit has them), then per task
-        ``log10_threshold[t]``, ``onset[t]``, ``width[t]``, ``ceiling[t]``, ``kappa[t]`` and
+        Rows ``mu_*``/``tau_*`` (population, where the fit has them) and ``sigma_family``
+        (the spread of the families' compute offsets, where estimated), then per task
+        ``midpoint[t]`` (:math:`\log_{10} C^*`), ``onset[t]`` (10% point), ``width[t]``,
+        ``ceiling[t]``, ``kappa[t]``, the derived ``log10_threshold[t]`` (where the typical
+        model's accuracy leaves chance, :mod:`bayescale.emergence.criteria`) and
         ``p_emergent[t]`` (the indicator of conditions (i)-(iii): its ``mean`` is the
         probability, ``mcse_mean`` its Monte Carlo error). ArviZ's columns
         (:func:`arviz.summary`, equal-tailed intervals, unrounded).
@@ -551,12 +542,21 @@ class SigmoidFit(FitResult):
         post = self.idata["posterior"].dataset
         names = [v for v in (*_POPULATION, *DERIVED) if v in post]
         shape = (post.sizes["chain"], post.sizes["draw"], len(self.tasks))
-        emergent = xr.DataArray(
-            self.emergent_draws().reshape(shape).astype(float),
-            dims=(*_SAMPLE, "task"),
-            coords={"chain": post["chain"].values, "draw": post["draw"].values, "task": self.tasks},
+        coords = {"chain": post["chain"].values, "draw": post["draw"].values, "task": self.tasks}
+
+        def derived(values: np.ndarray) -> xr.DataArray:
+            return xr.DataArray(values.reshape(shape), dims=(*_SAMPLE, "task"), coords=coords)
+
+        xe = self.threshold_draws()
+        return posterior_summary(
+            self.idata,
+            names,
+            {
+                "log10_threshold": derived(np.where(np.isfinite(xe), xe, np.nan)),
+                "p_emergent": derived(self.emergent_draws().astype(float)),
+            },
+            ci_prob=ci_prob,
         )
-        return posterior_summary(self.idata, names, {"p_emergent": emergent}, ci_prob=ci_prob)
 
     def title(self) -> str:
         return f"sigmoidal emergence fit of {len(self.tasks)} task(s)"
@@ -567,14 +567,22 @@ class SigmoidFit(FitResult):
         th = self.threshold(ci_prob=p)
         lines = [
             f"{self.title()}; {p:.0%} intervals; {self.diagnostics}",
-            f"{'task':34s} {'log10 C* [interval]':>24s} {'w (dec)':>8s} {'ceiling':>8s} "
-            f"{'chance':>6s} {'P(emerg)':>8s}",
+            f"threshold: log10 FLOPs where the typical model's accuracy leaves chance by "
+            f"{self.margin:g} of the range above it; C*: mid-point of the rise",
+            f"{'task':34s} {'threshold [interval]':>24s} {'C*':>6s} {'w (dec)':>8s} "
+            f"{'ceiling':>8s} {'chance':>6s} {'P(emerg)':>8s}",
         ]
         for t, r in th.iterrows():
             lines.append(
                 f"{t!s:34.34s} {r.log10_threshold:7.2f} [{r.log10_lower:6.2f}, "
-                f"{r.log10_upper:6.2f}] {r.width:8.2f} {r.ceiling:8.3f} {r.chance:6.3f} "
-                f"{r.p_emergent:8.2f}"
+                f"{r.log10_upper:6.2f}] {r.midpoint_log10:6.2f} {r.width:8.2f} "
+                f"{r.ceiling:8.3f} {r.chance:6.3f} {r.p_emergent:8.2f}"
+            )
+        if self.families:
+            sigma = float(np.median(self._draws()["sigma_family"]))
+            lines.append(
+                f"compute offsets of {len(self.families)} families: spread sigma_family "
+                f"{sigma:.2f} decades (median)"
             )
         sc = self.forecast_scores(ci_prob=p)
         if not sc.empty:
@@ -607,8 +615,10 @@ class SigmoidFit(FitResult):
             "chance": dict(self.chance),
             "max_decades": self.max_decades,
             "min_jump": self.min_jump,
+            "margin": self.margin,
             "compute_drift": self.compute_drift,
             "sampler": self.sampler,
+            "population": self.population,
         }
 
     @classmethod
@@ -620,6 +630,9 @@ class SigmoidFit(FitResult):
             data[col] = data[col].astype(str)
         data["held_out"] = data["held_out"].astype(bool)
         post = tree["posterior"].dataset
+        if "midpoint" not in post and "log10_threshold" in post:
+            # files written before the threshold was defined on the accuracy curve
+            tree["posterior"] = post = post.rename({"log10_threshold": "midpoint"})
         names = [v for v in (*SAMPLED, *DERIVED) if v in post]
         return cls(
             idata=tree,
@@ -631,6 +644,12 @@ class SigmoidFit(FitResult):
             chance={str(k): float(v) for k, v in state["chance"].items()},
             max_decades=float(state["max_decades"]),
             min_jump=float(state["min_jump"]),
+            margin=float(state.get("margin", MARGIN)),
+            population=(
+                None
+                if state.get("population") is None
+                else {k: (float(v[0]), float(v[1])) for k, v in state["population"].items()}
+            ),
             compute_drift=float(state["compute_drift"]),
             sampler=dict(state.get("sampler", {})),
         )
@@ -660,8 +679,11 @@ def fit_sigmoid(
     n_questions: float | Mapping[str, float] | None = None,
     tasks: Sequence[str] | None = None,
     min_models: int = 5,
-    max_decades: float = 2.0,
-    min_jump: float = 0.1,
+    max_decades: float = MAX_DECADES,
+    min_jump: float = MIN_JUMP,
+    margin: float = MARGIN,
+    family_effects: bool = False,
+    population: SigmoidFit | Mapping[str, Sequence[float]] | None = None,
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
@@ -689,8 +711,20 @@ def fit_sigmoid(
         See :func:`~bayescale.emergence.table.emergence_table`.
     min_models
         Fewest fitted models per task.
-    max_decades, min_jump
-        Defaults of the emergence criterion (:meth:`SigmoidFit.p_emergent`).
+    max_decades, min_jump, margin
+        Defaults of the threshold and of the emergence criterion
+        (:mod:`bayescale.emergence.criteria`, :meth:`SigmoidFit.p_emergent`).
+    family_effects
+        Estimate a compute offset per model family (column ``family``), shared by every
+        task (:mod:`bayescale.emergence.sigmoid_model`, "Families"); a model without a
+        family is its own. Needs at least two families among the fitted models.
+    population
+        Borrow strength from tasks fitted before: a hierarchical :class:`SigmoidFit` of
+        other tasks (or its :meth:`SigmoidFit.population_prior`). Every task of ``table``
+        is then a new member of that population: its onset, width, ceiling and
+        overdispersion get the population's predictive as prior, so a task whose models
+        are all still at chance learns how fast rises are and how high they go from tasks
+        that already jumped. Default: the tasks of ``table`` are their own population.
     draws, tune, chains, seed, nuts_sampler, progressbar
         NUTS settings (:func:`bayescale.core.sampling.run_nuts`; ``seed`` 0 by default,
         ``None`` for a fresh one).
@@ -723,8 +757,7 @@ def fit_sigmoid(
     SpecificationError
         Invalid cut-off, chance level or option.
     """
-    if not max_decades > 0 or not 0 <= min_jump < 1:
-        raise SpecificationError("max_decades must be > 0 and min_jump in [0, 1)")
+    check_criteria(margin, min_jump, max_decades)
     check_compute_drift(compute_drift)
     prep = prepare_table(
         table,
@@ -733,6 +766,10 @@ def fit_sigmoid(
         n_questions=n_questions,
         tasks=tasks,
         min_models=min_models,
+        family_effects=family_effects,
+        population=population.population_prior()
+        if isinstance(population, SigmoidFit)
+        else population,
     )
     model = prep.model()
     notes: list[str] = []
@@ -767,7 +804,9 @@ def fit_sigmoid(
         chance=prep.chance_by_task,
         max_decades=max_decades,
         min_jump=min_jump,
+        margin=margin,
         notes=notes,
         compute_drift=float(compute_drift),
         sampler=run.as_dict(),
+        population=prep.population,
     )

@@ -10,8 +10,9 @@ step in :math:`\log_{10} C` from the task's chance level :math:`c_t` to a ceilin
         \sigma\!\left(\frac{\log_{10} C - \log_{10} C^*_t}{w_t}\right),
     \qquad \sigma(z) = \frac{1}{1 + e^{-z}},
 
-with :math:`C^*_t` the **emergence threshold** (the compute at which the task is half-way
-from chance to its ceiling) and :math:`w_t` the **width** in decades of compute: the rise
+with :math:`C^*_t` the **mid-point** of the rise (the compute at which the task is half-way
+from chance to its ceiling; the emergence threshold is where it leaves chance,
+:mod:`bayescale.emergence.criteria`) and :math:`w_t` the **width** in decades of compute: the rise
 from 10% to 90% of :math:`h_t - c_t` takes :math:`D_t = 2 w_t \ln 9 \approx 4.39\, w_t`
 decades.
 
@@ -70,6 +71,21 @@ Why each piece (measured; docs/emergence_sigmoid.md):
 * **target_accept 0.95** (default of :func:`~bayescale.emergence.sigmoid.fit_sigmoid`):
   with all of the above at 0.9, the full Wu & Lo fit kept one divergence in 4000 draws in
   the upper tail of :math:`\tau_h` (still-rising ceilings running to 1 on the logit scale).
+
+**Families** (``family_effects=True``; off by default). Models of one family convert
+compute into capability alike (Ruan et al. 2024); each family :math:`f` gets a compute
+offset :math:`e_f \sim \mathcal N(0, \sigma_f)`, :math:`\sigma_f \sim \mathcal N^+(0.5)`
+decades (non-centred), shared by every task: model :math:`i` of family :math:`f(i)` follows
+the law at :math:`\log_{10} C_i + e_{f(i)}`. A model without a family is its own. The law,
+the threshold and P(emergent) are the typical family's (:math:`e = 0`).
+
+**A population of tasks** (``population=``). Instead of its own hierarchy, every task may be
+a new member of the population of an earlier hierarchical fit: :func:`population_prior`
+turns that fit's posterior into normal priors of the per-task quantities (the predictive
+:math:`\mathcal N(\mu, \tau)` averaged over the posterior, moment-matched: mean
+:math:`\mathrm E[\mu]`, variance :math:`\mathrm E[\tau^2] + \operatorname{Var}[\mu]`;
+the onset in absolute :math:`\log_{10}` FLOPs). The "cut" form of the hierarchy: the new
+task does not inform the population.
 
 The 10% point :math:`x_{10,t} = \log_{10} C^*_t - w_t \ln 9` is stored as ``onset``. (The
 earlier parameterisations measured in ``docs/emergence_sigmoid.md``, the 10% point or the
@@ -144,7 +160,7 @@ forecasts are in :mod:`bayescale.emergence.sigmoid`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -184,6 +200,10 @@ LN9 = float(np.log(9.0))
 COMPUTE_DRIFT = 4.5
 #: Accuracies are kept this far from 0 and 1 in the likelihood.
 EPS = 1e-9
+#: The fixed spread of the tasks' log(w - w_min) around the population's (module docstring).
+W_TAU = 0.5
+#: Prior scale (decades of compute) of the families' compute-efficiency offsets.
+FAMILY_SCALE = 0.5
 #: Floors of the width (decades) and of the jump (fraction of the range above chance), and
 #: the absolute rise :math:`\alpha` that defines the sampled onset (module docstring).
 W_MIN, H_MIN, A_ABS = 0.1, 0.1, 0.05
@@ -200,15 +220,17 @@ SAMPLED = (
     "mu_k",
     "tau_k",
     "z_k",
+    "sigma_family",
+    "z_family",
 )
 #: The per-task quantities derived from them (dim ``task``).
-DERIVED = ("log10_threshold", "onset", "width", "ceiling", "kappa")
+DERIVED = ("midpoint", "onset", "width", "ceiling", "kappa")
 
 
 # --------------------------------------------------------------------------- the law
 def sigmoid_law(
     compute: ArrayLike,
-    log10_threshold: ArrayLike,
+    log10_midpoint: ArrayLike,
     width: ArrayLike,
     chance: ArrayLike,
     ceiling: ArrayLike,
@@ -223,27 +245,27 @@ def sigmoid_law(
     ----------
     compute
         Training compute :math:`C` in FLOPs (> 0).
-    log10_threshold
-        :math:`\log_{10} C^*`.
+    log10_midpoint
+        :math:`\log_{10} C^*`, the mid-point of the rise.
     width
         :math:`w` in decades of compute (> 0).
     chance, ceiling
         Floor :math:`c` and ceiling :math:`h` of the accuracy.
     """
     return law_of_log_compute(
-        np.log10(np.asarray(compute, float)), log10_threshold, width, chance, ceiling
+        np.log10(np.asarray(compute, float)), log10_midpoint, width, chance, ceiling
     )
 
 
 def law_of_log_compute(
     log_c: ArrayLike,
-    log10_threshold: ArrayLike,
+    log10_midpoint: ArrayLike,
     width: ArrayLike,
     chance: ArrayLike,
     ceiling: ArrayLike,
 ) -> np.ndarray:
     r""":func:`sigmoid_law` of :math:`\log_{10} C` (no overflow far beyond the data)."""
-    z = (np.asarray(log_c, float) - np.asarray(log10_threshold, float)) / np.asarray(width, float)
+    z = (np.asarray(log_c, float) - np.asarray(log10_midpoint, float)) / np.asarray(width, float)
     c = np.asarray(chance, float)
     return c + (np.asarray(ceiling, float) - c) * (0.5 * (1.0 + np.tanh(0.5 * z)))
 
@@ -285,6 +307,9 @@ class PreparedTable:
         The fitted rows (compute below the cut-off), in task, compute, model order.
     x_ref : float
         Mean :math:`\log_{10} C` of the fitted rows.
+    families : list of str
+        The model families whose compute offsets are estimated (empty: no offsets). A
+        model without a family is its own.
     """
 
     data: pd.DataFrame
@@ -292,6 +317,8 @@ class PreparedTable:
     cutoff: dict[str, float]
     fit: pd.DataFrame
     x_ref: float
+    families: list[str] = field(default_factory=list)
+    population: dict[str, tuple[float, float]] | None = None
 
     @property
     def log_c(self) -> np.ndarray:
@@ -300,6 +327,14 @@ class PreparedTable:
     @property
     def task_idx(self) -> np.ndarray:
         return self.fit["task"].map({t: i for i, t in enumerate(self.tasks)}).to_numpy(int)
+
+    @property
+    def family_idx(self) -> np.ndarray | None:
+        """Index of each fitted row's family in :attr:`families` (None without offsets)."""
+        if not self.families:
+            return None
+        index = {f: i for i, f in enumerate(self.families)}
+        return family_labels(self.fit).map(index).to_numpy(int)
 
     @property
     def chance(self) -> np.ndarray:
@@ -322,14 +357,26 @@ class PreparedTable:
         """The PyMC model of the fitted rows (:func:`build_model`)."""
         n, k, value = self.counts()
         return build_model(
-            self.log_c - self.x_ref, self.task_idx, self.chance, n, k, value, self.tasks, self.x_ref
+            self.log_c - self.x_ref,
+            self.task_idx,
+            self.chance,
+            n,
+            k,
+            value,
+            self.tasks,
+            self.x_ref,
+            family_idx=self.family_idx,
+            families=self.families,
+            population=self.population,
         )
 
     def likelihood_groups(self, post: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
         """``log_likelihood`` and ``observed_data`` (``y``, dim ``obs`` with coords
         ``task``, ``model``, ``compute``) under the posterior ``post``."""
         n, k, value = self.counts()
-        ll = pointwise_log_likelihood(post, self.log_c, self.task_idx, self.chance, n, k, value)
+        ll = pointwise_log_likelihood(
+            post, self.log_c, self.task_idx, self.chance, n, k, value, self.family_idx
+        )
         obs = {
             "obs": np.arange(len(self.fit)),
             "task": ("obs", self.fit["task"].to_numpy().astype(str)),
@@ -351,6 +398,8 @@ def prepare_table(
     n_questions: float | Mapping[str, float] | None,
     tasks: Sequence[str] | None,
     min_models: int,
+    family_effects: bool = False,
+    population: Mapping[str, Sequence[float]] | None = None,
 ) -> PreparedTable:
     """Check an accuracy table and split it at the cut-offs (arguments of
     :func:`~bayescale.emergence.sigmoid.fit_sigmoid`).
@@ -384,7 +433,80 @@ def prepare_table(
                 "needs at least 0.5. Add smaller or larger models."
             )
     x_ref = float(np.mean(np.log10(fit["compute"].to_numpy(float))))
-    return PreparedTable(data=data, tasks=task_list, cutoff=cuts, fit=fit, x_ref=x_ref)
+    families: list[str] = []
+    named = fit["family"].astype(str)
+    if family_effects and named[named != ""].nunique() >= 2:
+        families = sorted(pd.unique(family_labels(fit)))
+    return PreparedTable(
+        data=data,
+        tasks=task_list,
+        cutoff=cuts,
+        fit=fit,
+        x_ref=x_ref,
+        families=families,
+        population=None if population is None else check_population(population),
+    )
+
+
+#: The per-task quantities of the hierarchy: onset x_a (absolute log10 FLOPs), log(w - w_min),
+#: the ceiling's logit and log kappa (module docstring).
+POPULATION_KEYS = ("o", "w", "h", "k")
+
+
+def check_population(population: Mapping[str, Sequence[float]]) -> dict[str, tuple[float, float]]:
+    """``population`` as ``{key: (mean, sd)}`` for :data:`POPULATION_KEYS`, or an error."""
+    if not isinstance(population, Mapping):
+        raise SpecificationError(
+            "population must be a SigmoidFit of other tasks or its population_prior() dict, "
+            f"not {type(population).__name__}"
+        )
+    out = {}
+    for key in POPULATION_KEYS:
+        value = population.get(key)
+        try:
+            loc, scale = (float(v) for v in value)  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            raise SpecificationError(
+                f"population[{key!r}] must be a (mean, sd) pair, not {value!r}; the keys are "
+                f"{POPULATION_KEYS} (SigmoidFit.population_prior() gives them)"
+            ) from None
+        if not (np.isfinite(loc) and np.isfinite(scale) and scale > 0):
+            raise SpecificationError(f"population[{key!r}] = {value!r}: need a finite mean, sd > 0")
+        out[key] = (loc, scale)
+    return out
+
+
+def population_prior(post: xr.Dataset, x_ref: float) -> dict[str, tuple[float, float]]:
+    r"""The prior of a new task from a hierarchical fit: each per-task quantity's population
+    predictive, :math:`\mathcal N(\mu, \tau)` averaged over the posterior, as a normal
+    of the same mean and variance (:math:`\mathrm E[\mu]`,
+    :math:`\mathrm E[\tau^2] + \operatorname{Var}[\mu]`).
+
+    Raises
+    ------
+    SpecificationError
+        The fit has no population (a one-task fit, or one fitted with a population).
+    """
+    missing = [
+        v for v in ("mu_o", "tau_o", "mu_w", "mu_h", "tau_h", "mu_k", "tau_k") if v not in post
+    ]
+    if missing:
+        raise SpecificationError(
+            f"a population needs a hierarchical fit of two or more tasks (this fit lacks {missing})"
+        )
+    out = {}
+    for key, tau in (("o", "tau_o"), ("w", None), ("h", "tau_h"), ("k", "tau_k")):
+        mu = post[f"mu_{key}"].values.ravel()
+        t2 = W_TAU**2 if tau is None else float(np.mean(post[tau].values.ravel() ** 2))
+        loc = float(mu.mean()) + (x_ref if key == "o" else 0.0)
+        out[key] = (loc, float(np.sqrt(t2 + mu.var())))
+    return out
+
+
+def family_labels(frame: pd.DataFrame) -> pd.Series:
+    """Each row's family, its model's name where the family is unknown (``""``)."""
+    fam = frame["family"].astype(str)
+    return fam.where(fam != "", "model:" + frame["model"].astype(str))
 
 
 # --------------------------------------------------------------------------- model
@@ -397,6 +519,10 @@ def build_model(
     value: np.ndarray,
     tasks: list[str],
     x_ref: float,
+    *,
+    family_idx: np.ndarray | None = None,
+    families: Sequence[str] = (),
+    population: Mapping[str, tuple[float, float]] | None = None,
 ) -> pm.Model:
     r"""The PyMC model of the module docstring.
 
@@ -415,19 +541,43 @@ def build_model(
         The task names (dim ``task``).
     x_ref
         :math:`x_{\text{ref}}`, added back to the stored thresholds and onsets.
+    family_idx, families
+        Each observation's family and the families (module docstring, **Families**);
+        none: no compute offsets.
+    population
+        Prior of every task as a new member of a population estimated on other tasks
+        (:func:`population_prior`): ``{"o": (mean, sd), "w": ..., "h": ..., "k": ...}``,
+        the onset ``o`` in absolute :math:`\log_{10}` FLOPs. None: the hierarchy above.
     """
     import pymc as pm
     import pytensor.tensor as pt
 
     n_tasks = len(tasks)
     pooled = n_tasks > 1
-    coords = {"task": tasks, "obs": np.arange(len(x))}
+    coords: dict[str, Any] = {"task": tasks, "obs": np.arange(len(x))}
+    if family_idx is not None:
+        coords["family"] = list(families)
     with pm.Model(coords=coords) as model:
+        if family_idx is not None:
+            # compute-efficiency offsets of the families, shared by every task
+            sigma_f = pm.HalfNormal("sigma_family", FAMILY_SCALE)
+            z_f = pm.Normal("z_family", 0.0, 1.0, dims="family")
+            offset = pm.Deterministic("family_offset", sigma_f * z_f, dims="family")
+            x = x + offset[family_idx]
 
         def level(
             name: str, mu_loc: float, mu_sd: float, tau_sd: float, *, centred: bool, fixed: bool
         ) -> Any:
-            """Per-task values around a population mean (the mean alone with one task)."""
+            """Per-task values around a population mean (the mean alone with one task), or
+            each task a new draw of a population estimated on other tasks."""
+            if population is not None:
+                loc, scale = population[name]
+                if name == "o":
+                    loc -= x_ref  # the population's onsets are absolute log10 FLOPs
+                if centred:
+                    return pm.Normal(f"{name}_task", loc, scale, dims="task")
+                z = pm.Normal(f"z_{name}", 0.0, 1.0, dims="task")
+                return loc + scale * z
             mu = pm.Normal(f"mu_{name}", mu_loc, mu_sd)
             if not pooled:
                 return pt.repeat(mu, n_tasks)
@@ -437,7 +587,7 @@ def build_model(
             z = pm.Normal(f"z_{name}", 0.0, 1.0, dims="task")
             return mu + tau * z
 
-        log_w = level("w", -1.39, 0.5, 0.5, centred=False, fixed=True)
+        log_w = level("w", -1.39, 0.5, W_TAU, centred=False, fixed=True)
         width = pm.Deterministic("width", W_MIN + pt.exp(log_w), dims="task")
         h_logit = level("h", 1.0, 1.0, 1.0, centred=False, fixed=False)
         # fraction of the range above chance reached at the ceiling, >= H_MIN
@@ -451,7 +601,7 @@ def build_model(
         pm.Deterministic("onset", m - width * LN9 + x_ref, dims="task")
         log_k = level("k", float(np.log(100.0)), 1.0, 0.5, centred=False, fixed=False)
         kappa = pm.Deterministic("kappa", pt.exp(log_k), dims="task")
-        pm.Deterministic("log10_threshold", m + x_ref, dims="task")
+        pm.Deterministic("midpoint", m + x_ref, dims="task")
         c_i = c_t[task_idx]
         acc = c_i + (ceiling[task_idx] - c_i) * pm.math.sigmoid((x - m[task_idx]) / width[task_idx])
         acc = pt.clip(acc, EPS, 1.0 - EPS)
@@ -486,6 +636,7 @@ def pointwise_log_likelihood(
     n: np.ndarray,
     k: np.ndarray,
     value: np.ndarray,
+    family_idx: np.ndarray | None = None,
 ) -> np.ndarray:
     r"""Pointwise log density of each accuracy (chain, draw, obs), on the accuracy scale.
 
@@ -495,11 +646,15 @@ def pointwise_log_likelihood(
     """
     from scipy import stats
 
-    lt = post["log10_threshold"].transpose("chain", "draw", "task").values[..., task_idx]
+    lt = post["midpoint"].transpose("chain", "draw", "task").values[..., task_idx]
     w = post["width"].transpose("chain", "draw", "task").values[..., task_idx]
     h = post["ceiling"].transpose("chain", "draw", "task").values[..., task_idx]
     kap = post["kappa"].transpose("chain", "draw", "task").values[..., task_idx]
-    p = np.clip(sigmoid_law(10**log_c, lt, w, chance[task_idx], h), EPS, 1 - EPS)
+    x = np.broadcast_to(np.asarray(log_c, float), lt.shape)
+    if family_idx is not None:
+        off = post["family_offset"].transpose("chain", "draw", "family").values
+        x = x + off[..., family_idx]
+    p = np.clip(law_of_log_compute(x, lt, w, chance[task_idx], h), EPS, 1 - EPS)
     a, b = p * kap, (1 - p) * kap
     has_n = np.isfinite(n)
     out = np.empty_like(p)

@@ -37,6 +37,7 @@ from bayescale.passk.curves import (
 )
 from bayescale.passk.estimator import coverage_curve
 from bayescale.passk.model import CELL, PassKSpec, build_passk_model, cells, make_passk_spec
+from bayescale.passk.shared import new_problem_shift, problem_shift, shift_nodes
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -58,6 +59,7 @@ def fit(
     priors: Mapping[str, tuple[float, float]] | None = None,
     model: str = "beta",
     difficulty: str = "normal",
+    problem_slopes: bool | None = None,
     seed: int = 0,
     draws: int = 1000,
     tune: int = 1000,
@@ -138,6 +140,7 @@ def fit(
         priors=dict(priors) if priors else None,
         model=model,
         difficulty=difficulty,
+        problem_slopes=problem_slopes,
     )
     pm_model = build_passk_model(ds, spec)
     nuts = dict(sampler_kwargs.pop("nuts", None) or {})
@@ -175,17 +178,18 @@ def _structure_key(ds: xr.Dataset, spec: PassKSpec) -> tuple[Any, ...]:
     compile-once cache of :mod:`bayescale.core.compiled` reuses it for new counts)."""
     from bayescale.passk.shared import problem_cells
 
-    n_problems = problem_cells(ds).problems.size
+    cells = problem_cells(ds)
     return (
         "passk",
         spec.model,
         spec.difficulty,
+        spec.problem_slopes,
         spec.trend,
         spec.model_effects,
         spec.zero_inflation,
         tuple(sorted(spec.priors.items())),
         ds.sizes[dims.MODEL],
-        n_problems,
+        cells.problems.size,
         ds.sizes[dims.OBS],
     )
 
@@ -308,15 +312,12 @@ class PassKFit(FitResult):
     def parameter_names(self) -> list[str]:
         """Reported variables: ``a``, ``b`` (and ``pi``) per model, then the
         hyperparameters (intercepts, slopes and scales; not the standardised effects nor
-        the standardised problem difficulties ``u``: see ``posterior["d"]``)."""
+        the problems' difficulties: see ``posterior["d"]`` and ``posterior["g"]``)."""
         names = ["a", "b"] + (["pi"] if self.spec.zero_inflation else [])
+        latent = ("v", "w")  # the problems' standardised difficulties and slopes
         names += [
-            n
-            for n in self._sampled_names()
-            if not n.startswith(("z_", "e_")) and n not in ("u", "mu_pi")
+            n for n in self._sampled_names() if not n.startswith(("z_", "e_")) and n not in latent
         ]
-        if not self.spec.shared and "mu_pi" in self._sampled_names():
-            names.append("mu_pi")
         return names
 
     def summary(
@@ -435,13 +436,39 @@ class PassKFit(FitResult):
                     continue
                 lin = post[f"mu_{name}"] + post[f"slope_{name}"] * x
                 if self.spec.model_effects and name != "pi":
+                    tau = self._effect_scale(name, rng)
                     z = rng.standard_normal(lin.shape)
-                    lin = lin + post[f"tau_{name}"] * scale * xr.DataArray(z, dims=lin.dims)
+                    lin = lin + tau * scale * xr.DataArray(z, dims=lin.dims)
                 out[name] = np.exp(lin) if name != "pi" else 1.0 / (1.0 + np.exp(-lin))  # type: ignore[assignment]
             parts.append(xr.Dataset(out).transpose("chain", "draw", dims.MODEL))
         ds = xr.concat(parts, dim=dims.MODEL) if len(parts) > 1 else parts[0]
         ds = ds.transpose("chain", "draw", dims.MODEL)
         return ds.map(lambda v: self._thin(v, max_draws))
+
+    def _effect_scale(self, name: str, rng: np.random.Generator) -> xr.DataArray:
+        r"""Draws of the scale :math:`\tau` of the model effects of ``a`` or ``b``.
+
+        The per-model model samples it (``tau_a``, ``tau_b``). The shared-difficulty model
+        integrates it out (Student-t effects, :mod:`bayescale.passk.shared`); a draw comes
+        from its conditional posterior given the :math:`K` standardised effects :math:`w`
+        (the effects are :math:`s w`): :math:`\tau = s\sqrt\lambda`, :math:`\lambda \sim
+        \mathrm{InvGamma}((\nu + K)/2, (\nu + |w|^2)/2)`.
+        """
+        post = self.posterior
+        if not self.spec.shared:
+            return post[f"tau_{name}"]
+        nu, s = self.spec.priors[f"effects_{name}"]
+        if f"e_{name}" not in post:
+            shape_ = (post.sizes["chain"], post.sizes["draw"])
+            prior_lam = (nu / 2.0) / rng.gamma(nu / 2.0, size=shape_)
+            return xr.DataArray(s * np.sqrt(prior_lam), dims=("chain", "draw"))
+        # the effects are s w with w ~ t_nu(0, I): w | lambda ~ N(0, lambda I) and
+        # lambda | w ~ InvGamma((nu + K)/2, (nu + |w|^2)/2); tau = s sqrt(lambda)
+        w = post[f"e_{name}"]
+        k = w.shape[-1]
+        sq = (w**2).sum(str(w.dims[-1]))
+        lam: xr.DataArray = (nu + sq) / 2.0 / rng.gamma((nu + k) / 2.0, size=sq.shape)
+        return s * lam**0.5
 
     def _difficulty_draws(self, max_draws: int | None) -> dict[str, np.ndarray | None]:
         """Flattened draws of the difficulty distribution and the problems' difficulties
@@ -454,27 +481,40 @@ class PassKFit(FitResult):
             da = self._thin(post[name], max_draws).stack(sample=("chain", "draw"))
             return np.asarray(da.transpose(..., "sample").values, dtype=float)
 
-        d = flat("d")
+        d, g = flat("d"), flat("g")
         return {
+            "g": None if g is None else g.T,
+            "sigma_g": flat("sigma_g"),
             "sigma": flat("sigma_d"),
             "skew": flat("skew"),
             "log_tail": flat("log_tail"),
             "d": None if d is None else d.T,
-            "logit_pi": None if "pi" not in post else _logit(flat("pi")),
+            "logit_pi": _logit(flat("pi")),
         }
 
+    def _x(self, labels: Sequence[str], sizes: Mapping[str, float] | None = None) -> np.ndarray:
+        """Centred log size of fitted models and new sizes (0 without a trend)."""
+        if not self.spec.trend:
+            return np.zeros(len(labels))
+        params = dict(zip(self.models, self.data["params"].values.astype(float), strict=True))
+        params.update(sizes or {})
+        return np.log([params[label] for label in labels]) - self.spec.log_params_center
+
     def _never_solvable(
-        self, a: np.ndarray, b: np.ndarray, d: np.ndarray, logit_pi: np.ndarray | None
+        self, a: np.ndarray, b: np.ndarray, diff: Mapping[str, np.ndarray | None]
     ) -> np.ndarray:
         """``S x P`` posterior probability that each problem is never solvable (shared
-        model), given the draws ``a``, ``b`` (``S x M``) and difficulties ``d``."""
+        model), given the draws ``a``, ``b`` (``S x M``) and the problems' difficulties."""
         from bayescale.passk.shared import cell_log_lik, never_solvable_weight, problem_cells
 
         cells = problem_cells(self.data)
+        logit_pi = diff["logit_pi"]
         if logit_pi is None:
             return np.zeros((a.shape[0], cells.problems.size))
-        b_cell = b[:, cells.model_idx] * np.exp(d[:, cells.problem_idx])
-        ll0 = cell_log_lik(cells.n[None, :], 0.0, a[:, cells.model_idx], b_cell, log_binom=False)
+        shift = problem_shift(diff, cells.problem_idx, self._x(self.models)[cells.model_idx])
+        b_cell = b[:, cells.model_idx] * np.exp(shift)
+        zero = np.zeros((1, cells.n.size))
+        ll0 = cell_log_lik(cells.n[None, :], zero, a[:, cells.model_idx], b_cell, log_binom=False)
         log_fail = np.zeros((a.shape[0], cells.problems.size))
         np.add.at(log_fail.T, cells.problem_idx, ll0.T)
         return never_solvable_weight(log_fail, logit_pi, cells.all_zero)
@@ -567,11 +607,12 @@ class PassKFit(FitResult):
         stacked = draws.stack(sample=("chain", "draw")).transpose(dims.MODEL, "sample")
         out = np.empty((len(labels), stacked.sizes["sample"], kk.size))
         if problems == "observed":
-            p_draws = self._problem_p(stacked, rng, max_draws)
+            p_draws = self._problem_p(stacked, rng, max_draws, self._new_sizes(params))
             for i, label in enumerate(labels):
                 out[i] = observed_coverage(p_draws[label], kk)
         else:
             diff = self._difficulty_draws(max_draws) if self.spec.shared else None
+            x = self._x(labels, self._new_sizes(params))
             for i in range(len(labels)):
                 a = stacked["a"].values[i]
                 b = stacked["b"].values[i]
@@ -580,13 +621,12 @@ class PassKFit(FitResult):
                     shape = (a.size, int(n_problems))
                     b_j: np.ndarray = b[:, None]
                     if diff is not None:
-                        u = rng.standard_normal(shape)
-                        b_j = b_j * np.exp(_difficulty(diff, u))
+                        b_j = b_j * np.exp(new_problem_shift(diff, shape, x[i], rng))
                     p = rng.beta(a[:, None], b_j, size=shape)
                     p = np.where(rng.random(p.shape) < pi[:, None], 0.0, p)
                     out[i] = observed_coverage(p, kk)
                 elif diff is not None:
-                    nodes, weights = _nodes(diff)
+                    nodes, weights = shift_nodes(diff, x[i])
                     out[i] = population_coverage(a, b, pi, kk, log_shift=nodes, weights=weights)
                 else:
                     out[i] = population_coverage(a, b, pi, kk)
@@ -599,7 +639,11 @@ class PassKFit(FitResult):
         return da.transpose("chain", "draw", dims.MODEL, dims.K)
 
     def _problem_p(
-        self, stacked: xr.Dataset, rng: np.random.Generator, max_draws: int | None
+        self,
+        stacked: xr.Dataset,
+        rng: np.random.Generator,
+        max_draws: int | None,
+        sizes: Mapping[str, float] | None = None,
     ) -> dict[str, np.ndarray]:
         """Posterior draws (``S x P``) of the success probability of each problem, for
         the models of ``stacked`` (:meth:`beta_draws`, stacked): the fitted problems of a
@@ -631,17 +675,19 @@ class PassKFit(FitResult):
         diff = self._difficulty_draws(max_draws)
         d = diff["d"]
         assert d is not None
-        never = rng.random(d.shape) < self._never_solvable(a_all, b_all, d, diff["logit_pi"])
+        # whether a problem is never solvable is the problem's, shared by every model
+        never = rng.random(d.shape) < self._never_solvable(a_all, b_all, diff)
+        x = self._x(labels, sizes)
         for i, label in enumerate(labels):
             a, b = stacked["a"].values[i][:, None], stacked["b"].values[i][:, None]
             if label in self.models:
                 rows = model_idx == self.models.index(label)
                 j = cells.problem_idx[rows]
                 n, c = n_all[rows][None, :], c_all[rows][None, :]
-                p = rng.beta(a + c, b * np.exp(d[:, j]) + n - c)
+                p = rng.beta(a + c, b * np.exp(problem_shift(diff, j, x[i])) + n - c)
             else:  # a new size: every fitted problem, with its posterior difficulty
                 j = np.arange(cells.problems.size)
-                p = rng.beta(a + 0.0 * d, b * np.exp(d))
+                p = rng.beta(a + 0.0 * d, b * np.exp(problem_shift(diff, j, x[i])))
             out[label] = np.where(never[:, j], 0.0, p)
         return out
 
@@ -700,12 +746,15 @@ class PassKFit(FitResult):
         if not 0.0 < target < 1.0:
             raise SpecificationError(f"target coverage must lie in (0, 1), got {target!r}")
         draws = self.beta_draws(models=models, params=params)
-        shift: dict[str, Any] = {}
-        if self.spec.shared:
-            nodes, weights = _nodes(self._difficulty_draws(None))
-            shift = {"log_shift": nodes, "weights": weights}
+        diff = self._difficulty_draws(None) if self.spec.shared else None
+        labels = [str(m) for m in draws[dims.MODEL].values]
+        x = self._x(labels, self._new_sizes(params))
         rows = []
-        for label in draws[dims.MODEL].values:
+        for i, label in enumerate(labels):
+            shift: dict[str, Any] = {}
+            if diff is not None:
+                nodes, weights = shift_nodes(diff, x[i])
+                shift = {"log_shift": nodes, "weights": weights}
             one = draws.sel({dims.MODEL: label}).stack(sample=("chain", "draw"))
             k_star = attempts_for_coverage(
                 target, one["a"].values, one["b"].values, one["pi"].values, **shift
@@ -800,9 +849,9 @@ class PassKFit(FitResult):
             da = self._thin(post[name], max_draws).stack(sample=("chain", "draw"))
             return np.asarray(da.transpose("sample", ...).values, dtype=float)
 
-        log_a, log_b, u = flat("log_a"), flat("log_b"), flat("u")
+        log_a, log_b, d = flat("log_a"), flat("log_b"), flat("d")
         sigma = flat("sigma_d")
-        assert log_a is not None and log_b is not None and u is not None and sigma is not None
+        assert log_a is not None and log_b is not None and d is not None and sigma is not None
         pi = flat("pi")
         ll = problem_log_lik(
             cells,
@@ -812,7 +861,10 @@ class PassKFit(FitResult):
             sigma,
             flat("skew"),
             flat("log_tail"),
-            u,
+            d,
+            x=self._x(self.models),
+            sigma_g=flat("sigma_g"),
+            g_draws=flat("g"),
         )
         thinned = self._thin(post["sigma_d"], max_draws)
         return xr.DataArray(
@@ -904,26 +956,6 @@ def _quantiles_to_infinity(values: np.ndarray, ci_prob: float) -> tuple[float, f
 
 def _logit(p: np.ndarray | None) -> np.ndarray | None:
     return None if p is None else np.log(p) - np.log1p(-p)
-
-
-def _difficulty(diff: Mapping[str, np.ndarray | None], u: np.ndarray) -> np.ndarray:
-    """Difficulties ``d`` of standardised ``u`` (``S x P``) under each draw's distribution."""
-    from bayescale.passk.shared import difficulty_transform
-
-    sigma, skew, tail = diff["sigma"], diff["skew"], diff["log_tail"]
-    assert sigma is not None
-    if skew is None or tail is None:
-        return np.asarray(difficulty_transform(u, sigma[:, None]))
-    return np.asarray(difficulty_transform(u, sigma[:, None], skew[:, None], tail[:, None]))
-
-
-def _nodes(diff: Mapping[str, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Quadrature nodes (``S x Q``) and weights over a new problem's difficulty."""
-    from bayescale.passk.shared import difficulty_nodes
-
-    sigma = diff["sigma"]
-    assert sigma is not None
-    return difficulty_nodes(sigma, diff["skew"], diff["log_tail"])
 
 
 def load(path: str | os.PathLike[str]) -> PassKFit:

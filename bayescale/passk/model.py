@@ -104,6 +104,8 @@ class PassKSpec:
     model: str = "beta"
     #: Difficulty distribution of the shared-difficulty model (``"normal"``, ``"flexible"``).
     difficulty: str = "normal"
+    #: Shared-difficulty model: each problem's difficulty changes with model size.
+    problem_slopes: bool = False
 
     def to_json(self) -> str:
         """Serialise (for the attributes of a saved fit)."""
@@ -145,6 +147,7 @@ def make_passk_spec(
     priors: dict[str, tuple[float, float]] | None = None,
     model: str = "beta",
     difficulty: str = "normal",
+    problem_slopes: bool | None = None,
 ) -> PassKSpec:
     """Resolve the defaults of :func:`bayescale.passk.fit` against validated counts."""
     from bayescale.passk.shared import DIFFICULTIES, SHARED_PRIORS
@@ -206,6 +209,11 @@ def make_passk_spec(
         notes=notes,
         model=model,
         difficulty=difficulty,
+        problem_slopes=bool(
+            model == "shared_difficulty"
+            and trend
+            and (problem_slopes if problem_slopes is not None else False)
+        ),
     )
 
 

@@ -60,6 +60,7 @@ model. The likelihood is evaluated once per (model, problem) cell with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -82,27 +83,36 @@ __all__ = [
     "difficulty_nodes",
     "difficulty_transform",
     "never_solvable_weight",
+    "new_problem_shift",
     "problem_cells",
     "problem_log_lik",
+    "problem_shift",
+    "shift_nodes",
 ]
 
 #: Families of the difficulty distribution (``difficulty=``).
 DIFFICULTIES = ("normal", "flexible")
 
-#: Default priors of the shared-difficulty model: (mean, sd) of Normals, or the scale of
-#: a HalfNormal for ``tau_*`` and ``sigma_d``. ``a`` and ``b`` on the log scale (``b`` of
-#: a problem of median difficulty), ``pi`` (the share of problems no model solves) on the
-#: logit scale, slopes per e-fold of N; ``skew`` is :math:`\epsilon` and ``log_tail`` is
-#: :math:`\log\delta` of the ``"flexible"`` difficulty distribution.
+#: Default priors of the shared-difficulty model: (mean, sd) of Normals, the scale of a
+#: HalfNormal for ``sigma_d``, and (degrees of freedom :math:`\nu`, scale :math:`s`) of
+#: the model effects ``effects_*``. ``a`` and ``b`` on the log scale (``b`` of a problem
+#: of median difficulty), ``pi`` (the share of problems no model solves) on the logit
+#: scale, slopes per e-fold of N; ``skew`` is :math:`\epsilon` and ``log_tail`` is
+#: :math:`\log\delta` of the ``"flexible"`` difficulty distribution. Model effects are
+#: i.i.d. :math:`\mathcal N(0, \tau^2)` with :math:`\tau^2 \sim
+#: \mathrm{InvGamma}(\nu/2, \nu s^2/2)` integrated out (a Student-t of :math:`\nu`
+#: degrees of freedom and scale :math:`s`: :math:`\nu = 4, s = 0.25` puts the typical
+#: :math:`\tau` near 0.25, like the per-model model's HalfNormal(0.3)).
 SHARED_PRIORS: dict[str, tuple[float, float]] = {
     "mu_a": (float(np.log(0.5)), 1.0),
     "mu_b": (float(np.log(100.0)), 2.5),
     "mu_pi": (-2.0, 1.5),
     "slope_a": (0.0, 0.5),
     "slope_b": (0.0, 0.5),
-    "tau_a": (0.3, 0.0),
-    "tau_b": (0.3, 0.0),
+    "effects_a": (4.0, 0.25),
+    "effects_b": (4.0, 0.25),
     "sigma_d": (2.0, 0.0),
+    "sigma_g": (0.5, 0.0),
     "skew": (0.0, 0.5),
     "log_tail": (0.0, 0.5),
 }
@@ -113,6 +123,97 @@ _GH_NODES = 48
 _D_MAX = 60.0
 #: Dimension of the model-level effects (the models' space less the trend's).
 EFFECT = "model_effect"
+#: Dimensions of the problems some model solved, and of those no model solved.
+SOLVED = "solved_problem"
+UNSOLVED = "unsolved_problem"
+
+
+def difficulty_logpdf(
+    d: Any, mu: Any, sigma: Any, skew: Any = None, log_tail: Any = None, *, lib: Any = np
+) -> Any:
+    r"""Log-density of a difficulty :math:`D = \mu + \sigma_d h(u)`, :math:`u` standard normal.
+
+    For the sinh-arcsinh :math:`h` (module docstring), with :math:`y = (D - \mu)/(\sigma_d
+    \delta) + \sinh(\epsilon/\delta)` and :math:`u = \sinh(\delta \operatorname{asinh}(y)
+    - \epsilon)`,
+
+    .. math::
+
+        \log p(D) = \log\phi(u) + \log\cosh(\delta\operatorname{asinh}(y) - \epsilon)
+        - \tfrac12 \log(1 + y^2) - \log\sigma_d.
+    """
+    half_log_2pi = 0.5 * np.log(2.0 * np.pi)
+    if skew is None:
+        z = (d - mu) / sigma
+        return -0.5 * z**2 - half_log_2pi - lib.log(sigma)
+    delta = lib.exp(log_tail)
+    y = (d - mu) / (sigma * delta) + lib.sinh(skew / delta)
+    w = delta * lib.arcsinh(y) - skew
+    u = lib.sinh(w)
+    log_cosh = lib.abs(w) + lib.log1p(lib.exp(-2.0 * lib.abs(w))) - np.log(2.0)
+    return -0.5 * u**2 - half_log_2pi + log_cosh - 0.5 * lib.log1p(y**2) - lib.log(sigma)
+
+
+def difficulty_guess(cells: ProblemCells) -> np.ndarray:
+    r"""A rough difficulty of each problem from its counts, where NUTS starts.
+
+    The mean over models of :math:`\log((1 - \hat p)/\hat p)` with :math:`\hat p = (c +
+    1/2)/(n + 1)`: the :math:`\log(b\,e^{d})` of a Beta with :math:`a = 1` and mean
+    :math:`\hat p`. Only the starting point and the offset of the sampled variable depend
+    on it, not the model.
+    """
+    p_hat = (cells.c + 0.5) / (cells.n + 1.0)
+    value = np.log1p(-p_hat) - np.log(p_hat)
+    total = np.bincount(cells.problem_idx, weights=value, minlength=cells.problems.size)
+    count = np.bincount(cells.problem_idx, minlength=cells.problems.size)
+    return np.asarray(total / np.maximum(count, 1), dtype=float)
+
+
+_HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+def _difficulty_v_logp(
+    value: Any, solved: Any, guess: Any, mu: Any, sigma: Any, *shape: Any
+) -> Any:
+    """Log-density of the free value of each problem's difficulty (centred where solved:
+    the density of ``D = guess + v``; standard normal where not: ``D = mu + sigma h(v)``)."""
+    import pytensor.tensor as pt
+
+    centred = difficulty_logpdf(guess + value, mu, sigma, *shape, lib=pt)
+    return pt.switch(solved > 0.5, centred, -0.5 * value**2 - _HALF_LOG_2PI)
+
+
+def _difficulty_v_random(
+    solved: np.ndarray,
+    guess: np.ndarray,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    *shape_and_rng: Any,
+    rng: np.random.Generator | None = None,
+    size: tuple[int, ...] | None = None,
+) -> np.ndarray:
+    rng = rng or np.random.default_rng()
+    u = rng.standard_normal(size if size is not None else np.shape(guess))
+    d = mu + difficulty_transform(u, sigma, *shape_and_rng)
+    return np.asarray(np.where(np.asarray(solved) > 0.5, d - guess, u))
+
+
+def _slope_w_logp(value: Any, solved: Any, sigma_g: Any) -> Any:
+    import pytensor.tensor as pt
+
+    centred = -0.5 * (value / sigma_g) ** 2 - _HALF_LOG_2PI - pt.log(sigma_g)
+    return pt.switch(solved > 0.5, centred, -0.5 * value**2 - _HALF_LOG_2PI)
+
+
+def _slope_w_random(
+    solved: np.ndarray,
+    sigma_g: np.ndarray,
+    rng: np.random.Generator | None = None,
+    size: tuple[int, ...] | None = None,
+) -> np.ndarray:
+    rng = rng or np.random.default_rng()
+    u = rng.standard_normal(size if size is not None else np.shape(solved))
+    return np.asarray(np.where(np.asarray(solved) > 0.5, sigma_g * u, u))
 
 
 def effect_basis(x: np.ndarray, trend: bool) -> np.ndarray:
@@ -192,6 +293,48 @@ def difficulty_transform(
     return np.clip(d, -_D_MAX, _D_MAX) if lib is np else d
 
 
+#: log b e^d in the PyMC model (:func:`build_shared_model`): the identity up to +-200,
+#: then bounded smoothly (once differentiable) at +-300.
+_LOG_B_LINEAR, _LOG_B_SOFT = 200.0, 100.0
+#: Above this, :func:`log_rising` uses Stirling's series (exact to double precision).
+_STIRLING_FROM = 1e6
+
+
+def log_rising(x: Any, k: Any, *, lib: Any = np) -> Any:
+    r""":math:`\log\Gamma(x + k) - \log\Gamma(x)`, accurate for any :math:`x > 0`.
+
+    The difference of two ``gammaln`` loses every digit once :math:`x` is large (at
+    :math:`x = 10^{16}` both terms are near :math:`4 \times 10^{17}`, whose spacing in double
+    precision is 64), which a problem's :math:`b e^{d}` reaches in the tails. Above
+    :math:`10^6` it is evaluated by Stirling's series without cancellation,
+
+    .. math::
+
+        (x - \tfrac12)\log(1 + k/x) + k \log(x + k) - k + \frac{1}{12(x + k)} -
+        \frac{1}{12 x},
+
+    whose next term is below :math:`10^{-20}` there. ``lib`` is :mod:`numpy` (with
+    :mod:`scipy.special`) or :mod:`pytensor.tensor`.
+    """
+    if lib is np:
+        x, k = np.asarray(x, dtype=float), np.asarray(k, dtype=float)
+        direct = gammaln(np.minimum(x, _STIRLING_FROM) + k) - gammaln(np.minimum(x, _STIRLING_FROM))
+        big = np.maximum(x, _STIRLING_FROM)
+    else:
+        direct = lib.gammaln(lib.minimum(x, _STIRLING_FROM) + k) - lib.gammaln(
+            lib.minimum(x, _STIRLING_FROM)
+        )
+        big = lib.maximum(x, _STIRLING_FROM)
+    stirling = (
+        (big - 0.5) * lib.log1p(k / big)
+        + k * lib.log(big + k)
+        - k
+        + 1.0 / (12.0 * (big + k))
+        - 1.0 / (12.0 * big)
+    )
+    return lib.where(x > _STIRLING_FROM, stirling, direct)
+
+
 def build_shared_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
     """Build the PyMC model of this module for validated counts ``ds``."""
     import pymc as pm
@@ -199,6 +342,7 @@ def build_shared_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
 
     cells = problem_cells(ds)
     n_models = ds.sizes[dims.MODEL]
+    n_effects = max(n_models - (2 if spec.trend else 1), 0) if spec.model_effects else 0
     pr = spec.priors
     mc = np.stack([cells.model_idx, cells.c], axis=1)
     mc_unique, mc_index = np.unique(mc, axis=0, return_inverse=True)
@@ -206,7 +350,7 @@ def build_shared_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
         dims.MODEL: [str(m) for m in ds[dims.MODEL].values],
         dims.PROBLEM: [str(p) for p in cells.problems],
         dims.OBS: ds[dims.OBS].values,
-        EFFECT: np.arange(max(n_models - (2 if spec.trend else 1), 0)),
+        EFFECT: np.arange(n_effects),
     }
     log_binom = gammaln(cells.n + 1.0) - gammaln(cells.c + 1.0) - gammaln(cells.n - cells.c + 1.0)
     with pm.Model(coords=coords) as model:
@@ -218,7 +362,6 @@ def build_shared_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
         mc_model = pm.Data("mc_model_idx", mc_unique[:, 0])
         mc_c = pm.Data("mc_n_correct", mc_unique[:, 1].astype(float))
         mc_idx = pm.Data("cell_mc_idx", mc_index.ravel(), dims=dims.OBS)
-        all_zero = pm.Data("problem_all_zero", cells.all_zero.astype(float), dims=dims.PROBLEM)
         x_val = (
             np.log(ds["params"].values.astype(float)) - spec.log_params_center
             if spec.trend
@@ -226,59 +369,112 @@ def build_shared_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
         )
         x = pm.Data("log_params_centered", x_val, dims=dims.MODEL)
 
-        if spec.model_effects:
+        if n_effects:
             basis = pm.Data(
                 "effect_basis", effect_basis(x_val, spec.trend), dims=(dims.MODEL, EFFECT)
             )
 
-        def linear(name: str) -> Any:
-            out = pm.Normal(f"mu_{name}", *pr[f"mu_{name}"]) + 0.0 * x
+        def linear(name: str, intercept: bool = True, effects: bool = True) -> Any:
+            out = 0.0 * x
+            if intercept:
+                out = out + pm.Normal(f"mu_{name}", *pr[f"mu_{name}"])
             if spec.trend:
                 out = out + pm.Normal(f"slope_{name}", *pr[f"slope_{name}"]) * x
-            if spec.model_effects:
-                # centred: every model's a and b are pinned by its many problems, so the
-                # non-centred form would put tau and the effects in a funnel
-                tau = pm.HalfNormal(f"tau_{name}", pr[f"tau_{name}"][0])
-                w = pm.Normal(f"e_{name}", 0.0, tau, dims=EFFECT)
-                out = out + pt.dot(basis, w)
+            if effects and spec.model_effects and n_effects:
+                # centred, with their scale integrated out (a multivariate Student-t):
+                # every model's a and b are pinned by its many problems, and both the
+                # centred and the non-centred form with a sampled scale made a funnel
+                # standardised (unit scale), so that NUTS's random start (+-1 on every
+                # coordinate) stays in the bulk of the prior
+                nu, scale = pr[f"effects_{name}"]
+                w = pm.MvStudentT(
+                    f"e_{name}", nu=nu, mu=np.zeros(n_effects), scale=np.eye(n_effects), dims=EFFECT
+                )
+                out = out + scale * pt.dot(basis, w)
             return out
 
         log_a = pm.Deterministic("log_a", linear("a"), dims=dims.MODEL)
-        log_b = pm.Deterministic("log_b", linear("b"), dims=dims.MODEL)
         a = pm.Deterministic("a", pt.exp(log_a), dims=dims.MODEL)
+        # mu_b is the location of the difficulties D_j (centred parameterisation); the
+        # models' b is reported at the median difficulty, d_j = D_j - mu_b
+        rel_b = linear("b", intercept=False)
+        mu_b = pm.Normal("mu_b", *pr["mu_b"])
+        log_b = pm.Deterministic("log_b", mu_b + rel_b, dims=dims.MODEL)
         pm.Deterministic("b", pt.exp(log_b), dims=dims.MODEL)
         sigma = pm.HalfNormal("sigma_d", pr["sigma_d"][0])
-        u = pm.Normal("u", 0.0, 1.0, dims=dims.PROBLEM)
+        shape: tuple[Any, ...] = ()
         if spec.difficulty == "flexible":
-            skew = pm.Normal("skew", *pr["skew"])
-            log_tail = pm.Normal("log_tail", *pr["log_tail"])
-            d = difficulty_transform(u, sigma, skew, log_tail, lib=pt)
-        else:
-            d = difficulty_transform(u, sigma, lib=pt)
-        d = pm.Deterministic("d", d, dims=dims.PROBLEM)
+            shape = (pm.Normal("skew", *pr["skew"]), pm.Normal("log_tail", *pr["log_tail"]))
+        # One free value per problem, parameterised by what the counts say: centred
+        # (offset from a rough estimate from the counts) for a problem some model
+        # solved, whose counts pin its difficulty; non-centred (standardised) for one no
+        # model solved, whose counts only bound it. The split is data (pm.Data), so the
+        # compiled model serves any counts of the same shape.
+        solved = pm.Data("problem_solved", (~cells.all_zero).astype(float), dims=dims.PROBLEM)
+        guess = pm.Data("difficulty_guess", difficulty_guess(cells), dims=dims.PROBLEM)
+        v = pm.CustomDist(
+            "v",
+            solved,
+            guess,
+            mu_b,
+            sigma,
+            *shape,
+            logp=_difficulty_v_logp,
+            random=_difficulty_v_random,
+            dims=dims.PROBLEM,
+            initval=np.zeros(cells.problems.size),
+        )
+        big_d = pt.switch(
+            solved > 0.5, guess + v, mu_b + difficulty_transform(v, sigma, *shape, lib=pt)
+        )
+        pm.Deterministic("d", big_d - mu_b, dims=dims.PROBLEM)
+        shift = big_d[pidx]
+        if spec.problem_slopes:
+            # a problem's own change of difficulty with model size (some problems are
+            # solved only by the largest models, some by every size alike)
+            sigma_g = pm.HalfNormal("sigma_g", pr["sigma_g"][0])
+            w = pm.CustomDist(
+                "w",
+                solved,
+                sigma_g,
+                logp=_slope_w_logp,
+                random=_slope_w_random,
+                dims=dims.PROBLEM,
+                initval=np.zeros(cells.problems.size),
+            )
+            g = pm.Deterministic("g", pt.switch(solved > 0.5, w, sigma_g * w), dims=dims.PROBLEM)
+            shift = shift - g[pidx] * x[midx]
 
         # log BB(c | n, a, b e^d) per cell; log Gamma(c + a) - log Gamma(a) once per
         # distinct (model, c)
         a_mc = a[mc_model]
         g_ca = pt.gammaln(mc_c + a_mc) - pt.gammaln(a_mc)
         a_cell = a[midx]
-        b_cell = pt.exp(log_b[midx] + d[pidx])
+        # log b is the identity up to +-200 and bounded smoothly at +-300 beyond: a
+        # heavy-tailed difficulty can send it past exp's range while NUTS explores
+        raw = rel_b[midx] + shift
+        excess = pt.abs(raw) - _LOG_B_LINEAR
+        log_b_cell = pt.switch(
+            excess > 0,
+            pt.sign(raw) * (_LOG_B_LINEAR + _LOG_B_SOFT * pt.tanh(excess / _LOG_B_SOFT)),
+            raw,
+        )
+        b_cell = pt.exp(log_b_cell)
         ll = (
             lbin
             + g_ca[mc_idx]
-            + pt.gammaln(n - c + b_cell)
-            - pt.gammaln(b_cell)
-            - pt.gammaln(n + a_cell + b_cell)
-            + pt.gammaln(a_cell + b_cell)
+            + log_rising(b_cell, n - c, lib=pt)
+            - log_rising(a_cell + b_cell, n, lib=pt)
         )
         per_problem = pt.inc_subtensor(pt.zeros(len(cells.problems))[pidx], ll)
         if spec.zero_inflation:
+            # a share pi of problems that no model of the family can solve, at any k (a
+            # wrong answer key, a question beyond the family): counts all zero
             logit_pi = pm.Normal("mu_pi", *pr["mu_pi"])
             pm.Deterministic("pi", pt.sigmoid(logit_pi))
-            log_pi = -pt.softplus(-logit_pi)
-            log_1m = -pt.softplus(logit_pi)
+            log_pi, log_1m = -pt.softplus(-logit_pi), -pt.softplus(logit_pi)
             per_problem = pt.switch(
-                all_zero > 0.5, pt.logaddexp(log_pi, log_1m + per_problem), log_1m + per_problem
+                solved > 0.5, log_1m + per_problem, pt.logaddexp(log_pi, log_1m + per_problem)
             )
         pm.Potential("log_lik_problems", per_problem.sum())
     return model
@@ -286,11 +482,13 @@ def build_shared_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
 
 def shared_sampled_names(spec: PassKSpec) -> list[str]:
     """Free parameters of the shared-difficulty model (for convergence checks)."""
-    names = ["mu_a", "mu_b", "sigma_d", "u"]
+    names = ["mu_a", "mu_b", "sigma_d", "v"]
+    if spec.problem_slopes:
+        names += ["sigma_g", "w"]
     if spec.trend:
         names += ["slope_a", "slope_b"]
     if spec.model_effects:
-        names += ["tau_a", "tau_b", "e_a", "e_b"]
+        names += ["e_a", "e_b"]
     if spec.zero_inflation:
         names += ["mu_pi"]
     if spec.difficulty == "flexible":
@@ -303,11 +501,18 @@ def difficulty_nodes(
     skew: np.ndarray | None = None,
     log_tail: np.ndarray | None = None,
     n_nodes: int = _GH_NODES,
+    *,
+    slope_sd: np.ndarray | None = None,
+    x: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Quadrature over the difficulty of a new problem: nodes per draw and weights.
+    r"""Quadrature over a new problem's log-scale shift of :math:`b`: nodes per draw, weights.
 
-    Gauss-Hermite nodes :math:`u_q` (probabilists', weights summing to 1) mapped by
-    :func:`difficulty_transform`, so :math:`\mathbb E[g(d)] \approx \sum_q w_q\, g(d_q)`.
+    The shift is :math:`d - \gamma x` for a model at centred log size :math:`x`, with
+    :math:`d = \sigma_d h(u)` and, with problem slopes, :math:`\gamma \sim \mathcal N(0,
+    \sigma_\gamma^2)`. Gauss-Hermite nodes :math:`u_q` (probabilists', weights summing to
+    1) are mapped by :func:`difficulty_transform`, so :math:`\mathbb E[g(d)] \approx
+    \sum_q w_q\, g(d_q)`; a normal :math:`d` and a slope add up to one normal, and a
+    sinh-arcsinh :math:`d` and a slope take a product rule (``n_nodes x 12`` nodes).
 
     Returns
     -------
@@ -317,11 +522,63 @@ def difficulty_nodes(
     u, w = np.polynomial.hermite_e.hermegauss(n_nodes)
     w = w / w.sum()
     s = np.asarray(sigma, dtype=float)[:, None]
+    g = None if slope_sd is None or x == 0.0 else np.asarray(slope_sd, dtype=float)[:, None]
     if skew is None:
-        return difficulty_transform(u[None, :], s), w
+        scale = s if g is None else np.sqrt(s**2 + (g * x) ** 2)
+        return difficulty_transform(u[None, :], scale), w
     e = np.asarray(skew, dtype=float)[:, None]
     t = np.asarray(log_tail, dtype=float)[:, None]
-    return difficulty_transform(u[None, :], s, e, t), w
+    d = difficulty_transform(u[None, :], s, e, t)
+    if g is None:
+        return d, w
+    v, wv = np.polynomial.hermite_e.hermegauss(12)
+    wv = wv / wv.sum()
+    nodes = d[:, :, None] - (g * x)[:, :, None] * v[None, None, :]
+    return nodes.reshape(d.shape[0], -1), np.outer(w, wv).ravel()
+
+
+Draws = Mapping[str, "np.ndarray | None"]
+
+
+def problem_shift(diff: Draws, problem: np.ndarray, x: np.ndarray | float) -> np.ndarray:
+    """``S x R`` log-scale shift of ``b`` for problems ``problem`` at centred log sizes
+    ``x``: the difficulty :math:`d_j`, less the problem's slope times ``x``.
+
+    ``diff`` holds flattened posterior draws: ``d`` and ``g`` (``S x P``, ``g`` ``None``
+    without problem slopes), ``sigma``, ``skew``, ``log_tail``, ``sigma_g`` (``S``).
+    """
+    d, g = diff["d"], diff["g"]
+    assert d is not None
+    out = d[:, problem]
+    if g is not None:
+        out = out - g[:, problem] * np.asarray(x)
+    return np.asarray(out)
+
+
+def new_problem_shift(
+    diff: Draws, shape: tuple[int, int], x: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Log-scale shifts of ``b`` for ``shape = (S, P)`` new problems at centred log size
+    ``x``: a difficulty from each draw's distribution, less a slope times ``x``."""
+    sigma, skew, tail = diff["sigma"], diff["skew"], diff["log_tail"]
+    assert sigma is not None
+    u = rng.standard_normal(shape)
+    if skew is None or tail is None:
+        out = np.asarray(difficulty_transform(u, sigma[:, None]))
+    else:
+        out = np.asarray(difficulty_transform(u, sigma[:, None], skew[:, None], tail[:, None]))
+    slope_sd = diff["sigma_g"]
+    if slope_sd is not None:
+        out = out - slope_sd[:, None] * rng.standard_normal(shape) * x
+    return out
+
+
+def shift_nodes(diff: Draws, x: float) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature nodes (``S x Q``) and weights over a new problem's log-scale shift of
+    ``b`` at centred log size ``x`` (:func:`difficulty_nodes` of each draw)."""
+    sigma = diff["sigma"]
+    assert sigma is not None
+    return difficulty_nodes(sigma, diff["skew"], diff["log_tail"], slope_sd=diff["sigma_g"], x=x)
 
 
 def never_solvable_weight(
@@ -341,11 +598,11 @@ def never_solvable_weight(
     log_pi = -np.logaddexp(0.0, -lp)
     log_1m = -np.logaddexp(0.0, lp)
     w = np.exp(log_pi - np.logaddexp(log_pi, log_1m + log_fail))
-    return np.where(all_zero[None, :], w, 0.0)
+    return np.where(np.asarray(all_zero)[None, :], w, 0.0)
 
 
 def cell_log_lik(
-    n: np.ndarray, c: np.ndarray | float, a: np.ndarray, b: np.ndarray, log_binom: bool = True
+    n: np.ndarray, c: np.ndarray, a: np.ndarray, b: np.ndarray, log_binom: bool = True
 ) -> np.ndarray:
     r""":math:`\log \mathrm{BB}(c \mid n, a, b)` (broadcasting NumPy arrays)."""
     out = betaln(c + a, n - c + b) - betaln(a, b)
@@ -362,8 +619,11 @@ def problem_log_lik(
     sigma: np.ndarray,
     skew: np.ndarray | None,
     log_tail: np.ndarray | None,
-    u_draws: np.ndarray,
+    d_draws: np.ndarray,
     *,
+    x: np.ndarray | None = None,
+    sigma_g: np.ndarray | None = None,
+    g_draws: np.ndarray | None = None,
     n_nodes: int = 41,
     width: float = 6.0,
 ) -> np.ndarray:
@@ -371,59 +631,86 @@ def problem_log_lik(
 
     .. math::
 
-        \log p(c_{\cdot j} \mid \theta) = \log \int \phi(u) \bigl[\pi [C_j = 0] + (1 - \pi)
-        \textstyle\prod_m \mathrm{BB}(c_{mj} \mid n_{mj}, a_m, b_m e^{\sigma_d h(u)})\bigr]
-        \, du,
+        \log p(c_{\cdot j} \mid \theta) = \log\Bigl(\pi [C_j = 0] + (1 - \pi) \iint
+        g(d)\, \phi_{\sigma_\gamma}(\gamma) \textstyle\prod_m \mathrm{BB}(c_{mj} \mid
+        n_{mj}, a_m, b_m e^{d - \gamma x_m}) \, dd\, d\gamma\Bigr),
 
-    per posterior draw :math:`\theta`: the pointwise log-likelihood of PSIS-LOO that leaves
-    out one problem (all its models). The integral is a trapezoid rule on ``n_nodes``
-    points spanning ``width`` posterior standard deviations of :math:`u_j` either side of
-    its posterior mean (adaptive quadrature: the integrand is concentrated there).
+    per posterior draw :math:`\theta`, with :math:`g` the difficulty distribution
+    (:func:`difficulty_logpdf`) and, with problem slopes, :math:`\gamma` the problem's
+    slope in size: the pointwise log-likelihood of PSIS-LOO that leaves out one problem
+    (all its models). Adaptive quadrature (the integrand is concentrated near the
+    problem's posterior): without slopes a trapezoid rule on ``n_nodes`` points spanning
+    ``width`` posterior standard deviations of :math:`d_j` either side of its posterior
+    mean; with slopes a 15 x 9 Gauss-Hermite product rule centred on the posterior means
+    of :math:`(d_j, \gamma_j)` with 1.5 times their posterior standard deviations.
 
     Parameters
     ----------
     cells
         :func:`problem_cells` of the counts.
     log_a, log_b
-        ``S x M`` draws.
+        ``S x M`` draws (``b`` at the median difficulty).
     logit_pi
         ``S`` draws, or ``None`` without zero inflation.
     sigma, skew, log_tail
         ``S`` draws of the difficulty distribution (``skew`` ``None``: normal).
-    u_draws
-        ``S x P`` posterior draws of the standardised difficulties (they place the nodes).
+    d_draws
+        ``S x P`` posterior draws of the difficulties :math:`d_j` (they place the nodes).
+    x, sigma_g, g_draws
+        With problem slopes: the models' centred log sizes (``M``), ``S`` draws of the
+        slopes' scale and ``S x P`` draws of the slopes.
 
     Returns
     -------
     numpy.ndarray
         ``S x P``.
     """
-    centre = u_draws.mean(axis=0)
-    spread = np.maximum(u_draws.std(axis=0), 0.05)
-    grid = np.linspace(-width, width, n_nodes)
-    step = grid[1] - grid[0]
-    n_draws = log_a.shape[0]
-    n_problems = cells.problems.size
-    out = np.empty((n_draws, n_problems))
     a = np.exp(log_a)
-    for j in range(n_problems):
+    sk = None if skew is None else skew[:, None]
+    lt = None if log_tail is None else log_tail[:, None]
+    slopes = g_draws is not None and sigma_g is not None and x is not None
+    if g_draws is not None and slopes:
+        t_d, w_d = np.polynomial.hermite_e.hermegauss(15)
+        t_g, w_g = np.polynomial.hermite_e.hermegauss(9)
+        td, tg = (v.ravel() for v in np.meshgrid(t_d, t_g, indexing="ij"))
+        # hermegauss integrates against exp(-t^2/2): a Lebesgue integral of f is
+        # sum w f(t) exp(t^2/2)
+        log_node = np.log(np.outer(w_d, w_g).ravel()) + 0.5 * (td**2 + tg**2)
+        centre_g, spread_g = g_draws.mean(axis=0), 1.5 * np.maximum(g_draws.std(axis=0), 0.02)
+        centre, spread = d_draws.mean(axis=0), 1.5 * np.maximum(d_draws.std(axis=0), 0.02)
+    else:
+        grid = np.linspace(-width, width, n_nodes)
+        step = grid[1] - grid[0]
+        centre, spread = d_draws.mean(axis=0), np.maximum(d_draws.std(axis=0), 0.02)
+    out = np.empty((log_a.shape[0], cells.problems.size))
+    for j in range(cells.problems.size):
         rows = cells.problem_idx == j
         m, n, c = cells.model_idx[rows], cells.n[rows], cells.c[rows]
-        u = centre[j] + spread[j] * grid  # Q
-        log_w = -0.5 * u**2 - 0.5 * np.log(2 * np.pi) + np.log(spread[j] * step)
-        d = difficulty_transform(
-            u[None, :],
-            sigma[:, None],
-            None if skew is None else skew[:, None],
-            None if log_tail is None else log_tail[:, None],
-        )  # S x Q
-        b = np.exp(log_b[:, m][:, :, None] + d[:, None, :])  # S x R x Q
+        if slopes:
+            assert x is not None and sigma_g is not None
+            d = centre[j] + spread[j] * td
+            g = centre_g[j] + spread_g[j] * tg
+            log_w = (
+                difficulty_logpdf(d[None, :], 0.0, sigma[:, None], sk, lt)
+                - 0.5 * (g[None, :] / sigma_g[:, None]) ** 2
+                - _HALF_LOG_2PI
+                - np.log(sigma_g[:, None])
+                + log_node[None, :]
+                + np.log(spread[j] * spread_g[j])
+            )
+            shift = d[None, :] - np.outer(x[m], g)  # R x Q
+        else:
+            d = centre[j] + spread[j] * grid  # Q
+            log_w = difficulty_logpdf(d[None, :], 0.0, sigma[:, None], sk, lt) + np.log(
+                spread[j] * step
+            )  # S x Q
+            shift = np.broadcast_to(d[None, :], (m.size, d.size))
+        b = np.exp(log_b[:, m][:, :, None] + shift[None, :, :])  # S x R x Q
         ll = cell_log_lik(n[None, :, None], c[None, :, None], a[:, m][:, :, None], b).sum(axis=1)
+        lse = np.logaddexp.reduce(ll + log_w, axis=1)
         if logit_pi is not None:
-            log_1m = -np.logaddexp(0.0, logit_pi)[:, None]
-            ll = ll + log_1m
-        lse = np.logaddexp.reduce(ll + log_w[None, :], axis=1)
-        if logit_pi is not None and cells.all_zero[j]:
-            lse = np.logaddexp(-np.logaddexp(0.0, -logit_pi), lse)
+            lse = lse - np.logaddexp(0.0, logit_pi)
+            if cells.all_zero[j]:
+                lse = np.logaddexp(-np.logaddexp(0.0, -logit_pi), lse)
         out[:, j] = lse
     return out

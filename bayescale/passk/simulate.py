@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["EXAMPLE_SEED", "TRUTH", "example_counts", "example_truth", "simulate_counts"]
+__all__ = [
+    "EXAMPLE_SEED",
+    "TRUTH",
+    "example_counts",
+    "example_truth",
+    "simulate_counts",
+    "simulate_shared_counts",
+]
 
 #: Seed of the shipped example.
 EXAMPLE_SEED = 20261123
@@ -103,6 +110,77 @@ def simulate_counts(
                     "params": size,
                     "compute_per_sample": 2.0 * size * t["tokens_per_sample"],
                     "p_true": p,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def simulate_shared_counts(
+    sizes: Sequence[float] = (1e8, 4e8, 1.6e9, 6.4e9),
+    *,
+    n_problems: int = 60,
+    n_samples: int = 100,
+    log_a: Sequence[float] | None = None,
+    log_b: Sequence[float] | None = None,
+    sigma_d: float = 1.5,
+    pi: float = 0.1,
+    seed: int | np.random.Generator | None = 0,
+) -> pd.DataFrame:
+    r"""Counts from the shared-difficulty model (:mod:`bayescale.passk.shared`).
+
+    Problem :math:`j` has difficulty :math:`d_j \sim \mathcal N(0, \sigma_d^2)`, shared by
+    every model, and no model can solve it with probability :math:`\pi`; otherwise model
+    :math:`m` solves it with probability :math:`p_{mj} \sim \mathrm{Beta}(a_m, b_m
+    e^{d_j})`, and :math:`c_{mj} \sim \mathrm{Binomial}(n, p_{mj})`.
+
+    Parameters
+    ----------
+    sizes
+        Model sizes N (one model each).
+    n_problems, n_samples
+        Problems, and attempts per problem and model.
+    log_a, log_b
+        Per model (defaults: :math:`\log a` from -0.7 to 0.5 and :math:`\log b` from 5 to
+        4 across the sizes).
+    sigma_d
+        Spread of the difficulties.
+    pi
+        Share of problems that no model can solve.
+    seed
+        Random seed or generator.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model``, ``problem``, ``n_samples``, ``n_correct``, ``params``, and the truth:
+        ``p_true``, ``d_true``, ``never_true`` (the problem is never solvable), ``a_true``,
+        ``b_true``.
+    """
+    rng = np.random.default_rng(seed)
+    sizes_arr = np.asarray(sizes, dtype=float)
+    n_models = sizes_arr.size
+    la = np.asarray(log_a if log_a is not None else np.linspace(-0.7, 0.5, n_models))
+    lb = np.asarray(log_b if log_b is not None else np.linspace(5.0, 4.0, n_models))
+    d = rng.normal(0.0, sigma_d, size=n_problems)
+    never = rng.random(n_problems) < pi
+    frames = []
+    for m, size in enumerate(sizes_arr):
+        p = rng.beta(np.exp(la[m]), np.exp(lb[m] + d))
+        p[never] = 0.0
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": f"m{m}",
+                    "problem": [f"q{j:03d}" for j in range(n_problems)],
+                    "n_samples": n_samples,
+                    "n_correct": rng.binomial(n_samples, p),
+                    "params": size,
+                    "p_true": p,
+                    "d_true": d,
+                    "never_true": never,
+                    "a_true": float(np.exp(la[m])),
+                    "b_true": float(np.exp(lb[m])),
                 }
             )
         )

@@ -59,11 +59,14 @@ def simulated_table(n_models: int = 40, seed: int = 3, saturated: bool = False) 
     return pd.DataFrame(rows)
 
 
-#: Simulated tasks: (log10 C*, width in decades, chance, ceiling, questions).
+#: Simulated tasks: (log10 C*, width in decades, chance, ceiling, questions); the first three
+#: jump below :data:`CUTOFF` (both sides of the jump fitted), ``late`` after it.
 TRUTH = {
     "sharp_mc": (22.4, 0.2, 0.25, 0.8, 1000),
     "sharp_gen": (22.9, 0.25, 0.0, 0.6, 500),
     "smooth": (21.8, 0.9, 0.25, 0.85, 2000),
+    # only the flat side below the cut-off: it leaves chance at 10^24.08, past 10^23.5
+    "late": (24.6, 0.2, 0.25, 0.8, 1000),
 }
 KAPPA = 300.0
 CUTOFF = 10**23.5
@@ -90,3 +93,68 @@ def simulate(n_models: int = 40, seed: int = 3) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+#: A simulated emergent task of per-question results (:func:`simulate_questions`): every
+#: question j jumps from chance towards ``ceiling`` at its own log10 compute
+#: q_j ~ N(midpoint, spread) with width ``width`` (decades), so the typical model's accuracy
+#: is chance + (ceiling - chance) mean_j sigmoid((x - q_j) / width).
+QUIZ = {"chance": 0.25, "ceiling": 0.9, "midpoint": 22.6, "spread": 0.25, "width": 0.12}
+
+
+def quiz_accuracy(log_c: np.ndarray, q_mid: np.ndarray) -> np.ndarray:
+    """The typical model's accuracy of :func:`simulate_questions` at ``log_c``."""
+    c, h, w = QUIZ["chance"], QUIZ["ceiling"], QUIZ["width"]
+    z = (np.asarray(log_c, float)[:, None] - q_mid[None, :]) / w
+    return c + (h - c) * (1 / (1 + np.exp(-z))).mean(axis=1)
+
+
+def quiz_threshold(q_mid: np.ndarray, margin: float = 0.05) -> float:
+    """Where :func:`quiz_accuracy` is ``margin`` of the range above chance (bisection)."""
+    chance = QUIZ["chance"]
+    level = chance + margin * (1 - chance)
+    lo, hi = 10.0, 35.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if quiz_accuracy(np.array([mid]), q_mid)[0] < level:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def simulate_questions(
+    n_models: int = 40,
+    n_questions: int = 200,
+    seed: int = 0,
+    task: str = "quiz",
+    lo: float = 20.0,
+    hi: float = 24.0,
+) -> pd.DataFrame:
+    """Per-question results of an emergent task (:data:`QUIZ`): ``task``, ``model``,
+    ``family``, ``compute``, ``question``, ``prob`` (the model's probability of the right
+    answer, renormalised over the choices), ``correct``. ``attrs["q_mid"]`` holds the
+    questions' own jump points (for :func:`quiz_threshold`)."""
+    rng = np.random.default_rng(seed)
+    c, h, mid, spread, width = (
+        QUIZ[k] for k in ("chance", "ceiling", "midpoint", "spread", "width")
+    )
+    log_c = np.sort(rng.uniform(lo, hi, n_models))
+    q_mid = rng.normal(mid, spread, n_questions)
+    # models differ a little in effective compute (data, architecture)
+    x = log_c + rng.normal(0.0, 0.05, n_models)
+    prob = c + (h - c) / (1 + np.exp(-(x[:, None] - q_mid[None, :]) / width))
+    correct = rng.random(prob.shape) < prob
+    frame = pd.DataFrame(
+        {
+            "task": task,
+            "model": np.repeat([f"m{i:02d}" for i in range(n_models)], n_questions),
+            "family": "f",
+            "compute": np.repeat(10**log_c, n_questions),
+            "question": np.tile(np.arange(n_questions), n_models),
+            "prob": prob.ravel(),
+            "correct": correct.ravel().astype(int),
+        }
+    )
+    frame.attrs["q_mid"] = q_mid
+    return frame

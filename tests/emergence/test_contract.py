@@ -30,6 +30,7 @@ from bayescale.emergence import (
     simulate_quanta_counts,
     simulate_token_losses,
 )
+from bayescale.emergence.criteria import MARGIN, THRESHOLD_COLUMNS
 from bayescale.emergence.summaries import HELD_OUT_COLUMNS
 from tests.emergence.simulate import CUTOFF, simulate, simulated_table
 from tests.helpers import prior_sampler
@@ -53,7 +54,7 @@ def slices() -> pd.DataFrame:
 def sandwich(slices: pd.DataFrame) -> SandwichFit:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return fit_sandwich(slices, cutoff=SANDWICH_CUTOFF, degree=3, **MOCK)
+        return fit_sandwich(slices, cutoff=SANDWICH_CUTOFF, degree=3, chance=0.25, **MOCK)
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +145,11 @@ def test_threshold_p_emergent_and_forecast_have_one_shape(
     assert th.index.name == "task" and list(th.index) == tasks
     shared = ["log10_threshold", "log10_lower", "log10_upper", "threshold", "lower", "upper"]
     assert list(th.columns[:6]) == shared
-    assert {"p_emergent", "data_lo", "data_hi", "ci_prob"} <= set(th.columns)
-    assert (th["ci_prob"] == 0.8).all()
+    assert list(th.columns[: len(THRESHOLD_COLUMNS)]) == list(THRESHOLD_COLUMNS)
+    assert (th["ci_prob"] == 0.8).all() and (th["margin"] == MARGIN).all()
+    assert set(th["view"]) == {fit.kind}  # which view the answer came from
+    own = {"sandwich": "turn_log10", "sigmoid": "midpoint_log10"}[fit.kind]
+    assert own in th.columns  # the view's alternative reading, reported beside it
     ok = np.isfinite(th["log10_threshold"])
     np.testing.assert_allclose(th.loc[ok, "threshold"], 10 ** th.loc[ok, "log10_threshold"])
     assert (th.loc[ok, "log10_lower"] <= th.loc[ok, "log10_upper"]).all()
@@ -183,7 +187,10 @@ def test_summaries_report_the_emergence_quantities(
     assert s.loc["p_emergent", "mean"] == pytest.approx(float(sandwich.p_emergent().iloc[0]))
     assert s.loc["p_turn", "mean"] == pytest.approx(float(sandwich.emergence()["p_turn"].iloc[0]))
     th = sandwich.threshold(ci_prob=0.8).iloc[0]
-    assert s.loc["log10_threshold", "eti80_lb"] == pytest.approx(th["log10_lower"])
+    assert s.loc["log10_turn", "eti80_lb"] == pytest.approx(th["turn_lower"])
+    xe = sandwich.threshold_draws()
+    inside = xe[np.isfinite(xe)]  # the summary row is over the draws that leave chance
+    assert s.loc["log10_threshold", "mean"] == pytest.approx(inside.mean())
     g = sigmoid_many.summary(ci_prob=0.9)
     for task in sigmoid_many.tasks:
         assert g.loc[f"p_emergent[{task}]", "mean"] == pytest.approx(

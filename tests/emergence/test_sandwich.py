@@ -6,6 +6,7 @@ import dataclasses
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
@@ -18,8 +19,15 @@ from bayescale.emergence.sandwich_model import (
     easy_hard_slices,
     merge_degenerate_slices,
 )
+from bayescale.emergence.sigmoid import fit_sigmoid
 from bayescale.emergence.wu_lo import WU_LO_EMERGENT, load_wu_lo_slices
-from tests.emergence.simulate import simulated_table
+from tests.emergence.simulate import (
+    QUIZ,
+    quiz_threshold,
+    simulate_questions,
+    simulated_table,
+)
+from tests.helpers import prior_sampler
 
 
 # -- fast checks (no sampling) -------------------------------------------------------------
@@ -75,11 +83,31 @@ def test_bad_options_are_specification_errors() -> None:
         fit_sandwich(table, cutoff=1e23, accuracy_drift=-0.1)
 
 
-def test_accuracy_outside_the_unit_interval_is_a_data_error() -> None:
+def test_accuracy_of_exactly_one_needs_the_number_of_questions() -> None:
     table = simulated_table()
-    table.loc[table["metric"] == "acc", "value"] = 1.0
-    with pytest.raises(DataError, match="strictly between 0 and 1"):
-        fit_sandwich(table, cutoff=1e23)
+    acc = table["metric"] == "acc"
+    top = acc & (table["compute"] == table.loc[acc, "compute"].max())
+    table.loc[top, "value"] = 1.0
+    unknown = table.copy()
+    unknown.loc[acc, "n_questions"] = np.nan
+    with pytest.raises(DataError, match=r"strictly between 0 and 1.*n_questions"):
+        fit_sandwich(unknown, cutoff=1e25)
+    # with 600 questions, 1.0 is read as half a question from it: 1 - 1/1200, with a note
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = fit_sandwich(
+            table,
+            cutoff=1e25,
+            chance=0.25,
+            draws=20,
+            chains=1,
+            sampler=prior_sampler,
+            warn=False,
+            extend_if_slow=False,
+        )
+    assert fit.data["acc"].values.max() == pytest.approx(1 - 1 / 1200)
+    assert any("half a question" in n for n in fit.notes)
+    assert any("half a question" in str(w.message) for w in caught)
 
 
 def test_wu_lo_slices_have_easy_slice_zero() -> None:
@@ -164,12 +192,15 @@ def test_pointwise_log_likelihood_is_the_logit_normal_density_of_accuracy(
 def test_converges_and_finds_the_turn(fit: SandwichFit) -> None:
     assert fit.diagnostics.divergences == 0
     assert fit.diagnostics.max_rhat <= 1.02
-    th = fit.threshold(ci_prob=0.9).loc["sim"]
+    # Wu & Lo's reading: the easy slices turn at 10^22.5 in this simulation
+    with pytest.raises(SpecificationError, match="chance"):
+        fit.threshold()  # task "sim": no known chance level
+    th = dataclasses.replace(fit, chance=0.25).threshold(ci_prob=0.9).loc["sim"]
     assert th["p_turn"] > 0.8
-    assert th["log10_lower"] <= 22.5 + 0.3 and th["log10_upper"] >= 22.5 - 0.3
-    assert fit.p_emergent()["sim"] > 0.5
-    em = fit.emergence().loc["sim"]
-    assert em["p_emergent"] <= em["p_offset"] <= em["p_turn"]
+    assert th["turn_lower"] <= 22.5 + 0.3 and th["turn_upper"] >= 22.5 - 0.3
+    em = dataclasses.replace(fit, chance=0.25).emergence().loc["sim"]
+    assert em["p_turn_soar"] > 0.5
+    assert em["p_turn_soar"] <= em["p_offset"] <= em["p_turn"]
 
 
 def quantity(fc, name: str):  # type: ignore[no-untyped-def]
@@ -311,3 +342,62 @@ def test_real_control_task_converges_and_is_not_emergent(real_fit: SandwichFit) 
     assert len(check) == 3
     assert ((check["pred_lower"] >= 0) & (check["pred_upper"] <= 1)).all()
     assert (check["median"] - check["value"]).abs().mean() < 0.1
+
+
+# -- recovery of a known threshold from per-question results (NUTS) -------------------------
+def quiz_slices(cutoff: float | None) -> tuple[pd.DataFrame, float]:
+    """The simulated task's slice table (difficulty from the models below ``cutoff``, as
+    Wu & Lo) and its true threshold (where the typical model leaves chance by 5%)."""
+    from bayescale.emergence.slicing import difficulty_scores, slice_performance, slice_questions
+
+    results = simulate_questions(n_models=36, n_questions=150, seed=21)
+    scores = difficulty_scores(results, max_compute=cutoff)
+    table = slice_performance(results, slice_questions(scores, n_slices=6))
+    return table, quiz_threshold(results.attrs["q_mid"])
+
+
+@pytest.fixture(scope="module")
+def quiz_fits() -> dict[str, tuple[SandwichFit, float]]:
+    out = {}
+    for name, cutoff in (("both_sides", None), ("flat_side", 10**21.8)):
+        table, truth = quiz_slices(cutoff)
+        cut = 1e26 if cutoff is None else cutoff
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            fit = fit_sandwich(
+                table, cutoff=cut, chance=QUIZ["chance"], draws=500, tune=500, chains=2, seed=3
+            )
+        out[name] = (fit, truth)
+    return out
+
+
+@pytest.mark.nuts
+def test_recognises_a_jump_in_the_data_and_both_views_place_it(quiz_fits) -> None:  # type: ignore[no-untyped-def]
+    fit, truth = quiz_fits["both_sides"]
+    assert fit.diagnostics.divergences == 0, str(fit.diagnostics)
+    assert fit.p_emergent().loc["quiz"] >= 0.9
+    th = fit.threshold(ci_prob=0.9).loc["quiz"]
+    # the sandwich's curve (polynomial Brier slices through a logit-linear map) leaves
+    # chance early on a sharp jump (docs/emergence.md, "Which view answers"): within a decade
+    assert truth - 1.0 <= th["log10_lower"] <= th["log10_upper"] <= truth + 0.3, (truth, th)
+    # the sigmoid of the same accuracies recovers it: the known threshold in its interval
+    table, _ = quiz_slices(None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        sig = fit_sigmoid(table, chance=QUIZ["chance"], draws=500, tune=500, chains=2, seed=3)
+    assert sig.diagnostics.ok, str(sig.diagnostics)
+    row = sig.threshold(ci_prob=0.9).loc["quiz"]
+    assert row["log10_lower"] <= truth <= row["log10_upper"], (truth, row)
+    assert row["p_emergent"] >= 0.9 and row["view"] == "sigmoid"
+
+
+@pytest.mark.nuts
+def test_only_the_flat_side_is_not_called_emergent(quiz_fits) -> None:  # type: ignore[no-untyped-def]
+    fit, truth = quiz_fits["flat_side"]
+    assert fit.diagnostics.divergences == 0, str(fit.diagnostics)
+    assert truth > fit.x_range[1]  # the jump is past every fitted model
+    th = fit.threshold(ci_prob=0.9).loc["quiz"]
+    # not yet: the threshold lies beyond the fitted models (where past them is the
+    # polynomials' extrapolation: the back-test's question, docs/emergence.md)
+    assert th["p_beyond"] >= 0.9
+    assert fit.p_emergent().loc["quiz"] <= 0.1

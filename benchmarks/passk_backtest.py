@@ -1,0 +1,500 @@
+"""pass@k back-test on real counts: forecasts at 10x to 1,000x the attempts, and where to sample.
+
+Issue 19's grid. Data: ``../shared/data/monkeys_pythia_math`` (not shipped: no licence
+stated; ``$BAYESCALE_SHARED_DATA`` overrides the location):
+
+* **Pythia x MATH** (Brown et al. 2024): 7 sizes x 128 problems x 10,000 attempts.
+* **MATH and GSM8K with training checkpoints** (Schaeffer et al. 2025's tables): one
+  family per data set, every Pythia size (14M ... 12B) at one checkpoint (MATH after 20B
+  training tokens, GSM8K after 2B: the checkpoints whose problems were sampled most), up
+  to tens of thousands of attempts per problem.
+
+Each cell keeps ``n'`` attempts per problem (10, 30, 100, 300, 1,000; a hypergeometric
+subsample, :func:`bayescale.passk.subsample_counts`; a problem with fewer attempts keeps
+them all), fits, and forecasts the coverage of the same problems at ``k = 10 n', 100 n',
+1000 n'`` (at most 10,000). The truth is the unbiased coverage (Chen et al.) from all
+attempts; a model is scored at ``k`` only when every one of its problems has at least
+``k`` attempts (so the truth is the estimator's, not an extrapolation), and only if it
+solved some problem. Per cell: mean absolute error of the median, share of 90%
+intervals that cover, mean width, for
+
+* ``beta``: ``passk.fit(model="beta")``, the per-model zero-inflated Beta-binomial;
+* ``shared``: ``passk.fit(model="shared_difficulty")``, problem difficulty shared across
+  sizes (``difficulty="normal"``), and ``shared_flex`` (``difficulty="flexible"``) at the
+  levels given by ``--flex-levels``;
+* ``mle``: the per-model Beta-binomial maximum likelihood of Schaeffer et al. / Kazdan et
+  al. with Fisher intervals (SABER), :func:`bayescale.passk.mle_coverage`.
+
+Then: **held-out sizes** (Pythia, ``n' = 100``: fit the other six sizes, forecast the
+held-out size's coverage of the same 128 problems; the per-model model can only forecast
+new problems from its trend in size), **PSIS-LOO** by problem of the three Bayesian models
+on all 10,000 attempts and on a 100-attempt subsample, and **where to sample next**: from
+a 100-attempt fit, :func:`bayescale.passk.sampling_advice` for a model's coverage at
+10,000 attempts with a budget of 12,800 further attempts; the advised attempts and the
+same number spread evenly over that model's problems are drawn from the real attempts the
+fit did not see, and the fit is rerun with each.
+
+Usage::
+
+    python benchmarks/passk_backtest.py [--reps 2] [--out bench_out/passk_backtest]
+    python benchmarks/passk_backtest.py --quick        # one level, one rep: a smoke run
+
+Results are cached per fit in ``--out`` (``cells.csv`` and friends): a second run skips
+what is done. The tables for ``docs/passk.md`` are printed at the end and written to
+``summary.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DATA = (
+    Path(
+        os.environ.get(
+            "BAYESCALE_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
+        )
+    )
+    / "monkeys_pythia_math"
+)
+LEVELS = (10, 30, 100, 300, 1000)
+MULTIPLES = (10, 100, 1000)
+K_MAX = 10_000
+#: Parameters of the Pythia sizes (the suite's published counts).
+PYTHIA_PARAMS = {
+    "14M": 14_067_712,
+    "70M": 70_426_624,
+    "160M": 162_322_944,
+    "410M": 405_334_016,
+    "1B": 1_011_781_632,
+    "1.4B": 1_414_647_808,
+    "2.8B": 2_775_208_960,
+    "6.9B": 6_857_302_016,
+    "12B": 11_846_072_320,
+}
+#: The checkpoint family of each table (the most attempts per problem).
+CHECKPOINTS = {
+    "math": ("math_pass_at_k.parquet", "20B"),
+    "gsm8k": ("gsm8k_pass_at_k.parquet", "2B"),
+}
+HELD_OUT = ("Pythia 70M", "Pythia 1B", "Pythia 12B")
+ADVICE_TARGETS = ("Pythia 160M", "Pythia 1B")
+ADVICE_BUDGET = 12_800
+
+
+# -- data ------------------------------------------------------------------------------
+def load_pythia() -> pd.DataFrame:
+    frame = pd.read_csv(DATA / "pythia_math_per_problem_counts.csv")
+    frame = frame.rename(columns={"problem_idx": "problem"})
+    return frame[["model", "problem", "n_samples", "n_correct", "params"]]
+
+
+def load_checkpoint_table(name: str) -> pd.DataFrame:
+    file, checkpoint = CHECKPOINTS[name]
+    raw = pd.read_parquet(DATA / file)
+    per = raw.groupby(["Model Nickname", "prompt_idx"], as_index=False).agg(
+        n_samples=("Num. Samples", "first"), n_correct=("Num. Samples Correct", "first")
+    )
+    parts = per["Model Nickname"].str.split("_", expand=True)
+    per = per[parts[2] == checkpoint].copy()
+    size = parts.loc[per.index, 1]
+    per["model"] = "Pythia " + size
+    per["params"] = size.map(PYTHIA_PARAMS).astype(float)
+    per["problem"] = per["prompt_idx"].astype(int)
+    per["n_samples"] = per["n_samples"].astype(int)
+    per["n_correct"] = per["n_correct"].astype(int)
+    per = per.sort_values(["params", "problem"])
+    return per[["model", "problem", "n_samples", "n_correct", "params"]].reset_index(drop=True)
+
+
+def subsample(counts: pd.DataFrame, n_keep: int, seed: int) -> pd.DataFrame:
+    """Keep ``n_keep`` random attempts of each problem (all of them when it has fewer)."""
+    from bayescale import passk
+
+    out = counts.copy()
+    keep = np.minimum(counts["n_samples"].to_numpy(), n_keep)
+    rng = np.random.default_rng(seed)
+    out["n_correct"] = passk.subsample_counts(
+        counts["n_samples"].to_numpy(), counts["n_correct"].to_numpy(), keep, seed=rng
+    )
+    out["n_samples"] = keep
+    return out
+
+
+def truth(counts: pd.DataFrame, ks: Iterable[float]) -> pd.DataFrame:
+    """Unbiased coverage from all attempts, per model and k; NaN where a problem has fewer
+    than k attempts, or the model never solved anything (nothing to forecast)."""
+    from bayescale import passk
+
+    rows = []
+    for model, g in counts.groupby("model", sort=False):
+        for k in ks:
+            ok = bool((g["n_samples"] >= k).all()) and bool((g["n_correct"] > 0).any())
+            value = np.nan
+            if ok:
+                _, cov = passk.coverage_curve(g["n_samples"], g["n_correct"], [k])
+                value = float(cov[0])
+            rows.append({"model": model, "k": float(k), "truth": value})
+    return pd.DataFrame(rows)
+
+
+def extra_attempts(
+    full: pd.DataFrame, kept: pd.DataFrame, extra: pd.Series, seed: int
+) -> pd.DataFrame:
+    """Add ``extra`` attempts per row, drawn from the attempts ``kept`` did not use."""
+    rng = np.random.default_rng(seed)
+    out = kept.copy()
+    e = extra.reindex(kept.index).fillna(0).astype(int).to_numpy()
+    left_n = full["n_samples"].to_numpy() - kept["n_samples"].to_numpy()
+    left_c = full["n_correct"].to_numpy() - kept["n_correct"].to_numpy()
+    e = np.minimum(e, left_n)
+    got = np.where(e > 0, rng.hypergeometric(left_c, left_n - left_c, np.maximum(e, 1)), 0)
+    out["n_samples"] = kept["n_samples"].to_numpy() + e
+    out["n_correct"] = kept["n_correct"].to_numpy() + got
+    return out
+
+
+# -- methods ---------------------------------------------------------------------------
+def fit_bayes(counts: pd.DataFrame, method: str, seed: int) -> tuple[Any, float]:
+    from bayescale import passk
+
+    options = {
+        "beta": {"model": "beta"},
+        "shared": {"model": "shared_difficulty"},
+        "shared_flex": {"model": "shared_difficulty", "difficulty": "flexible"},
+    }[method]
+    start = time.perf_counter()
+    result = passk.fit(counts, progressbar=False, seed=seed, warn_convergence=False, **options)
+    return result, time.perf_counter() - start
+
+
+def diag_record(result: Any, seconds: float) -> dict[str, Any]:
+    d = result.diagnostics
+    return {
+        "fit_seconds": round(seconds, 1),
+        "divergences": int(d.divergences),
+        "max_rhat": float(d.max_rhat),
+        "min_ess": float(d.min_ess_bulk),
+        "converged": bool(d.ok),
+        "reruns": len(result.notes) if result.notes else 0,
+    }
+
+
+def score(table: pd.DataFrame, real: pd.DataFrame) -> pd.DataFrame:
+    out = table.merge(real, on=["model", "k"]).dropna(subset=["truth"])
+    out["error"] = out["median"] - out["truth"]
+    out["covered"] = (out["lower"] <= out["truth"]) & (out["truth"] <= out["upper"])
+    out["width"] = out["upper"] - out["lower"]
+    return out
+
+
+# -- cache -----------------------------------------------------------------------------
+class Cache:
+    """Rows per fit key in CSV files under ``out``; a key done once is skipped."""
+
+    def __init__(self, out: Path, name: str) -> None:
+        self.path = out / f"{name}.csv"
+        self.frame = pd.read_csv(self.path) if self.path.exists() else pd.DataFrame()
+
+    def has(self, key: str) -> bool:
+        return bool(len(self.frame)) and key in set(self.frame["key"])
+
+    def add(self, key: str, rows: pd.DataFrame) -> None:
+        rows = rows.assign(key=key)
+        self.frame = pd.concat([self.frame, rows], ignore_index=True)
+        self.frame.to_csv(self.path, index=False)
+
+
+# -- sections --------------------------------------------------------------------------
+def grid(
+    datasets: dict[str, pd.DataFrame],
+    levels: Iterable[int],
+    reps: int,
+    flex_levels: Iterable[int],
+    cache: Cache,
+    keep: Callable[[str, int, int, str, Any], None],
+) -> None:
+    from bayescale import passk
+
+    for name, full in datasets.items():
+        for n_keep in levels:
+            ks = [m * n_keep for m in MULTIPLES if m * n_keep <= K_MAX]
+            real = truth(full, ks)
+            if real["truth"].notna().sum() == 0:
+                continue
+            for rep in range(reps if name == "pythia" else 1):
+                small = subsample(full, n_keep, seed=1000 * rep + n_keep)
+                methods = ["mle", "beta", "shared"] + (
+                    ["shared_flex"] if n_keep in flex_levels and name == "pythia" else []
+                )
+                for method in methods:
+                    key = f"{name}|{n_keep}|{rep}|{method}"
+                    if cache.has(key):
+                        continue
+                    if method == "mle":
+                        start = time.perf_counter()
+                        table = passk.mle_coverage(small, ks, ci_prob=0.9)
+                        record: dict[str, Any] = {"fit_seconds": time.perf_counter() - start}
+                    else:
+                        result, seconds = fit_bayes(small, method, seed=rep)
+                        table = result.coverage(ks, ci_prob=0.9)
+                        record = diag_record(result, seconds)
+                        keep(name, n_keep, rep, method, result)
+                    scored = score(table, real)
+                    scored = scored.assign(
+                        dataset=name, n_keep=n_keep, rep=rep, method=method, **record
+                    )
+                    scored["multiple"] = scored["k"] / n_keep
+                    cache.add(key, scored)
+                    print(
+                        f"{key}: {len(scored)} forecasts, covered {scored['covered'].mean():.2f}, "
+                        f"MAE {scored['error'].abs().mean():.3f}; {record}",
+                        flush=True,
+                    )
+
+
+def held_out(full: pd.DataFrame, cache: Cache) -> None:
+    ks = [100.0, 1000.0, 10000.0]
+    real = truth(full, ks)
+    small = subsample(full, 100, seed=100)
+    sizes = full.groupby("model")["params"].first()
+    for model in HELD_OUT:
+        rest = small[small["model"] != model]
+        for method in ("beta", "shared"):
+            key = f"held|{model}|{method}"
+            if cache.has(key):
+                continue
+            result, seconds = fit_bayes(rest, method, seed=0)
+            params = {model: float(sizes[model])}
+            if method == "shared":  # the same problems, from their difficulties
+                table = result.coverage(ks, params=params, ci_prob=0.9)
+            else:  # new problems, from the trend in size
+                table = result.coverage(
+                    ks, params=params, problems="population", n_problems=128, ci_prob=0.9
+                )
+            scored = score(table, real).assign(
+                held_out=model, method=method, **diag_record(result, seconds)
+            )
+            cache.add(key, scored)
+            print(
+                f"{key}: {scored[['k', 'truth', 'median', 'covered']].round(3).to_dict('records')}"
+            )
+
+
+def loo_section(fits: dict[str, Any], cache: Cache) -> None:
+    import arviz as az
+
+    for label, group in fits.items():
+        key = f"loo|{label}"
+        if cache.has(key) or len(group) < 2:
+            continue
+        start = time.perf_counter()
+        loos = {method: result.loo(by="problem") for method, result in group.items()}
+        comp = az.compare(loos)
+        rows = []
+        for method, row in comp.iterrows():
+            rows.append(
+                {
+                    "data": label,
+                    "method": method,
+                    "elpd": float(loos[method].elpd),
+                    "se": float(loos[method].se),
+                    "elpd_diff": float(row["elpd_diff"]),
+                    "dse": float(row["dse"]),
+                    "bad_k": int(np.sum(np.asarray(loos[method].pareto_k) > 0.7)),
+                }
+            )
+        cache.add(key, pd.DataFrame(rows))
+        print(f"{key} ({time.perf_counter() - start:.0f} s):\n{pd.DataFrame(rows).round(2)}")
+
+
+def advice_section(full: pd.DataFrame, base: Any, kept: pd.DataFrame, cache: Cache) -> None:
+    from bayescale import passk
+
+    real = truth(full, [10000.0])
+    for target in ADVICE_TARGETS:
+        key = f"advice|{target}"
+        if cache.has(key):
+            continue
+        advice = passk.sampling_advice(base, ADVICE_BUDGET, model=target, k=10_000)
+        index = kept.reset_index(drop=True)
+        row_of = {
+            (m, str(p)): i
+            for i, (m, p) in enumerate(zip(index["model"], index["problem"], strict=True))
+        }
+        advised = pd.Series(
+            {row_of[(r.model, r.problem)]: r.extra_attempts for r in advice.allocation.itertuples()}
+        )
+        own = np.flatnonzero(index["model"].to_numpy() == target)
+        even = pd.Series(ADVICE_BUDGET // own.size, index=own)
+        rows = []
+        before = base.coverage([10000.0], models=target, ci_prob=0.9)
+        for strategy, extra in (("now", None), ("advised", advised), ("even", even)):
+            if extra is None:
+                table, record = before, diag_record(base, 0.0)
+            else:
+                counts = extra_attempts(full.reset_index(drop=True), index, extra, seed=7)
+                result, seconds = fit_bayes(counts, "shared", seed=0)
+                table = result.coverage([10000.0], models=target, ci_prob=0.9)
+                record = diag_record(result, seconds)
+            scored = score(table, real).assign(
+                target=target,
+                strategy=strategy,
+                attempts=0 if extra is None else int(extra.sum()),
+                pairs=0 if extra is None else int((extra > 0).sum()),
+                **record,
+            )
+            rows.append(scored)
+        expected = advice.expected.assign(target=target).rename(
+            columns={"width": "expected_width", "sd": "expected_sd"}
+        )
+        out = pd.concat(rows, ignore_index=True).merge(
+            expected[["strategy", "target", "expected_width"]],
+            on=["strategy", "target"],
+            how="left",
+        )
+        cache.add(key, out)
+        shown = ["strategy", "attempts", "pairs", "median", "width", "expected_width"]
+        print(f"{key}:\n{out[[*shown, 'truth', 'covered']].round(4)}")
+
+
+# -- report ----------------------------------------------------------------------------
+def summarise(out: Path) -> str:
+    lines = []
+    cells = pd.read_csv(out / "cells.csv") if (out / "cells.csv").exists() else pd.DataFrame()
+    if len(cells):
+        agg = (
+            cells.groupby(["dataset", "n_keep", "multiple", "method"])
+            .agg(
+                cases=("error", "size"),
+                mae=("error", lambda e: e.abs().mean()),
+                bias=("error", "mean"),
+                covered=("covered", "mean"),
+                width=("width", "mean"),
+            )
+            .reset_index()
+        )
+        wide = agg.pivot_table(
+            index=["dataset", "n_keep", "multiple", "cases"],
+            columns="method",
+            values=["mae", "covered", "width"],
+        )
+        lines += ["## per cell", "", wide.round(3).to_markdown(), ""]
+        rows = (
+            cells.groupby(["n_keep", "method"])
+            .agg(
+                cases=("error", "size"),
+                mae=("error", lambda e: e.abs().mean()),
+                covered=("covered", "mean"),
+                width=("width", "mean"),
+            )
+            .reset_index()
+            .pivot_table(index=["n_keep"], columns="method", values=["covered", "mae", "width"])
+        )
+        lines += [
+            "## per row of attempts (all data sets, all multiples)",
+            "",
+            rows.round(3).to_markdown(),
+            "",
+        ]
+        at100 = (
+            cells[cells["multiple"] == 100]
+            .groupby("method")["error"]
+            .apply(lambda e: e.abs().mean())
+        )
+        lines += ["## MAE at 100x", "", at100.round(3).to_markdown(), ""]
+        fits = cells[cells["method"] != "mle"].drop_duplicates("key")
+        conv = fits.groupby(["dataset", "method"]).agg(
+            fits=("key", "size"),
+            converged=("converged", "sum"),
+            divergences=("divergences", "sum"),
+            max_rhat=("max_rhat", "max"),
+            min_ess=("min_ess", "min"),
+            median_seconds=("fit_seconds", "median"),
+            max_seconds=("fit_seconds", "max"),
+        )
+        lines += ["## convergence", "", conv.round(3).to_markdown(), ""]
+    for name in ("held", "loo", "advice", "full"):
+        path = out / f"{name}.csv"
+        if path.exists():
+            frame = pd.read_csv(path).drop(columns=["key"], errors="ignore")
+            lines += [f"## {name}", "", frame.round(4).to_markdown(index=False), ""]
+    text = "\n".join(lines)
+    (out / "summary.md").write_text(text)
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=2, help="subsamples per Pythia cell")
+    parser.add_argument("--levels", type=int, nargs="*", default=list(LEVELS))
+    parser.add_argument("--flex-levels", type=int, nargs="*", default=[100, 1000])
+    parser.add_argument("--datasets", nargs="*", default=["pythia", "math", "gsm8k"])
+    parser.add_argument("--skip", nargs="*", default=[], help="grid, held, loo, advice")
+    parser.add_argument("--quick", action="store_true", help="n' = 100, one rep, Pythia only")
+    parser.add_argument("--out", default="bench_out/passk_backtest")
+    args = parser.parse_args()
+    if args.quick:
+        args.levels, args.reps, args.datasets, args.flex_levels = [100], 1, ["pythia"], []
+    warnings.simplefilter("ignore")
+    if not DATA.is_dir():
+        raise SystemExit(f"data not found at {DATA} (set BAYESCALE_SHARED_DATA)")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    loaders = {
+        "pythia": load_pythia,
+        "math": lambda: load_checkpoint_table("math"),
+        "gsm8k": lambda: load_checkpoint_table("gsm8k"),
+    }
+    datasets = {name: loaders[name]() for name in args.datasets}
+    kept_fits: dict[str, dict[str, Any]] = {}
+    advice_base: dict[str, Any] = {}
+
+    def keep(name: str, n_keep: int, rep: int, method: str, result: Any) -> None:
+        if name == "pythia" and n_keep == 100 and rep == 0:
+            kept_fits.setdefault("pythia, 100 attempts", {})[method] = result
+            if method == "shared":
+                advice_base["fit"] = result
+
+    if "grid" not in args.skip:
+        grid(datasets, args.levels, args.reps, args.flex_levels, Cache(out, "cells"), keep)
+    if "pythia" in datasets:
+        full = datasets["pythia"]
+        if "loo" not in args.skip and not args.quick:
+            cache = Cache(out, "full")
+            for method in ("beta", "shared", "shared_flex"):
+                key = f"full|{method}"
+                result, seconds = fit_bayes(full, method, seed=0)
+                kept_fits.setdefault("pythia, all 10,000 attempts", {})[method] = result
+                if not cache.has(key):
+                    cache.add(
+                        key, pd.DataFrame([{"method": method, **diag_record(result, seconds)}])
+                    )
+                    print(f"{key}: {diag_record(result, seconds)}")
+            loo_section(kept_fits, Cache(out, "loo"))
+        if "held" not in args.skip:
+            held_out(full, Cache(out, "held"))
+        if "advice" not in args.skip:
+            base = advice_base.get("fit")
+            small = subsample(full, 100, seed=100)
+            if base is None:
+                base, _ = fit_bayes(small, "shared", seed=0)
+            advice_section(full, base, small, Cache(out, "advice"))
+    print(summarise(out))
+    elapsed = time.perf_counter() - start
+    print(f"\nwall time {elapsed / 60:.1f} min")
+    (out / "run.json").write_text(json.dumps({"args": vars(args), "minutes": elapsed / 60}))
+
+
+if __name__ == "__main__":
+    main()
