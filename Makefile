@@ -31,10 +31,13 @@ $(DOCS_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,docs]"
 	@touch $(DOCS_STAMP)
 
-# The documentation site (Sphinx, PyData theme): user guide (docs/*.md) and API reference,
-# warnings as errors. Output: docs/_build/html/index.html.
+# The documentation site (Sphinx, PyData theme): user guide (docs/*.md), API reference and
+# the example gallery (examples/*.py, executed by sphinx-gallery; only changed scripts are
+# re-run on a rebuild), warnings as errors. Output: docs/_build/html/index.html.
+# SPHINXOPTS="-D plot_gallery=0" builds it without running the examples.
+SPHINXOPTS ?=
 docs: $(DOCS_STAMP)
-	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html $(SPHINXOPTS) docs docs/_build/html
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bayescale tests examples benchmarks

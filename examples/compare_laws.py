@@ -1,6 +1,10 @@
-"""Compare scaling laws on the shipped Gadre et al. (2024) data with ``bayescale.compare``.
+"""
+Comparing scaling laws with PSIS-LOO
+====================================
 
-Five models of the C4 validation loss (``loss_c4_val``) of 104 runs on three corpora:
+Compare scaling laws on the shipped Gadre et al. (2024) data with
+:func:`bayescale.compare`. Five models of the C4 validation loss (``loss_c4_val``) of 104
+runs on three corpora:
 
 * ``chinchilla_pooled``: :math:`L = E + A N^{-\\alpha} + B D^{-\\beta}` with the exponents
   partially pooled across corpora (the default);
@@ -33,6 +37,9 @@ Run::
     python examples/compare_laws.py --out example_output/
 """
 
+# %%
+# Set-up: the five models
+# -----------------------
 from __future__ import annotations
 
 import argparse
@@ -54,6 +61,11 @@ MODELS: dict[str, tuple[str, dict[str, str] | None, str]] = {
     "power_law_compute": ("power_law:compute", None, "normal"),
     "broken_power_law_compute": ("broken_power_law:compute", None, "studentt"),
 }
+
+
+# %%
+# Two helpers: fit every model, report convergence
+# ------------------------------------------------
 
 
 def fit_models(df: pd.DataFrame) -> dict[str, bayescale.ScalingFit]:
@@ -118,52 +130,52 @@ def convergence_report(fits: dict[str, bayescale.ScalingFit]) -> list[str]:
     return failed
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Fit the five models, compare them and save the plots and the table.
+# %%
+# Fit the five models
+# -------------------
+# Each fit's time and convergence is printed; one that mixes slowly is sampled again with
+# longer chains (``docs/comparison.md``).
+parser = argparse.ArgumentParser(description="Compare scaling laws")
+parser.add_argument("--out", type=Path, default=Path("example_output"), help="output folder")
+OUT = parser.parse_known_args()[0].out
+OUT.mkdir(parents=True, exist_ok=True)
+start = time.perf_counter()
 
-    Parameters
-    ----------
-    argv
-        Command-line arguments (default: ``sys.argv[1:]``).
-    """
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("example_output"), help="output folder")
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+df = bayescale.datasets.load("gadre2024", metric="loss_c4_val")
+fits = fit_models(df)
+failed = convergence_report(fits)
 
-    df = bayescale.datasets.load("gadre2024", metric="loss_c4_val")
-    fits = fit_models(df)
-    failed = convergence_report(fits)
+# %%
+# Compare: PSIS-LOO, Pareto k and stacking weights
+# ------------------------------------------------
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always", ParetoKWarning)
+    cmp = compare(fits)
+print(f"\nPareto k diagnostics (PSIS-LOO, threshold {cmp.pareto_k_max}):")
+for name, k in cmp.pareto_k.groupby("model", sort=False)["k"]:
+    print(
+        f"  {name:26s} {cmp.high_k[name]} of {k.size} observations with "
+        f"k > {cmp.pareto_k_max} (max k {k.max():.2f})"
+    )
+for warning in caught:
+    if issubclass(warning.category, ParetoKWarning):
+        print(f"  WARNING: {warning.message}")
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ParetoKWarning)
-        cmp = compare(fits)
-    print(f"\nPareto k diagnostics (PSIS-LOO, threshold {cmp.pareto_k_max}):")
-    for name, k in cmp.pareto_k.groupby("model", sort=False)["k"]:
-        print(
-            f"  {name:26s} {cmp.high_k[name]} of {k.size} observations with "
-            f"k > {cmp.pareto_k_max} (max k {k.max():.2f})"
-        )
-    for warning in caught:
-        if issubclass(warning.category, ParetoKWarning):
-            print(f"  WARNING: {warning.message}")
+print("\nbayescale.compare (az.compare: PSIS-LOO ELPD of log(loss); stacking weights):")
+print(cmp)
 
-    print("\nbayescale.compare (az.compare: PSIS-LOO ELPD of log(loss); stacking weights):")
-    print(cmp)
-    csv = cmp.to_csv(args.out / "compare_laws.csv")
-    png = args.out / "compare_laws.png"
-    cmp.plot(png)
-    best_png = args.out / "compare_laws_best_fit.png"
-    cmp.fits[cmp.best].plot(best_png)
-    print(f"\nsaved {png}, {csv} and {best_png} (fitted curves of {cmp.best})")
-    if failed:
-        print(
-            f"Not converged (see CONVERGENCE WARNING above): {', '.join(failed)}; "
-            "their positions in the ranking are provisional."
-        )
-    print(f"\ntotal time {time.perf_counter() - start:.0f} s")
-
-
-if __name__ == "__main__":
-    main()
+# %%
+# Save the table and the plots
+# ----------------------------
+csv = cmp.to_csv(OUT / "compare_laws.csv")
+png = OUT / "compare_laws.png"
+cmp.plot(png)
+best_png = OUT / "compare_laws_best_fit.png"
+cmp.fits[cmp.best].plot(best_png)
+print(f"\nsaved {png}, {csv} and {best_png} (fitted curves of {cmp.best})")
+if failed:
+    print(
+        f"Not converged (see CONVERGENCE WARNING above): {', '.join(failed)}; "
+        "their positions in the ranking are provisional."
+    )
+print(f"\ntotal time {time.perf_counter() - start:.0f} s")

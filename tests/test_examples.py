@@ -2,9 +2,11 @@
 
 Each script runs in a subprocess (``sys.executable``, working directory = repository root)
 with ``--out`` pointing to a temporary folder. The scripts fit real models with the default
-sampler settings: about 30 s each for ``quickstart.py`` and ``inference_scaling.py``, and
-2 to 3 minutes for ``compare_laws.py`` (five models) on a 2-core machine. Select or skip
-them with ``-m example`` / ``-m "not example"``.
+sampler settings; on a 2-core machine shared with other jobs they took 25 s
+(``new_family.py``) to 100 s (``checkpoints_seeds.py``, ``compute_optimal.py``) each, and
+2 to 3 minutes for ``compare_laws.py`` (five models). The same scripts are the pages of the
+documentation's example gallery (``docs/conf.py``, sphinx-gallery). Select or skip them
+with ``-m example`` / ``-m "not example"``.
 """
 
 from __future__ import annotations
@@ -62,6 +64,52 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
             "inference_scaling_coverage.png",
             "inference_scaling_frontier.png",
         ],
+    ),
+    "new_family.py": (
+        [
+            "rw_original keeps N",
+            "divergences 0",
+            "mean ARE %",
+            "rw_original (2 runs)",
+            "new family (0 runs)",
+        ],
+        ["new_family_fit.png"],
+    ),
+    "checkpoints_seeds.py": (
+        [
+            "dropped before 10B tokens",
+            "divergences 0",
+            "run_sigma[standard]",
+            "new_run",
+            "seed_share",
+        ],
+        ["checkpoints_seeds_fit.png"],
+    ),
+    "compute_optimal.py": (
+        [
+            "divergences 0",
+            "alpha[rw-base-long-kaplan-standard]",
+            "rw-base-short-chinchilla-standard",
+            "the allocation is an extrapolation",
+        ],
+        ["compute_optimal_params.png", "compute_optimal_fit.png"],
+    ),
+    "voting_compute.py": (
+        ["best_of_n", "majority", "divergences 0", "exact limit", "prob_best", "runner_up"],
+        ["voting_curve.png", "voting_compute_frontier.png"],
+    ),
+    "emergence.py": (
+        [
+            "divergences 0",
+            "p_emergent",
+            "P(emergent) below the cut-off",
+            "held-out models inside the 90% interval",
+        ],
+        ["emergence_mmlu_all.png", "emergence_mmlu_cutoff.png"],
+    ),
+    "fit_many_dask.py": (
+        ["3 tasks:", "all 3 fits converged", "second run: reused 3 of 3 fits"],
+        ["fit_many_dask_rpj.png", "fit_many_dask/results.csv"],
     ),
 }
 

@@ -1,9 +1,11 @@
-"""The built wheel works outside the repository: the demo runs and references are found.
+"""The release builds and the built wheel works outside the repository.
 
-Builds the wheel from this checkout (``pip wheel . --no-deps``), installs it into a new
-virtual environment that borrows the test environment's dependencies (a ``.pth`` line:
-no network), and runs it from a temporary directory, so nothing of the source tree is on
-the path. Short chains: this checks packaging, not convergence.
+Builds the sdist and the wheel from this checkout (``python -m build --no-isolation``: the
+test environment's setuptools, no network), checks both with ``twine check --strict``
+(metadata, README rendering), installs the wheel into a new virtual environment that
+borrows the test environment's dependencies (a ``.pth`` line: no network), and runs it
+from a temporary directory, so nothing of the source tree is on the path. Short chains:
+this checks packaging, not convergence. ``build`` and ``twine`` are in the ``dev`` extra.
 """
 
 from __future__ import annotations
@@ -31,13 +33,32 @@ def _run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.Complet
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
+def dist(tmp_path_factory) -> Path:
+    """A folder with the sdist and the wheel built from this checkout by ``python -m build``."""
+    work = tmp_path_factory.mktemp("dist")
+    _run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(work), str(ROOT)],
+        work,
+    )
+    return work
+
+
+def test_the_sdist_and_the_wheel_pass_twine_check(dist) -> None:
+    from bayescale import __version__
+
+    (sdist,) = dist.glob("bayescale-*.tar.gz")
+    (wheel,) = dist.glob("bayescale-*.whl")
+    assert sdist.name == f"bayescale-{__version__}.tar.gz"
+    assert wheel.name.startswith(f"bayescale-{__version__}-py3-none-any")
+    done = _run([sys.executable, "-m", "twine", "check", "--strict", str(sdist), str(wheel)], dist)
+    assert done.stdout.count("PASSED") == 2, done.stdout
+
+
+@pytest.fixture(scope="module")
+def installed(dist, tmp_path_factory) -> Path:
     """A new virtual environment with the wheel built from this checkout."""
     work = tmp_path_factory.mktemp("wheel")
-    _run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(work)], work
-    )
-    (wheel,) = work.glob("bayescale-*.whl")
+    (wheel,) = dist.glob("bayescale-*.whl")
     env = work / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(env)], work)
     python = env / "bin" / "python"
