@@ -28,16 +28,17 @@ intervals that cover, mean width, for
 Then: **held-out sizes** (Pythia, ``n' = 100``: fit the other six sizes, forecast the
 held-out size's coverage of the same 128 problems; the per-model model can only forecast
 new problems from its trend in size), **PSIS-LOO** by problem of the three Bayesian models
-on all 10,000 attempts and on a 100-attempt subsample, and **where to sample next**: from
-a 100-attempt fit, :func:`bayescale.passk.sampling_advice` for a model's coverage at
-10,000 attempts with a budget of 12,800 further attempts; the advised attempts and the
-same number spread evenly over that model's problems are drawn from the real attempts the
-fit did not see, and the fit is rerun with each.
+on the 100-attempt subsample (and on all 10,000 attempts with ``--loo-full``), and
+**where to sample next**: from a 100-attempt fit, :func:`bayescale.passk.sampling_advice`
+for a model's coverage at 10,000 attempts with a budget of 12,800 further attempts; the
+advised attempts and the same number spread evenly over that model's problems are drawn
+from the real attempts the fit did not see, and the fit is rerun with each.
 
 Usage::
 
     python benchmarks/passk_backtest.py [--reps 2] [--out bench_out/passk_backtest]
     python benchmarks/passk_backtest.py --quick        # one level, one rep: a smoke run
+    python benchmarks/passk_backtest.py --skip grid --loo-full   # LOO on all attempts too
 
 Results are cached per fit in ``--out`` (``cells.csv`` and friends): a second run skips
 what is done. The tables for ``docs/passk.md`` are printed at the end and written to
@@ -317,7 +318,9 @@ def loo_section(fits: dict[str, Any], cache: Cache) -> None:
         print(f"{key} ({time.perf_counter() - start:.0f} s):\n{pd.DataFrame(rows).round(2)}")
 
 
-def advice_section(full: pd.DataFrame, base: Any, kept: pd.DataFrame, cache: Cache) -> None:
+def advice_section(
+    full: pd.DataFrame, base_fit: Callable[[], Any], kept: pd.DataFrame, cache: Cache
+) -> None:
     from bayescale import passk
 
     real = truth(full, [10000.0])
@@ -325,7 +328,10 @@ def advice_section(full: pd.DataFrame, base: Any, kept: pd.DataFrame, cache: Cac
         key = f"advice|{target}"
         if cache.has(key):
             continue
+        base = base_fit()
+        start = time.perf_counter()
         advice = passk.sampling_advice(base, ADVICE_BUDGET, model=target, k=10_000)
+        print(f"{key}: advice in {time.perf_counter() - start:.0f} s", flush=True)
         index = kept.reset_index(drop=True)
         row_of = {
             (m, str(p)): i
@@ -368,66 +374,92 @@ def advice_section(full: pd.DataFrame, base: Any, kept: pd.DataFrame, cache: Cac
 
 
 # -- report ----------------------------------------------------------------------------
+ORDER = ("beta", "shared", "shared_flex", "mle")
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    """A pipe table (no ``tabulate`` dependency); floats to 4 significant digits."""
+
+    def text(v: Any) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "" if np.isnan(v) else f"{v:.4g}"
+        return str(v)
+
+    head = [str(c) for c in frame.columns]
+    body = [[text(v) for v in row] for row in frame.itertuples(index=False)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def _cell(frame: pd.DataFrame) -> str:
+    """``MAE / covered of cases / mean width`` of a group of forecasts."""
+    hit, mae = int(frame["covered"].sum()), frame["error"].abs().mean()
+    width = frame["width"].mean()
+    return f"{mae:.3f} / {hit} of {len(frame)} / {width:.2f}"
+
+
+def _table(cells: pd.DataFrame, by: list[str]) -> str:
+    methods = [m for m in ORDER if m in set(cells["method"])]
+    rows = []
+    for key, group in cells.groupby(by, sort=True):
+        values = key if isinstance(key, tuple) else (key,)
+        row: dict[str, Any] = {
+            name: (int(v) if isinstance(v, (int, float, np.integer, np.floating)) else v)
+            for name, v in zip(by, values, strict=True)
+        }
+        for method in methods:
+            part = group[group["method"] == method]
+            row[method] = _cell(part) if len(part) else ""
+        rows.append(row)
+    return _markdown(pd.DataFrame(rows))
+
+
 def summarise(out: Path) -> str:
     lines = []
     cells = pd.read_csv(out / "cells.csv") if (out / "cells.csv").exists() else pd.DataFrame()
     if len(cells):
-        agg = (
-            cells.groupby(["dataset", "n_keep", "multiple", "method"])
-            .agg(
-                cases=("error", "size"),
-                mae=("error", lambda e: e.abs().mean()),
-                bias=("error", "mean"),
-                covered=("covered", "mean"),
-                width=("width", "mean"),
-            )
-            .reset_index()
-        )
-        wide = agg.pivot_table(
-            index=["dataset", "n_keep", "multiple", "cases"],
-            columns="method",
-            values=["mae", "covered", "width"],
-        )
-        lines += ["## per cell", "", wide.round(3).to_markdown(), ""]
-        rows = (
-            cells.groupby(["n_keep", "method"])
-            .agg(
-                cases=("error", "size"),
-                mae=("error", lambda e: e.abs().mean()),
-                covered=("covered", "mean"),
-                width=("width", "mean"),
-            )
-            .reset_index()
-            .pivot_table(index=["n_keep"], columns="method", values=["covered", "mae", "width"])
-        )
+        cells["multiple"] = cells["multiple"].round().astype(int)
         lines += [
-            "## per row of attempts (all data sets, all multiples)",
+            "Each entry: MAE of the median / 90% intervals that cover / mean width.",
             "",
-            rows.round(3).to_markdown(),
+            "## per row of attempts (all data sets and multiples)",
+            "",
+            _table(cells, ["n_keep"]),
+            "",
+            "## per multiple of the attempts (all data sets and rows)",
+            "",
+            _table(cells, ["multiple"]),
+            "",
+            "## per data set and row of attempts",
+            "",
+            _table(cells, ["dataset", "n_keep"]),
+            "",
+            "## per cell",
+            "",
+            _table(cells, ["dataset", "n_keep", "multiple"]),
             "",
         ]
-        at100 = (
-            cells[cells["multiple"] == 100]
-            .groupby("method")["error"]
-            .apply(lambda e: e.abs().mean())
-        )
-        lines += ["## MAE at 100x", "", at100.round(3).to_markdown(), ""]
         fits = cells[cells["method"] != "mle"].drop_duplicates("key")
-        conv = fits.groupby(["dataset", "method"]).agg(
-            fits=("key", "size"),
-            converged=("converged", "sum"),
-            divergences=("divergences", "sum"),
-            max_rhat=("max_rhat", "max"),
-            min_ess=("min_ess", "min"),
-            median_seconds=("fit_seconds", "median"),
-            max_seconds=("fit_seconds", "max"),
+        conv = (
+            fits.groupby(["dataset", "method"])
+            .agg(
+                fits=("key", "size"),
+                converged=("converged", "sum"),
+                divergences=("divergences", "sum"),
+                max_rhat=("max_rhat", "max"),
+                min_ess=("min_ess", "min"),
+                median_seconds=("fit_seconds", "median"),
+                max_seconds=("fit_seconds", "max"),
+            )
+            .reset_index()
         )
-        lines += ["## convergence", "", conv.round(3).to_markdown(), ""]
+        lines += ["## convergence", "", _markdown(conv), ""]
     for name in ("held", "loo", "advice", "full"):
         path = out / f"{name}.csv"
         if path.exists():
             frame = pd.read_csv(path).drop(columns=["key"], errors="ignore")
-            lines += [f"## {name}", "", frame.round(4).to_markdown(index=False), ""]
+            lines += [f"## {name}", "", _markdown(frame), ""]
     text = "\n".join(lines)
     (out / "summary.md").write_text(text)
     return text
@@ -441,6 +473,9 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="*", default=["pythia", "math", "gsm8k"])
     parser.add_argument("--skip", nargs="*", default=[], help="grid, held, loo, advice")
     parser.add_argument("--quick", action="store_true", help="n' = 100, one rep, Pythia only")
+    parser.add_argument(
+        "--loo-full", action="store_true", help="PSIS-LOO on all 10,000 attempts too (3 fits)"
+    )
     parser.add_argument("--out", default="bench_out/passk_backtest")
     args = parser.parse_args()
     if args.quick:
@@ -458,38 +493,44 @@ def main() -> None:
     }
     datasets = {name: loaders[name]() for name in args.datasets}
     kept_fits: dict[str, dict[str, Any]] = {}
-    advice_base: dict[str, Any] = {}
 
     def keep(name: str, n_keep: int, rep: int, method: str, result: Any) -> None:
         if name == "pythia" and n_keep == 100 and rep == 0:
             kept_fits.setdefault("pythia, 100 attempts", {})[method] = result
-            if method == "shared":
-                advice_base["fit"] = result
 
     if "grid" not in args.skip:
         grid(datasets, args.levels, args.reps, args.flex_levels, Cache(out, "cells"), keep)
     if "pythia" in datasets:
         full = datasets["pythia"]
-        if "loo" not in args.skip and not args.quick:
-            cache = Cache(out, "full")
-            for method in ("beta", "shared", "shared_flex"):
-                key = f"full|{method}"
-                result, seconds = fit_bayes(full, method, seed=0)
-                kept_fits.setdefault("pythia, all 10,000 attempts", {})[method] = result
-                if not cache.has(key):
-                    cache.add(
-                        key, pd.DataFrame([{"method": method, **diag_record(result, seconds)}])
-                    )
-                    print(f"{key}: {diag_record(result, seconds)}")
-            loo_section(kept_fits, Cache(out, "loo"))
+        small = subsample(full, 100, seed=100)  # the grid's n' = 100, rep 0
+
+        def at_100(method: str) -> Any:
+            """The grid's fit at n' = 100, rep 0 (refitted when the grid was cached)."""
+            group = kept_fits.setdefault("pythia, 100 attempts", {})
+            if method not in group:
+                group[method], _ = fit_bayes(small, method, seed=0)
+            return group[method]
+
+        if "advice" not in args.skip:
+            advice_section(full, lambda: at_100("shared"), small, Cache(out, "advice"))
         if "held" not in args.skip:
             held_out(full, Cache(out, "held"))
-        if "advice" not in args.skip:
-            base = advice_base.get("fit")
-            small = subsample(full, 100, seed=100)
-            if base is None:
-                base, _ = fit_bayes(small, "shared", seed=0)
-            advice_section(full, base, small, Cache(out, "advice"))
+        if "loo" not in args.skip and not args.quick:
+            methods = ("beta", "shared", "shared_flex")
+            if not Cache(out, "loo").has("loo|pythia, 100 attempts"):
+                for method in methods:
+                    at_100(method)
+            if args.loo_full and not Cache(out, "loo").has("loo|pythia, all 10,000 attempts"):
+                cache = Cache(out, "full")
+                for method in methods:
+                    key = f"full|{method}"
+                    result, seconds = fit_bayes(full, method, seed=0)
+                    kept_fits.setdefault("pythia, all 10,000 attempts", {})[method] = result
+                    if not cache.has(key):
+                        record = diag_record(result, seconds)
+                        cache.add(key, pd.DataFrame([{"method": method, **record}]))
+                        print(f"{key}: {record}", flush=True)
+            loo_section(kept_fits, Cache(out, "loo"))
     print(summarise(out))
     elapsed = time.perf_counter() - start
     print(f"\nwall time {elapsed / 60:.1f} min")

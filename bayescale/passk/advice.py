@@ -224,7 +224,8 @@ def sampling_advice(
         rows = np.flatnonzero(model_idx == fit.models.index(label))
         target_p = p_rows[:, rows]
         target_problems = cells.problem_idx[rows]
-    f_terms = -np.expm1(k * np.log1p(-np.minimum(target_p, 1.0 - 1e-300)))  # S x P_target
+    with np.errstate(divide="ignore"):  # p = 1: log1p(-1) = -inf, and f = 1 exactly
+        f_terms = -np.expm1(k * np.log1p(-np.minimum(target_p, 1.0)))  # S x P_target
     coverage = f_terms.mean(axis=1)
     n_target = f_terms.shape[1]
     term_of = {int(j): t for t, j in enumerate(target_problems)}

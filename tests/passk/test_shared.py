@@ -21,7 +21,9 @@ from bayescale.passk.counts import validate_counts
 from bayescale.passk.curves import attempts_for_coverage, population_coverage
 from bayescale.passk.model import PassKSpec, build_passk_model, make_passk_spec
 from bayescale.passk.shared import (
+    CENTRED_FROM,
     cell_log_lik,
+    centred_problems,
     difficulty_logpdf,
     difficulty_nodes,
     difficulty_transform,
@@ -116,6 +118,17 @@ def test_model_likelihood_is_the_zero_inflated_beta_binomial(
     named = dict(zip(names, values, strict=True))
     named.setdefault("g", np.zeros_like(named["d"]))
     assert float(potential) == pytest.approx(_reference_log_lik(ds, spec, named), rel=1e-10)
+
+
+def test_difficulties_are_centred_where_the_counts_pin_them(sim: pd.DataFrame) -> None:
+    """Centred where all models together answered at least CENTRED_FROM times; the
+    simulated counts have both kinds, so the likelihood test above covers both forms."""
+    cells = problem_cells(validate_counts(sim))
+    total = np.bincount(cells.problem_idx, weights=cells.c, minlength=cells.problems.size)
+    centred = centred_problems(cells)
+    np.testing.assert_array_equal(centred, (total >= CENTRED_FROM).astype(float))
+    assert centred.any() and not centred.all()
+    assert not centred[cells.all_zero].any()
 
 
 def test_log_rising_factorial_keeps_its_digits_for_huge_arguments() -> None:
