@@ -27,17 +27,62 @@ bit-for-bit the same (``tests/test_callbacks.py``). This uses nutpie's internal 
 (``_make_functions``, ``make_user_data``, ``CompiledPyMCModel``); when they are missing or
 the record layout differs in a future nutpie, :func:`compile_pymc_model` falls back to
 :func:`nutpie.compile_pymc_model` with a :class:`RuntimeWarning`, losing only the cache.
+
+:func:`import_nutpie` imports nutpie without ArviZ's plotting stack: nutpie's ``import
+arviz`` pulls in ``arviz_plots`` and matplotlib (0.7-1 s of a fresh process) to use two
+functions of ``arviz_base`` (``from_dict``, ``dict_to_dataset``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import sys
+import types
 import warnings
 from typing import Any
 
 import numpy as np
 
-__all__ = ["compile_pymc_model"]
+__all__ = ["compile_pymc_model", "import_nutpie", "initial_point_function"]
+
+
+class _ArvizForNutpie(types.ModuleType):
+    """What nutpie sees as ``arviz``: ``arviz_base``'s names, the real ArviZ for the rest.
+
+    nutpie calls ``arviz.from_dict`` and ``arviz.dict_to_dataset`` (both ``arviz_base``'s,
+    the very objects ``arviz`` re-exports); any other name is looked up in the real
+    ``arviz``, imported on first such use.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        base = importlib.import_module("arviz_base")
+        if not name.startswith("__") and hasattr(base, name):
+            return getattr(base, name)
+        if sys.modules.get("arviz") is self:  # still importing nutpie: no real arviz yet
+            raise AttributeError(name)
+        return getattr(importlib.import_module("arviz"), name)
+
+
+def import_nutpie() -> Any:
+    """Import and return :mod:`nutpie` without importing ArviZ's plotting stack.
+
+    While nutpie is imported (and only then), ``sys.modules["arviz"]`` is a stand-in that
+    serves ``arviz_base``'s functions, so nutpie's module-level ``import arviz`` does not
+    load ``arviz_plots`` and matplotlib. The stand-in is removed right after: a later
+    ``import arviz`` anywhere gets the real package. When ArviZ is already imported, or
+    nutpie is, this is a plain import.
+    """
+    if "nutpie" in sys.modules or "arviz" in sys.modules:
+        return importlib.import_module("nutpie")
+    stand_in = _ArvizForNutpie("arviz")
+    sys.modules["arviz"] = stand_in
+    try:
+        return importlib.import_module("nutpie")
+    finally:
+        if sys.modules.get("arviz") is stand_in:
+            del sys.modules["arviz"]
+
 
 # Part of every cache key: change it whenever the generated source's meaning changes.
 _TEMPLATE_VERSION = "bayescale-callbacks-1"
@@ -165,19 +210,61 @@ def _cfunc(
     return numba.cfunc(signature, cache=cache_key is not None)(py_func)
 
 
-def _compile(model: Any) -> Any:
-    import numba
-    import nutpie.compile_pymc as cp
+def _pymc_initial_point(model: Any) -> Any:
+    """nutpie's default initial points of ``model``: support points, jittered."""
     from pymc.initial_point import make_initial_point_fn
 
-    # As nutpie.compile_pymc_model(model, backend="numba") with its defaults.
-    initial_point = make_initial_point_fn(
+    return make_initial_point_fn(
         model=model,
         overrides=None,
         default_strategy="support_point",
         jitter_rvs=set(model.free_RVs),
         return_transformed=True,
     )
+
+
+def initial_point_function(model: Any, compiled: Any) -> Any:
+    """The initial point function of ``model`` in the layout of ``compiled``.
+
+    A compiled model reused for new data (:mod:`bayescale.core.compiled`) must start from
+    the new model's initial points: they depend on the data wherever a prior does (priors
+    centred on the data, a population prior), and nutpie's ``with_data`` swaps the data of
+    the log density and of the trace function only. With this, a reused model samples
+    exactly what a fresh compile of the new model samples, draw for draw.
+
+    Parameters
+    ----------
+    model
+        The new :class:`pymc.Model`, of the structure ``compiled`` was compiled from.
+    compiled
+        A :class:`nutpie.compile_pymc.CompiledPyMCModel`.
+
+    Returns
+    -------
+    callable
+        ``seed -> flat float64 array``, as ``compiled.initial_point_func``.
+    """
+    import_nutpie()
+    import nutpie.compile_pymc as cp
+
+    names, _, shapes = compiled.shape_info
+    shape_of = dict(zip(names, shapes, strict=True))
+    free = [model.rvs_to_values[var].name for var in model.free_RVs]
+    return cp._rv_dict_to_flat_array_wrapper(
+        cp._wrap_with_lock(_pymc_initial_point(model)),
+        names=free,
+        shapes=[tuple(shape_of[name]) for name in free],
+    )
+
+
+def _compile(model: Any) -> Any:
+    import numba
+
+    import_nutpie()
+    import nutpie.compile_pymc as cp
+
+    # As nutpie.compile_pymc_model(model, backend="numba") with its defaults.
+    initial_point = _pymc_initial_point(model)
     (n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info, reparameterized) = (
         cp._make_functions(
             model,
@@ -273,7 +360,7 @@ def compile_pymc_model(model: Any) -> Any:
     try:
         return _compile(model)
     except (ImportError, AttributeError, TypeError, ValueError, _LayoutError) as err:
-        import nutpie
+        nutpie = import_nutpie()
 
         warnings.warn(
             f"bayescale could not build cacheable nutpie callbacks ({type(err).__name__}: "

@@ -9,7 +9,15 @@ the prior hyper-parameters, see :func:`bayescale.scaling.model.build_model`), so
 the same *structure* (:func:`bayescale.scaling.model.structure_key`: law, pooling, likelihood,
 number of families; not the number of observations) share one compiled log density.
 The second and later fits swap their data into the compiled model
-(:meth:`nutpie.compile_pymc.CompiledPyMCModel.with_data`) and only sample.
+(:meth:`nutpie.compile_pymc.CompiledPyMCModel.with_data`), take their own initial points
+(:func:`bayescale.core.callbacks.initial_point_function`: priors centred on the data move
+them) and only sample: a reused model gives the draws a fresh compile gives.
+
+Every fit kind gives a key: scaling laws (:func:`bayescale.scaling.model.structure_key`),
+pass@k (:func:`bayescale.passk.fitting.structure_key`), Slice-and-Sandwich and sigmoid
+fits (the ``structure_key`` attribute of the models of
+:func:`bayescale.emergence.sandwich_model.build_model` and
+:func:`bayescale.emergence.sigmoid_model.build_model`).
 
 The cache lives in the process (a bounded LRU of :data:`MAX_ENTRIES` models, shared by
 threads); Numba's machine code for a model, nutpie's C callbacks included
@@ -88,7 +96,7 @@ def compiled_model(model: Any, key: Hashable | None = None) -> tuple[Any, bool]:
         The compiled model carrying ``model``'s data and coordinates, and whether it came
         from the cache.
     """
-    from bayescale.core.callbacks import compile_pymc_model
+    from bayescale.core.callbacks import compile_pymc_model, initial_point_function
 
     with _lock:
         hit = _cache.get(key) if key is not None else None
@@ -101,7 +109,10 @@ def compiled_model(model: Any, key: Hashable | None = None) -> tuple[Any, bool]:
         updated = hit.with_data(**_data_values(model))
         coords = dict(updated.coords or {})
         coords.update({name: _index(v) for name, v in model.coords.items() if v is not None})
-        return dataclasses.replace(updated, _coords=coords), True
+        # with_data swaps the data of the log density and the trace function; the initial
+        # points (support points of priors that may depend on the data) are the new model's
+        init = initial_point_function(model, hit)
+        return dataclasses.replace(updated, _coords=coords, initial_point_func=init), True
     compiled = compile_pymc_model(model)
     if key is not None:
         with _lock:
@@ -150,8 +161,11 @@ def sample_nutpie(
         Further :func:`nutpie.sample` options; ``adaptation`` defaults to
         ``"low_rank"``.
     """
-    import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
+
+    from bayescale.core.callbacks import import_nutpie
+
+    nutpie = import_nutpie()
 
     start = time.perf_counter()
     compiled, reused = compiled_model(model, key)

@@ -99,9 +99,9 @@ def check_convergence(
     warn
         Emit a :class:`~bayescale.core.errors.ConvergenceWarning` when a check fails.
     """
-    import arviz as az
+    import arviz_stats  # ArviZ's statistics, without its plotting stack (arviz.summary)
 
-    summary = az.summary(
+    summary = arviz_stats.summary(
         idata,
         var_names=list(var_names) if var_names else None,
         kind="diagnostics",

@@ -709,6 +709,7 @@ def fit_sandwich(
         notes=notes,
         log_likelihood=["y"],
         sampler=sampler,
+        key=model.structure_key,  # type: ignore[attr-defined]
     )
     n_fit = int(fit_mask.sum())
     obs_coords = {

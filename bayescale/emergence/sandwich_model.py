@@ -502,24 +502,46 @@ def build_model(
     Returns
     -------
     pymc.Model
-        With attributes ``dlogit`` (:math:`g`) and ``b_ref`` (:math:`\bar B`).
+        With attributes ``dlogit`` (:math:`g`), ``b_ref`` (:math:`\bar B`) and
+        ``structure_key``: what the compiled model depends on besides its ``pm.Data``
+        containers (the slices, degrees and difficulty factors; not the number of models
+        or their values), so that :mod:`bayescale.core.compiled` compiles it once and
+        reuses it with new data.
     """
     import pymc as pm
     import pytensor.tensor as pt
 
-    n, n_slices = briers.shape
+    n_slices = briers.shape[1]
+    basis = difficulty_basis(weights)
+    n_basis = basis.shape[1]
     coords = {
-        "obs": np.arange(n),
         "slice": np.arange(n_slices),
         "power": np.arange(1, degree + 1),
-        "factor": np.arange(difficulty_basis(weights).shape[1]),
+        "factor": np.arange(n_basis),
     }
     powers = np.stack([x**k for k in range(1, degree + 1)], axis=1)
     b_ref = float(np.mean(briers @ weights))
     loc, scale = slice_scaling(briers)
     z_obs = (briers - loc) / scale
     floor_var = (NOISE_FLOOR / scale) ** 2
+    a_bar = float(np.clip(acc.mean(), 0.02, 0.98))
+    dlogit = 1.0 / (a_bar * (1.0 - a_bar))
+    # Every data-dependent number is a pm.Data container (the dim "obs" is defined by the
+    # data): a model of the same structure compiles once and is reused with new data
+    # (bayescale.core.compiled, key below).
     with pm.Model(coords=coords) as model:
+        powers_d = pm.Data("powers", powers, dims=("obs", "power"), shape=(None, degree))
+        basis_d = pm.Data("difficulty_basis", basis, dims=("slice", "factor"), shape=basis.shape)
+        loc_d = pm.Data("slice_loc", loc, dims="slice", shape=(n_slices,))
+        scale_d = pm.Data("slice_scale", scale, dims="slice", shape=(n_slices,))
+        floor_d = pm.Data("noise_floor_var", floor_var, dims="slice", shape=(n_slices,))
+        weights_d = pm.Data(
+            "slice_weight", np.asarray(weights, float), dims="slice", shape=(n_slices,)
+        )
+        # b_ref, g = dlogit and the prior mean of alpha, logit(a_bar)
+        acc_map = pm.Data(
+            "accuracy_map", np.array([b_ref, dlogit, np.log(a_bar / (1 - a_bar))]), shape=(3,)
+        )
         beta0 = pm.Normal("beta0", mu=0.0, sigma=1.0, dims="slice")
         coef_sd = COEF_SCALE / np.arange(1, degree + 1)
         # slice s uses the coefficients of powers 1..K_s only (K_s = its degree)
@@ -531,15 +553,13 @@ def build_model(
             pt.set_subtensor(pt.zeros((n_slices, degree))[rows, cols], coef),
             dims=("slice", "power"),
         )
-        f_std = beta0[None, :] + pt.dot(powers, beta.T)
+        f_std = beta0[None, :] + pt.dot(powers_d, beta.T)
         # Residuals: factors whose loadings are smooth in difficulty, marginalised
         # analytically. The loadings are Lambda = P L with P the Legendre polynomials of
         # degree < J in the slices' difficulty position and L the (unique, lower-triangular,
         # positive-diagonal) Cholesky factor of their J x J covariance: no rotation or sign
         # is left unidentified, and a model better than its compute suggests may be so on
         # the easy slices and worse on the hard ones (mmlu, arithmetic: two blocks).
-        basis = difficulty_basis(weights)
-        n_basis = basis.shape[1]
         chol, _, _ = pm.LKJCholeskyCov(
             "resid_chol",
             eta=2.0,
@@ -548,27 +568,40 @@ def build_model(
             compute_corr=True,
             store_in_trace=False,
         )
-        lam = pm.Deterministic("loading", pt.dot(basis, chol), dims=("slice", "factor"))
+        lam = pm.Deterministic("loading", pt.dot(basis_d, chol), dims=("slice", "factor"))
         sigma = pm.HalfNormal("sigma_slice", 0.5, dims="slice")
-        cov = pt.dot(lam, lam.T) + pt.diag(sigma**2 + floor_var)
-        pm.MvNormal("brier", mu=f_std, cov=cov, observed=z_obs, dims=("obs", "slice"))
-        curve = pt.dot(loc[None, :] + scale[None, :] * f_std, weights)
+        cov = pt.dot(lam, lam.T) + pt.diag(sigma**2 + floor_d)
+        pm.MvNormal(
+            "brier",
+            mu=f_std,
+            cov=cov,
+            observed=pm.Data("brier_std", z_obs, dims=("obs", "slice"), shape=(None, n_slices)),
+            dims=("obs", "slice"),
+        )
+        curve = pt.dot(loc_d[None, :] + scale_d[None, :] * f_std, weights_d)
         # Accuracy: logit-normal around a logit-linear map of the combined Brier curve.
         # gamma is the slope d acc / d Brier at the fitted models' mean accuracy.
-        a_bar = float(np.clip(acc.mean(), 0.02, 0.98))
-        dlogit = 1.0 / (a_bar * (1.0 - a_bar))
-        alpha = pm.Normal("alpha", mu=float(np.log(a_bar / (1 - a_bar))), sigma=0.5)
+        alpha = pm.Normal("alpha", mu=acc_map[2], sigma=0.5)
         gamma = pm.Normal("gamma", mu=-1.0, sigma=0.5)
-        sigma_acc = pm.HalfNormal("sigma_acc", sigma=0.1 * dlogit)
+        sigma_acc = pm.HalfNormal("sigma_acc", sigma=0.1 * acc_map[1])
         pm.LogitNormal(
             "y",
-            mu=alpha + gamma * dlogit * (curve - b_ref),
+            mu=alpha + gamma * acc_map[1] * (curve - acc_map[0]),
             sigma=sigma_acc,
-            observed=acc,
+            observed=pm.Data("accuracy", np.asarray(acc, float), dims="obs"),
             dims="obs",
         )
     model.dlogit = dlogit  # type: ignore[attr-defined]
     model.b_ref = b_ref  # type: ignore[attr-defined]
+    #: what the compiled model depends on besides its data (bayescale.core.compiled)
+    model.structure_key = (  # type: ignore[attr-defined]
+        "emergence.sandwich",
+        1,  # the graph's version: change it with the model above
+        n_slices,
+        degree,
+        tuple(int(d) for d in slice_degree),
+        n_basis,
+    )
     return model
 
 

@@ -786,6 +786,7 @@ def fit_sigmoid(
         extend_if_slow=extend_if_slow,
         notes=notes,
         sampler=sampler,
+        key=model.structure_key,  # type: ignore[attr-defined]
     )
     post = idata["posterior"].dataset
     idata["log_likelihood"], idata["observed_data"] = prep.likelihood_groups(post)

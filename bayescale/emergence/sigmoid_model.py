@@ -548,22 +548,47 @@ def build_model(
         Prior of every task as a new member of a population estimated on other tasks
         (:func:`population_prior`): ``{"o": (mean, sd), "w": ..., "h": ..., "k": ...}``,
         the onset ``o`` in absolute :math:`\log_{10}` FLOPs. None: the hierarchy above.
+
+    Returns
+    -------
+    pymc.Model
+        Every data-dependent number in a ``pm.Data`` container, and an attribute
+        ``structure_key``: what the compiled model depends on besides those data (number
+        of tasks and of families, population prior or hierarchy, which likelihoods), so
+        that :mod:`bayescale.core.compiled` compiles a structure once and reuses it.
     """
     import pymc as pm
     import pytensor.tensor as pt
 
     n_tasks = len(tasks)
     pooled = n_tasks > 1
-    coords: dict[str, Any] = {"task": tasks, "obs": np.arange(len(x))}
+    has_n = np.isfinite(n)
+    count_rows, prop_rows = np.flatnonzero(has_n), np.flatnonzero(~has_n)
+    # Every data-dependent number is a pm.Data container (the dim "obs" is defined by
+    # the data, not fixed by coords): a model of the same structure compiles once and is
+    # reused with new data (bayescale.core.compiled, key below).
+    coords: dict[str, Any] = {"task": tasks}
     if family_idx is not None:
         coords["family"] = list(families)
     with pm.Model(coords=coords) as model:
+        x_data = pm.Data("log_compute", np.asarray(x, float), dims="obs")
+        t_idx = pm.Data("task_idx", np.asarray(task_idx, np.int64), dims="obs")
+        ref = pm.Data("x_ref", float(x_ref))
         if family_idx is not None:
             # compute-efficiency offsets of the families, shared by every task
+            f_idx = pm.Data("family_idx", np.asarray(family_idx, np.int64), dims="obs")
             sigma_f = pm.HalfNormal("sigma_family", FAMILY_SCALE)
             z_f = pm.Normal("z_family", 0.0, 1.0, dims="family")
             offset = pm.Deterministic("family_offset", sigma_f * z_f, dims="family")
-            x = x + offset[family_idx]
+            x_data = x_data + offset[f_idx]
+        if population is not None:
+            names = ("o", "w", "h", "k")
+            locs = [population[v][0] - (x_ref if v == "o" else 0.0) for v in names]
+            # the population's onsets are absolute log10 FLOPs
+            pop_loc = pm.Data("population_loc", np.asarray(locs, float), shape=(4,))
+            scales = [float(population[v][1]) for v in names]
+            pop_scale = pm.Data("population_scale", np.asarray(scales, float), shape=(4,))
+            pop_pos = {v: i for i, v in enumerate(names)}
 
         def level(
             name: str, mu_loc: float, mu_sd: float, tau_sd: float, *, centred: bool, fixed: bool
@@ -571,9 +596,7 @@ def build_model(
             """Per-task values around a population mean (the mean alone with one task), or
             each task a new draw of a population estimated on other tasks."""
             if population is not None:
-                loc, scale = population[name]
-                if name == "o":
-                    loc -= x_ref  # the population's onsets are absolute log10 FLOPs
+                loc, scale = pop_loc[pop_pos[name]], pop_scale[pop_pos[name]]
                 if centred:
                     return pm.Normal(f"{name}_task", loc, scale, dims="task")
                 z = pm.Normal(f"z_{name}", 0.0, 1.0, dims="task")
@@ -592,38 +615,47 @@ def build_model(
         h_logit = level("h", 1.0, 1.0, 1.0, centred=False, fixed=False)
         # fraction of the range above chance reached at the ceiling, >= H_MIN
         frac = H_MIN + (1.0 - H_MIN) * pm.math.invlogit(h_logit)
-        c_t = pt.as_tensor_variable(chance)
+        c_t = pm.Data("chance", np.asarray(chance, float), dims="task", shape=(n_tasks,))
         ceiling = pm.Deterministic("ceiling", c_t + (1.0 - c_t) * frac, dims="task")
         # x_a: where the law is A_ABS * (1 - c) above chance, whatever the ceiling;
         # a - c = (1 - c) frac sigma((x - m) / w) gives m = x_a - w logit(A_ABS / frac)
         x_a = level("o", 0.0, 1.5, 1.0, centred=True, fixed=False)
         m = x_a - width * pt.log(A_ABS / (frac - A_ABS))
-        pm.Deterministic("onset", m - width * LN9 + x_ref, dims="task")
+        pm.Deterministic("onset", m - width * LN9 + ref, dims="task")
         log_k = level("k", float(np.log(100.0)), 1.0, 0.5, centred=False, fixed=False)
         kappa = pm.Deterministic("kappa", pt.exp(log_k), dims="task")
-        pm.Deterministic("midpoint", m + x_ref, dims="task")
-        c_i = c_t[task_idx]
-        acc = c_i + (ceiling[task_idx] - c_i) * pm.math.sigmoid((x - m[task_idx]) / width[task_idx])
+        pm.Deterministic("midpoint", m + ref, dims="task")
+        c_i = c_t[t_idx]
+        acc = c_i + (ceiling[t_idx] - c_i) * pm.math.sigmoid((x_data - m[t_idx]) / width[t_idx])
         acc = pt.clip(acc, EPS, 1.0 - EPS)
-        kap = kappa[task_idx]
-        has_n = np.isfinite(n)
-        if has_n.any():
-            idx = np.flatnonzero(has_n)
+        kap = kappa[t_idx]
+        if count_rows.size:
+            idx = pm.Data("count_rows", count_rows)
             pm.BetaBinomial(
                 "y_count",
-                n=n[idx].astype(int),
+                n=pm.Data("n_questions", n[count_rows].astype(np.int64)),
                 alpha=acc[idx] * kap[idx],
                 beta=(1.0 - acc[idx]) * kap[idx],
-                observed=k[idx].astype(int),
+                observed=pm.Data("n_correct", k[count_rows].astype(np.int64)),
             )
-        if (~has_n).any():
-            idx = np.flatnonzero(~has_n)
+        if prop_rows.size:
+            idx = pm.Data("proportion_rows", prop_rows)
             pm.Beta(
                 "y_prop",
                 alpha=acc[idx] * kap[idx],
                 beta=(1.0 - acc[idx]) * kap[idx],
-                observed=value[idx],
+                observed=pm.Data("accuracy", np.asarray(value, float)[prop_rows]),
             )
+    #: what the compiled model depends on besides its data (bayescale.core.compiled)
+    model.structure_key = (  # type: ignore[attr-defined]
+        "emergence.sigmoid",
+        1,  # the graph's version: change it with the model above
+        n_tasks,
+        family_idx is not None and len(families),
+        population is not None,
+        bool(count_rows.size),
+        bool(prop_rows.size),
+    )
     return model
 
 

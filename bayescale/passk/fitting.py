@@ -161,7 +161,7 @@ def fit(
         log_likelihood=None if spec.shared else [dims.OBSERVED],
         sampler=sampler,
         notes=spec.notes,
-        key=_structure_key(ds, spec) if spec.shared else None,
+        key=structure_key(ds, spec),
         **sampler_kwargs,
     )
     result = PassKFit(idata, spec, ds, sampler=run.as_dict(), model=pm_model)
@@ -173,9 +173,25 @@ def fit(
     return result
 
 
-def _structure_key(ds: xr.Dataset, spec: PassKSpec) -> tuple[Any, ...]:
-    """What the compiled shared-difficulty model depends on besides its data (the
-    compile-once cache of :mod:`bayescale.core.compiled` reuses it for new counts)."""
+def structure_key(ds: xr.Dataset, spec: PassKSpec) -> tuple[Any, ...]:
+    """What the compiled model of ``spec`` depends on besides its data.
+
+    The compile-once cache of :mod:`bayescale.core.compiled` reuses a compiled model for
+    new counts with the same key. ``model="beta"``: the options, the priors and the number
+    of models (not the number of problems or cells, which are ``pm.Data``);
+    ``"shared_difficulty"``: also the numbers of problems and of rows.
+    """
+    if not spec.shared:
+        return (
+            "passk",
+            spec.model,
+            1,  # the graph's version (bayescale.passk.model.build_passk_model)
+            spec.trend,
+            spec.model_effects,
+            spec.zero_inflation,
+            tuple(sorted(spec.priors.items())),
+            ds.sizes[dims.MODEL],
+        )
     from bayescale.passk.shared import problem_cells
 
     cells = problem_cells(ds)

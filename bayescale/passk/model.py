@@ -286,10 +286,9 @@ def build_passk_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
 
     n_models = ds.sizes[dims.MODEL]
     cell_model, cell_n, cell_c, weight, _ = cells(ds)
-    coords = {
-        dims.MODEL: [str(m) for m in ds[dims.MODEL].values],
-        CELL: np.arange(cell_model.size),
-    }
+    # The cells' dim is defined by the pm.Data containers (not fixed by coords), so new
+    # counts of the same structure reuse the compiled model (passk.fitting.structure_key).
+    coords = {dims.MODEL: [str(m) for m in ds[dims.MODEL].values]}
     pr = spec.priors
     with pm.Model(coords=coords) as model:
         midx = pm.Data("cell_model_idx", cell_model, dims=CELL)
@@ -352,7 +351,7 @@ def build_passk_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
             w,
             logp=logp,
             random=_zibb_random,
-            observed=cell_c,
+            observed=pm.Data("cell_n_correct", cell_c, dims=CELL),
             dims=CELL,
         )
     return model
