@@ -31,7 +31,7 @@
 
 Also :func:`simulate_chinchilla` (data from known parameters, for calibration) and
 :func:`load_epoch_chinchilla` (Epoch's digitised Hoffmann et al. points; not shipped with
-bayescale: no licence, read from ``/work/shared/data`` or ``$BAYESCALE_EPOCH_CSV``).
+bayescale: no licence, read from ``../shared/data`` or ``$BAYESCALE_EPOCH_CSV``).
 """
 
 from __future__ import annotations
@@ -68,7 +68,14 @@ __all__ = [
 
 EPOCH_CSV = Path(
     os.environ.get(
-        "BAYESCALE_EPOCH_CSV", "/work/shared/data/epoch2024_chinchilla/svg_extracted_data.csv"
+        "BAYESCALE_EPOCH_CSV",
+        str(
+            Path(__file__).resolve().parents[2]
+            / "shared"
+            / "data"
+            / "epoch2024_chinchilla"
+            / "svg_extracted_data.csv"
+        ),
     )
 )
 #: Besiroglu et al. (2024) estimates on the Hoffmann points (their Table 1, excluding the

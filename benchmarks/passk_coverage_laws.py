@@ -23,6 +23,7 @@ Usage::
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -40,7 +41,15 @@ from bayescale.passk.coverage_laws import (
 )
 from bayescale.passk.estimator import coverage_curve, subsample_counts
 
-DATA = Path("/work/shared/data/monkeys_pythia_math/pythia_math_per_problem_counts.csv")
+DATA = (
+    Path(
+        os.environ.get(
+            "BAYESCALE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+        )
+    )
+    / "monkeys_pythia_math"
+    / "pythia_math_per_problem_counts.csv"
+)
 FORECAST_K = (1000, 10000)
 CI = 0.9
 

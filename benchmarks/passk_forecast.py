@@ -26,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 from pathlib import Path
@@ -33,7 +34,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DATA = Path("/work/shared/data/monkeys_pythia_math")
+DATA = (
+    Path(
+        os.environ.get(
+            "BAYESCALE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+        )
+    )
+    / "monkeys_pythia_math"
+)
 K_EVAL = np.array([10, 100, 1000, 10000])
 K_EXP = np.unique(np.round(np.logspace(1, 4, 13)))
 

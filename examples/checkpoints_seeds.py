@@ -93,4 +93,4 @@ print(
 # -----------------
 figure = OUT / "checkpoints_seeds_fit.png"
 fit.plot(figure, x="tokens")
-print(f"saved {figure}")
+print(f"saved {figure.name}")

@@ -172,7 +172,7 @@ png = OUT / "compare_laws.png"
 cmp.plot(png)
 best_png = OUT / "compare_laws_best_fit.png"
 cmp.fits[cmp.best].plot(best_png)
-print(f"\nsaved {png}, {csv} and {best_png} (fitted curves of {cmp.best})")
+print(f"\nsaved {png.name}, {csv.name} and {best_png.name} (fitted curves of {cmp.best})")
 if failed:
     print(
         f"Not converged (see CONVERGENCE WARNING above): {', '.join(failed)}; "

@@ -93,4 +93,4 @@ ax.legend(fontsize="small")
 figure = OUT / "compute_optimal_params.png"
 fig.savefig(figure, dpi=120)
 fit.plot(OUT / "compute_optimal_fit.png")
-print(f"saved {figure} and {OUT / 'compute_optimal_fit.png'}")
+print(f"saved {figure.name} and compute_optimal_fit.png")

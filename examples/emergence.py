@@ -88,4 +88,4 @@ print(check[cols].round(3).to_string(index=False))
 print(f"held-out models inside the 90% interval: {int(check['covered'].sum())}/{len(check)}")
 figure = OUT / "emergence_mmlu_cutoff.png"
 fit.plot(figure)
-print(f"\nsaved {figure_all} and {figure}")
+print(f"\nsaved {figure_all.name} and {figure.name}")

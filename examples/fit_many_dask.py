@@ -85,7 +85,7 @@ if __name__ == "__main__":
     print(pd.DataFrame(rows).pivot(index="parameter", columns="family", values="mean").round(3))
     figure = out.parent / "fit_many_dask_rpj.png"
     fits[table["key"].iloc[1]].plot(figure)
-    print(f"saved {figure}")
+    print(f"saved {figure.name}")
 
 # %%
 # Run again: the finished fits are reused

@@ -98,4 +98,4 @@ print(scores.round(2).to_string(index=False))
 # -------------------------------------------
 figure = OUT / "new_family_fit.png"
 fit.plot(figure, points=held_out.assign(family=TARGET))
-print(f"saved {figure}")
+print(f"saved {figure.name}")

@@ -83,4 +83,4 @@ same = reloaded.forecast(POINT, family="rpj").equals(fit.forecast(POINT, family=
 print(f"reloaded fit forecasts identically: {same}")
 figure = OUT / "quickstart_fit.png"
 fit.plot(figure)
-print(f"\nsaved {saved} (reload with bayescale.load) and {figure}")
+print(f"\nsaved {saved.name} (reload with bayescale.load) and {figure.name}")

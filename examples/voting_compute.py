@@ -146,4 +146,4 @@ passk.plot_compute_frontier(
     title="Best-of-n on simulated answers (posterior of the saturating curve)",
     ylabel="best-of-n accuracy",
 )
-print(f"\nsaved {curve_png} and {frontier_png}")
+print(f"\nsaved {curve_png.name} and {frontier_png.name}")

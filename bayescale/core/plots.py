@@ -48,7 +48,7 @@ def band(
     r"""Draw the posterior median of ``draws`` (samples x points) and its equal-tailed band.
 
     The band spans the :math:`(1-p)/2` and :math:`(1+p)/2` quantiles at each ``x``
-    (ArviZ 1 has no ``plot_hdi``; this is the ``fill_between`` it recommends).
+    (a ``fill_between`` of the interval, as ArviZ 1 recommends for bands).
     """
     from bayescale.core.intervals import quantiles
 

@@ -2,8 +2,8 @@
 
 Run from a checkout with the source folders at hand::
 
-    python -m bayescale.datasets.build --source /work/shared/data
-    python -m bayescale.datasets.build --source /work/shared/data --only pythia2023
+    python -m bayescale.datasets.build --source ../shared/data
+    python -m bayescale.datasets.build --source ../shared/data --only pythia2023
 
 For every data set this writes ``bayescale/datasets/<name>/<file>.csv`` in the long format
 and updates the computed fields of ``<name>/PROVENANCE.json`` (``n_rows``, ``n_runs``,

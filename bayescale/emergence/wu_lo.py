@@ -248,7 +248,7 @@ def slice_table_from_wu_lo_source(
     ----------
     directory
         The folder holding one sub-folder per task (e.g.
-        ``/work/shared/data/wu_lo2024_emergence/data``).
+        ``../shared/data/wu_lo2024_emergence/data``).
     n_slices
         3 or 10 (the files the source has).
     tasks
