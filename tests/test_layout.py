@@ -132,3 +132,26 @@ def test_every_subpackage_is_packaged() -> None:
 def test_an_old_module_path_names_the_new_one() -> None:
     with pytest.raises(ModuleNotFoundError, match=r"moved to bayescale\.scaling\.fitting"):
         import bayescale.fitting  # noqa: F401
+
+
+def test_no_absolute_machine_path() -> None:
+    """Code, tests, examples, benchmarks and docs find data relative to the repository."""
+    roots = ["bayescale", "tests", "examples", "benchmarks", "docs"]
+    files = [ROOT / "README.md", ROOT / "ARCHITECTURE.md"]
+    for name in roots:
+        files += [
+            p
+            for p in (ROOT / name).rglob("*")
+            if p.suffix in {".py", ".md", ".rst"}
+            and "_build" not in p.parts
+            and "gallery" not in p.parts
+        ]
+    marks = ("/work/", "/home/", "/Users/")
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in files
+        if path != Path(__file__).resolve()
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if any(m in line for m in marks)
+    ]
+    assert not found, f"absolute machine paths (use ../shared/data or bench_out/): {found}"
