@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from bayescale.core.errors import ConvergenceWarning, DataError, SpecificationError
 from bayescale.passk.voting import (
@@ -368,3 +369,56 @@ def test_obsscaling_majority_of_five_gain():
     table = pd.concat(parts)
     data, notes = _curve_table(table)
     assert notes == [] and data["n_correct"].between(0, 500).all()
+
+
+# -- partial pooling of similar curves: the geometry of the gains' population ----------------
+FIRST = (0.005, 0.01, 0.015, 0.02, 0.03)
+SIMILAR_CURVES = {f"m{i}": (a1, 0.25 + 0.02 * i) for i, a1 in enumerate(FIRST)}
+
+
+def simulate_similar_curves(rng_seed: int = 5, problems: int = 200) -> pd.DataFrame:
+    """Five models whose gains nearly agree, measured at n = 1 ... 1024 (as the gallery's
+    voting example): with a sampled population scale this made a funnel."""
+    rng = np.random.default_rng(rng_seed)
+    rows = []
+    for model, (a1, ainf) in SIMILAR_CURVES.items():
+        l1, linf = _logit(a1), _logit(ainf)
+        for n in 2 ** np.arange(11):
+            acc = 1 / (1 + math.exp(-(linf - (linf - l1) * float(n) ** -0.4)))
+            rows.append({"model": model, "n": int(n), "n_correct": rng.binomial(problems, acc),
+                         "n_problems": problems})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.nuts
+def test_partial_pooling_of_similar_curves_converges():
+    fit = fit_voting_curve(simulate_similar_curves(), seed=0, extend_if_slow=False)
+    assert fit.pooling == "partial"  # five models: auto pools
+    assert fit.diagnostics.ok and fit.diagnostics.divergences == 0, str(fit.diagnostics)
+    scale = fit.idata.posterior["sigma_gain"].values
+    assert scale.shape == (4, 1000) and np.all(scale > 0)
+    assert (
+        "sigma_gain" in fit.summary().index
+        and "e_gain[m0]" in fit.summary(var_names=["e_gain"]).index
+    )
+    pred = fit.predict([1024], ci_prob=0.98)
+    for model, (a1, ainf) in SIMILAR_CURVES.items():
+        row = pred[(pred.model == model) & (pred.n == 1024)].iloc[0]
+        true = 1 / (1 + math.exp(-(_logit(ainf) - (_logit(ainf) - _logit(a1)) * 1024**-0.4)))
+        assert row["lower"] <= true <= row["upper"]
+
+
+def test_gain_scale_is_drawn_from_its_exact_conditional():
+    """sigma_gain = s / sqrt(lambda), lambda | e ~ Gamma((nu + M) / 2, rate (nu + e'e) / 2)."""
+    from bayescale.passk.voting_curve import _add_gain_scale
+
+    rng = np.random.default_rng(0)
+    e = np.broadcast_to(rng.normal(0.0, 2.0, size=5), (4, 5000, 5))
+    post = xr.Dataset({"e_gain": (("chain", "draw", "model"), e)})
+    idata = xr.DataTree.from_dict({"posterior": post})
+    nu, s = 2.0, 0.1
+    _add_gain_scale(idata, (nu, s), seed=1)
+    lam = (s / idata.posterior["sigma_gain"].values) ** 2
+    shape, rate = (nu + 5) / 2, (nu + float(np.sum(e[0, 0] ** 2))) / 2
+    assert abs(lam.mean() - shape / rate) < 4 * np.sqrt(shape) / rate / np.sqrt(lam.size)
+    assert abs(lam.var() / (shape / rate**2) - 1) < 0.05
