@@ -16,13 +16,22 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from bayescale.core.errors import ConvergenceWarning
 
-__all__ = ["ESS_BULK_MIN", "RHAT_MAX", "Diagnostics", "check_convergence"]
+__all__ = [
+    "ESS_BULK_MIN",
+    "RHAT_MAX",
+    "Diagnostics",
+    "check_convergence",
+    "diagnostics_table",
+    "ess_bulk",
+    "rhat_rank",
+]
 
 RHAT_MAX = 1.01
 ESS_BULK_MIN = 400.0
@@ -99,27 +108,18 @@ def check_convergence(
     warn
         Emit a :class:`~bayescale.core.errors.ConvergenceWarning` when a check fails.
     """
-    import arviz_stats  # ArviZ's statistics, without its plotting stack (arviz.summary)
-
-    summary = arviz_stats.summary(
-        idata,
-        var_names=list(var_names) if var_names else None,
-        kind="diagnostics",
-        round_to="none",
-    )
-    rhat = summary["r_hat"].astype(float)
-    ess = summary["ess_bulk"].astype(float)
     post = idata["posterior"].dataset
+    rhat, ess = diagnostics_table(post, var_names)
     stats = idata["sample_stats"].dataset if "sample_stats" in idata.children else xr.Dataset()
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
     n_samples = int(post.sizes.get("chain", 1) * post.sizes.get("draw", 1))
     diag = Diagnostics(
         divergences=divergences,
         n_samples=n_samples,
-        max_rhat=float(np.max(rhat)) if len(rhat) else float("nan"),
-        min_ess_bulk=float(np.min(ess)) if len(ess) else float("nan"),
-        bad_rhat={str(k): float(v) for k, v in rhat.items() if not v <= RHAT_MAX},
-        low_ess={str(k): float(v) for k, v in ess.items() if not v >= ESS_BULK_MIN},
+        max_rhat=_finite_extreme(rhat, max),
+        min_ess_bulk=_finite_extreme(ess, min),
+        bad_rhat={k: v for k, v in rhat.items() if not v <= RHAT_MAX},
+        low_ess={k: v for k, v in ess.items() if not v >= ESS_BULK_MIN},
     )
     if warn and not diag.ok:
         warnings.warn(
@@ -128,6 +128,154 @@ def check_convergence(
             stacklevel=3,
         )
     return diag
+
+
+def _finite_extreme(values: dict[str, float], pick: Any) -> float:
+    """The largest (``max``) or smallest (``min``) value that is not NaN (NaN if none)."""
+    finite = [v for v in values.values() if not np.isnan(v)]
+    return float(pick(finite)) if finite else float("nan")
+
+
+def diagnostics_table(
+    posterior: xr.Dataset, var_names: Sequence[str] | None = None
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Rank-normalised split R-hat and bulk ESS of every scalar of ``posterior``.
+
+    Keys are ArviZ's labels (``"alpha"``, ``"theta[rpj]"``, ``"x[a, 2]"``); the values are
+    those of ``arviz_stats.summary(kind="diagnostics")`` (the tests compare them), computed
+    here with NumPy alone so that a fit does not import ArviZ's statistics and SciPy's.
+    """
+    names = [str(v) for v in (var_names or posterior.data_vars)]
+    rhat: dict[str, float] = {}
+    ess: dict[str, float] = {}
+    for name in names:
+        da = posterior[name]
+        extra = [d for d in da.dims if d not in ("chain", "draw")]
+        values = da.transpose("chain", "draw", *extra).values
+        if not extra:
+            rhat[name] = rhat_rank(values)
+            ess[name] = ess_bulk(values)
+            continue
+        labels = [
+            np.asarray(da[d].values) if d in da.coords else np.arange(da.sizes[d]) for d in extra
+        ]
+        for index in np.ndindex(*values.shape[2:]):
+            label = (
+                f"{name}[{', '.join(str(lab[i]) for lab, i in zip(labels, index, strict=True))}]"
+            )
+            chains = values[(slice(None), slice(None), *index)]
+            rhat[label] = rhat_rank(chains)
+            ess[label] = ess_bulk(chains)
+    return rhat, ess
+
+
+def _invalid(ary: np.ndarray, min_chains: int) -> bool:
+    """ArviZ's validity rule: NaN anywhere, too few chains or fewer than 4 draws."""
+    return bool(np.isnan(ary).any() or ary.shape[0] < min_chains or ary.shape[1] < 4)
+
+
+def _split_chains(ary: np.ndarray) -> np.ndarray:
+    half = ary.shape[1] // 2
+    return np.vstack((ary[:, :half], ary[:, -half:]))
+
+
+def _z_scale(ary: np.ndarray) -> np.ndarray:
+    r"""Rank-normalise: :math:`z = \Phi^{-1}((r - 3/8) / (S + 1/4))`, average ranks of ties."""
+    from scipy.special import ndtri
+
+    flat = ary.ravel()
+    order = np.argsort(flat, kind="mergesort")
+    ordered = flat[order]
+    new = np.r_[True, ordered[1:] != ordered[:-1]]
+    dense = np.cumsum(new)
+    bounds = np.r_[np.flatnonzero(new), flat.size]
+    ranks = np.empty(flat.size)
+    ranks[order] = 0.5 * (bounds[dense] + bounds[dense - 1] + 1)
+    return np.asarray(ndtri((ranks - 3 / 8) / (flat.size + 1 / 4))).reshape(ary.shape)
+
+
+def _rhat(ary: np.ndarray) -> float:
+    n = ary.shape[1]
+    between = n * np.var(np.mean(ary, axis=1), ddof=1)
+    within = np.mean(np.var(ary, axis=1, ddof=1))
+    with np.errstate(invalid="ignore", divide="ignore"):  # constant draws: NaN, as ArviZ
+        return float(np.sqrt((between / within + n - 1) / n))
+
+
+def rhat_rank(ary: np.ndarray) -> float:
+    r"""Rank-normalised split R-hat of ``(chain, draw)`` draws (Vehtari et al. 2021).
+
+    :math:`\hat R = \max(\hat R_\text{bulk}, \hat R_\text{tail})`, the split R-hat of the
+    rank-normalised draws and of the rank-normalised folded draws
+    :math:`|\theta - \operatorname{median}\theta|`, with
+    :math:`\hat R = \sqrt{(B/W + n - 1)/n}` for split chains of :math:`n` draws, :math:`B`
+    :math:`n` times the variance of the chain means and :math:`W` the mean within-chain
+    variance. NaN with fewer than 2 chains or 4 draws, or NaN draws.
+    """
+    ary = np.asarray(ary, dtype=float)
+    if _invalid(ary, 2):
+        return float("nan")
+    split = _split_chains(ary)
+    bulk = _rhat(_z_scale(split))
+    tail = _rhat(_z_scale(np.abs(split - np.median(split))))
+    return max(bulk, tail)
+
+
+def ess_bulk(ary: np.ndarray) -> float:
+    r"""Bulk effective sample size of ``(chain, draw)`` draws (Vehtari et al. 2021).
+
+    The effective sample size of the rank-normalised split chains:
+    :math:`S / \hat\tau`, with :math:`\hat\tau = -1 + 2\sum_t \hat\rho_t` summed by
+    Geyer's initial monotone sequence over the autocorrelations combined across chains.
+    NaN with fewer than 4 draws or NaN draws.
+    """
+    ary = np.asarray(ary, dtype=float)
+    if _invalid(ary, 1):
+        return float("nan")
+    return _ess(_z_scale(_split_chains(ary)))
+
+
+def _ess(ary: np.ndarray) -> float:
+    if np.max(ary) - np.min(ary) < np.finfo(float).resolution:
+        return float(ary.size)
+    n_chain, n_draw = ary.shape
+    centred = ary - ary.mean(axis=1, keepdims=True)
+    spectrum = np.fft.rfft(centred, n=2 * n_draw, axis=1)
+    acov = np.fft.irfft(spectrum * np.conjugate(spectrum), n=2 * n_draw, axis=1)[:, :n_draw]
+    acov /= n_draw
+    mean_acov = acov.mean(axis=0)
+    mean_var = mean_acov[0] * n_draw / (n_draw - 1.0)
+    var_plus = mean_var * (n_draw - 1.0) / n_draw
+    if n_chain > 1:
+        var_plus += np.var(ary.mean(axis=1), ddof=1)
+    rho = np.zeros(n_draw)
+    rho_even = 1.0
+    rho[0] = rho_even
+    rho_odd = 1.0 - (mean_var - mean_acov[1]) / var_plus
+    rho[1] = rho_odd
+    # Geyer's initial positive sequence
+    t = 1
+    while t < n_draw - 3 and rho_even + rho_odd > 0.0:
+        rho_even = 1.0 - (mean_var - mean_acov[t + 1]) / var_plus
+        rho_odd = 1.0 - (mean_var - mean_acov[t + 2]) / var_plus
+        if rho_even + rho_odd >= 0:
+            rho[t + 1] = rho_even
+            rho[t + 2] = rho_odd
+        t += 2
+    max_t = t - 2
+    if rho_even > 0:
+        rho[max_t + 1] = rho_even
+    # Geyer's initial monotone sequence
+    t = 1
+    while t <= max_t - 2:
+        if rho[t + 1] + rho[t + 2] > rho[t - 1] + rho[t]:
+            rho[t + 1] = (rho[t - 1] + rho[t]) / 2.0
+            rho[t + 2] = rho[t + 1]
+        t += 2
+    size = n_chain * n_draw
+    tau = -1.0 + 2.0 * np.sum(rho[: max_t + 1]) + np.sum(rho[max_t + 1 : max_t + 2])
+    tau = max(tau, 1 / np.log10(size))
+    return float("nan") if np.isnan(rho).any() else float(size / tau)
 
 
 def _fmt_rhat(value: float) -> str:
