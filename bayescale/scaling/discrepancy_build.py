@@ -233,6 +233,11 @@ def heldout_cases(
             posterior_predictive=False,
             **fit_kwargs,
         )
+    return score_heldout(result, test, source=source, label=label)
+
+
+def score_heldout(result: Any, test: pd.DataFrame, *, source: str, label: str = "") -> pd.DataFrame:
+    """The rows of :func:`heldout_cases` for a fit (in memory or loaded) and its held-out runs."""
     inputs = list(result.law.inputs)
     cols = inputs + (["family"] if len(result.families) > 1 else [])
     draws = result.forecast_draws(test[cols])
@@ -319,6 +324,21 @@ def stacked_heldout_cases(
     return frame.reset_index(drop=True)
 
 
+def _available(
+    cases: Sequence[Case], verbose: bool
+) -> list[tuple[Case, pd.DataFrame, pd.DataFrame]]:
+    out = []
+    for case in cases:
+        try:
+            train, test = case.load()
+        except FileNotFoundError as exc:
+            if verbose:
+                print(f"skipped {case.label}: {exc}")
+            continue
+        out.append((case, train, test))
+    return out
+
+
 def build_cases(
     cases: Sequence[Case] | None = None,
     *,
@@ -326,29 +346,40 @@ def build_cases(
     verbose: bool = True,
     checkpoint: str | os.PathLike[str] | None = None,
     stacked: bool = False,
+    fits_dir: str | os.PathLike[str] | None = None,
+    max_workers: int | None = None,
 ) -> pd.DataFrame:
     """Held-out cases of every available source (:data:`CASES`), one row per held-out run.
 
     Cases whose data are not present (the shared data folder is absent) are skipped with a
     printed note; a case whose fit fails is reported and skipped, never the finished ones.
-    With ``checkpoint`` (a CSV path), finished cases are written there as they finish and
-    read back on the next call instead of being fitted again. ``stacked`` scores the
-    stacking mixture of several laws (:func:`stacked_heldout_cases`) instead of the
-    case's law (cases in compute only keep their law).
+
+    The fits run through :func:`bayescale.fit_many` (``max_workers`` processes, default:
+    the CPUs), one task per case, each saved to ``fits_dir`` as soon as it is done (a
+    temporary folder when ``None``); a second call with the same ``fits_dir`` reuses the
+    finished fits (a changed case or seed is a new task, :attr:`FitTask.key`) and scores
+    the held-out runs from the saved fits (:func:`score_heldout`).
+
+    ``stacked`` scores the stacking mixture of several laws (:func:`stacked_heldout_cases`,
+    case by case in this process) instead of the case's law (cases in compute only keep
+    their law); with ``checkpoint`` (a CSV path), its finished cases are written there as
+    they finish and read back on the next call instead of being fitted again.
     """
+    if not stacked:
+        return _cases_through_fit_many(
+            _available(cases or CASES, verbose),
+            seed=seed,
+            verbose=verbose,
+            fits_dir=fits_dir,
+            max_workers=max_workers,
+        )
     frames = []
     done = pd.DataFrame()
     if checkpoint is not None and Path(checkpoint).exists():
         done = pd.read_csv(checkpoint)
         frames.append(done)
-    for case in cases or CASES:
+    for case, train, test in _available(cases or CASES, verbose):
         if not done.empty and case.label in set(done["case"]):
-            continue
-        try:
-            train, test = case.load()
-        except FileNotFoundError as exc:
-            if verbose:
-                print(f"skipped {case.label}: {exc}")
             continue
         start = time.perf_counter()
         try:
@@ -375,6 +406,59 @@ def build_cases(
                 f"{time.perf_counter() - start:.0f} s",
                 flush=True,
             )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _cases_through_fit_many(
+    available: list[tuple[Case, pd.DataFrame, pd.DataFrame]],
+    *,
+    seed: int,
+    verbose: bool,
+    fits_dir: str | os.PathLike[str] | None,
+    max_workers: int | None,
+) -> pd.DataFrame:
+    import tempfile
+
+    from bayescale.batch import FitTask, fit_many
+    from bayescale.core.results import load
+
+    options = {
+        "seed": seed,
+        "extrapolation_rate": 0.0,
+        "posterior_predictive": False,
+        "progressbar": False,
+        "warn_convergence": False,
+    }
+    tasks = [FitTask(data=train, law=case.law, options=options) for case, train, _ in available]
+    with tempfile.TemporaryDirectory(prefix="bayescale_cases_") as tmp:
+        start = time.perf_counter()
+        results = fit_many(
+            tasks,
+            out_dir=fits_dir or tmp,
+            max_workers=max_workers,
+            progress=verbose,
+        ).set_index("key")
+        frames = []
+        for (case, _, test), task in zip(available, tasks, strict=True):
+            row = results.loc[task.key]
+            if row["status"] not in ("ok", "not_converged"):
+                print(f"FAILED {case.label}: {row['error']}")
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                frame = score_heldout(load(row["path"]), test, source=case.source, label=case.label)
+            frame["law"] = case.law
+            frame["shipped"] = case.shipped
+            frames.append(frame)
+            if verbose:
+                print(
+                    f"{case.label}: {len(frame)} held-out runs, "
+                    f"converged={row['status'] == 'ok'}, {float(row['seconds']):.0f} s"
+                )
+        if verbose:
+            print(f"{len(tasks)} case fits through fit_many: {time.perf_counter() - start:.0f} s")
+    if not frames:
+        raise RuntimeError("no held-out case could be fitted (see the messages above)")
     return pd.concat(frames, ignore_index=True)
 
 
@@ -431,11 +515,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         "every source again",
     )
     parser.add_argument("--out-dir", type=Path, default=None, help="parent folder (models/)")
+    parser.add_argument(
+        "--fits-dir",
+        type=Path,
+        default=None,
+        help="keep the case fits here (fit_many's out_dir; reused by a later build)",
+    )
     args = parser.parse_args(argv)
-    cases = None
     if args.from_cases is not None:
         path = Path(args.from_cases or models_dir() / DISCREPANCY_REFERENCE / "cases.csv")
         cases = pd.read_csv(path)
+    else:
+        cases = build_cases(fits_dir=args.fits_dir)
     folder = build(out_dir=args.out_dir, cases=cases)
     record = json.loads((folder / "spec.json").read_text())
     print(f"{record['diagnostics']['text']} ({record['heldout_runs']} runs) -> {folder}")
