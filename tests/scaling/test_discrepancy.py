@@ -135,3 +135,22 @@ def test_a_stacked_forecast_mixes_the_laws_by_their_weights() -> None:
     assert set(stacked.attrs["weights"]) == {"a", "b"}
     assert sum(stacked.attrs["weights"].values()) == pytest.approx(1.0)
     assert list(stacked.columns[-6:]) == ["quantity", "mean", "median", "lower", "upper", "ci_prob"]
+
+
+@pytest.mark.nuts
+def test_cases_through_fit_many_score_as_a_fit_in_process(tmp_path) -> None:
+    """build_cases runs the case fits as fit_many tasks and scores them from the saved
+    files: the same rows as fitting in this process, and a second call reuses the files."""
+    case = next(c for c in discrepancy_build.CASES if c.label.endswith("val_de-en_100 N<=1e9"))
+    train, test = case.load()
+    rows = discrepancy_build.build_cases([case], fits_dir=tmp_path, max_workers=1, verbose=False)
+    direct = discrepancy_build.heldout_cases(train, test, source=case.source, label=case.label)
+    assert len(rows) == len(test) and (rows["case"] == case.label).all()
+    np.testing.assert_allclose(rows["err"], direct["err"], rtol=1e-10)
+    np.testing.assert_allclose(rows["sd"], direct["sd"], rtol=1e-10)
+    fits = sorted(tmp_path.glob("*.nc"))
+    assert len(fits) == 1
+    stamp = fits[0].stat().st_mtime_ns
+    again = discrepancy_build.build_cases([case], fits_dir=tmp_path, max_workers=1, verbose=False)
+    pd.testing.assert_frame_equal(again, rows)
+    assert fits[0].stat().st_mtime_ns == stamp  # reused, not refitted
