@@ -40,9 +40,11 @@ Usage::
     python benchmarks/passk_backtest.py --quick        # one level, one rep: a smoke run
     python benchmarks/passk_backtest.py --skip grid --loo-full   # LOO on all attempts too
 
-Results are cached per fit in ``--out`` (``cells.csv`` and friends): a second run skips
-what is done. The tables for ``docs/passk.md`` are printed at the end and written to
-``summary.md``.
+Every Bayesian fit runs through :func:`bayescale.fit_many` (``--workers`` processes,
+default the CPUs; the fit files in ``--fits-dir``, default ``OUT/fits``, reused by a later
+run), the maximum-likelihood baseline in this process. Scores are cached per fit in
+``--out`` (``cells.csv`` and friends): a second run skips what is done. The tables for
+``docs/passk.md`` are printed at the end and written to ``summary.md``.
 """
 
 from __future__ import annotations
@@ -165,17 +167,51 @@ def extra_attempts(
 
 
 # -- methods ---------------------------------------------------------------------------
-def fit_bayes(counts: pd.DataFrame, method: str, seed: int) -> tuple[Any, float]:
-    from bayescale import passk
+#: ``passk.fit`` options of each Bayesian method.
+METHODS: dict[str, dict[str, Any]] = {
+    "beta": {"model": "beta"},
+    "shared": {"model": "shared_difficulty"},
+    "shared_flex": {"model": "shared_difficulty", "difficulty": "flexible"},
+}
 
-    options = {
-        "beta": {"model": "beta"},
-        "shared": {"model": "shared_difficulty"},
-        "shared_flex": {"model": "shared_difficulty", "difficulty": "flexible"},
-    }[method]
-    start = time.perf_counter()
-    result = passk.fit(counts, progressbar=False, seed=seed, warn_convergence=False, **options)
-    return result, time.perf_counter() - start
+
+class Fits:
+    """Bayesian fits run through :func:`bayescale.fit_many` (files in ``folder``, reused by
+    a later run: a changed subsample or method is a new task) and loaded back."""
+
+    def __init__(self, folder: Path, workers: int | None) -> None:
+        self.folder, self.workers = folder, workers
+
+    def run(self, jobs: list[tuple[pd.DataFrame, str, int]]) -> list[tuple[Any, float] | None]:
+        """Fit every (counts, method, seed); per job the loaded fit and its seconds, or None."""
+        import bayescale
+        from bayescale.batch import FitTask, fit_many
+
+        if not jobs:
+            return []
+        tasks = [
+            FitTask(
+                kind="passk",
+                data=counts,
+                options={
+                    **METHODS[method],
+                    "seed": seed,
+                    "progressbar": False,
+                    "warn_convergence": False,
+                },
+            )
+            for counts, method, seed in jobs
+        ]
+        results = fit_many(tasks, out_dir=self.folder, max_workers=self.workers).set_index("key")
+        out: list[tuple[Any, float] | None] = []
+        for task in tasks:
+            row = results.loc[task.key]
+            if row["status"] not in ("ok", "not_converged"):
+                print(f"FAILED {task.key}: {row['error']}", flush=True)
+                out.append(None)
+                continue
+            out.append((bayescale.load(row["path"]), float(row["seconds"])))
+        return out
 
 
 def diag_record(result: Any, seconds: float) -> dict[str, Any]:
@@ -223,9 +259,12 @@ def grid(
     flex_levels: Iterable[int],
     cache: Cache,
     keep: Callable[[str, int, int, str, Any], None],
+    fits: Fits,
 ) -> None:
+    """Every cell: the MLE here, the Bayesian fits through ``fits`` (fit_many), then scored."""
     from bayescale import passk
 
+    jobs: list[tuple[str, str, int, int, str, pd.DataFrame, list[float], pd.DataFrame]] = []
     for name, full in datasets.items():
         for n_keep in levels:
             ks = [m * n_keep for m in MULTIPLES if m * n_keep <= K_MAX]
@@ -241,40 +280,65 @@ def grid(
                     key = f"{name}|{n_keep}|{rep}|{method}"
                     if cache.has(key):
                         continue
-                    if method == "mle":
-                        start = time.perf_counter()
-                        table = passk.mle_coverage(small, ks, ci_prob=0.9)
-                        record: dict[str, Any] = {"fit_seconds": time.perf_counter() - start}
-                    else:
-                        result, seconds = fit_bayes(small, method, seed=rep)
-                        table = result.coverage(ks, ci_prob=0.9)
-                        record = diag_record(result, seconds)
-                        keep(name, n_keep, rep, method, result)
-                    scored = score(table, real)
-                    scored = scored.assign(
-                        dataset=name, n_keep=n_keep, rep=rep, method=method, **record
-                    )
-                    scored["multiple"] = scored["k"] / n_keep
-                    cache.add(key, scored)
-                    print(
-                        f"{key}: {len(scored)} forecasts, covered {scored['covered'].mean():.2f}, "
-                        f"MAE {scored['error'].abs().mean():.3f}; {record}",
-                        flush=True,
-                    )
+                    if method != "mle":
+                        jobs.append((key, name, n_keep, rep, method, small, ks, real))
+                        continue
+                    start = time.perf_counter()
+                    table = passk.mle_coverage(small, ks, ci_prob=0.9)
+                    record: dict[str, Any] = {"fit_seconds": time.perf_counter() - start}
+                    _add_cell(cache, key, table, real, name, n_keep, rep, method, record)
+    done = fits.run([(small, method, rep) for _, _, _, rep, method, small, _, _ in jobs])
+    for job, fitted in zip(jobs, done, strict=True):
+        key, name, n_keep, rep, method, _, ks, real = job
+        if fitted is None:
+            continue
+        result, seconds = fitted
+        record = diag_record(result, seconds)
+        keep(name, n_keep, rep, method, result)
+        table = result.coverage(ks, ci_prob=0.9)
+        _add_cell(cache, key, table, real, name, n_keep, rep, method, record)
 
 
-def held_out(full: pd.DataFrame, cache: Cache) -> None:
+def _add_cell(
+    cache: Cache,
+    key: str,
+    table: pd.DataFrame,
+    real: pd.DataFrame,
+    name: str,
+    n_keep: int,
+    rep: int,
+    method: str,
+    record: dict[str, Any],
+) -> None:
+    scored = score(table, real).assign(
+        dataset=name, n_keep=n_keep, rep=rep, method=method, **record
+    )
+    scored["multiple"] = scored["k"] / n_keep
+    cache.add(key, scored)
+    print(
+        f"{key}: {len(scored)} forecasts, covered {scored['covered'].mean():.2f}, "
+        f"MAE {scored['error'].abs().mean():.3f}; {record}",
+        flush=True,
+    )
+
+
+def held_out(full: pd.DataFrame, cache: Cache, fits: Fits) -> None:
     ks = [100.0, 1000.0, 10000.0]
     real = truth(full, ks)
     small = subsample(full, 100, seed=100)
     sizes = full.groupby("model")["params"].first()
-    for model in HELD_OUT:
-        rest = small[small["model"] != model]
-        for method in ("beta", "shared"):
-            key = f"held|{model}|{method}"
-            if cache.has(key):
-                continue
-            result, seconds = fit_bayes(rest, method, seed=0)
+    jobs = [
+        (model, method)
+        for model in HELD_OUT
+        for method in ("beta", "shared")
+        if not cache.has(f"held|{model}|{method}")
+    ]
+    rests = {model: small[small["model"] != model] for model in HELD_OUT}
+    done = fits.run([(rests[model], method, 0) for model, method in jobs])
+    for (model, method), fitted in zip(jobs, done, strict=True):
+        key = f"held|{model}|{method}"
+        if fitted is not None:
+            result, seconds = fitted
             params = {model: float(sizes[model])}
             if method == "shared":  # the same problems, from their difficulties
                 table = result.coverage(ks, params=params, ci_prob=0.9)
@@ -319,7 +383,7 @@ def loo_section(fits: dict[str, Any], cache: Cache) -> None:
 
 
 def advice_section(
-    full: pd.DataFrame, base_fit: Callable[[], Any], kept: pd.DataFrame, cache: Cache
+    full: pd.DataFrame, base_fit: Callable[[], Any], kept: pd.DataFrame, cache: Cache, fits: Fits
 ) -> None:
     from bayescale import passk
 
@@ -349,7 +413,10 @@ def advice_section(
                 table, record = before, diag_record(base, 0.0)
             else:
                 counts = extra_attempts(full.reset_index(drop=True), index, extra, seed=7)
-                result, seconds = fit_bayes(counts, "shared", seed=0)
+                fitted = fits.run([(counts, "shared", 0)])[0]
+                if fitted is None:
+                    continue
+                result, seconds = fitted
                 table = result.coverage([10000.0], models=target, ci_prob=0.9)
                 record = diag_record(result, seconds)
             scored = score(table, real).assign(
@@ -477,6 +544,10 @@ def main() -> None:
         "--loo-full", action="store_true", help="PSIS-LOO on all 10,000 attempts too (3 fits)"
     )
     parser.add_argument("--out", default="bench_out/passk_backtest")
+    parser.add_argument(
+        "--fits-dir", default=None, help="fit_many's folder of the fits (default: OUT/fits)"
+    )
+    parser.add_argument("--workers", type=int, default=None, help="fit_many processes")
     args = parser.parse_args()
     if args.quick:
         args.levels, args.reps, args.datasets, args.flex_levels = [100], 1, ["pythia"], []
@@ -493,13 +564,14 @@ def main() -> None:
     }
     datasets = {name: loaders[name]() for name in args.datasets}
     kept_fits: dict[str, dict[str, Any]] = {}
+    fits = Fits(Path(args.fits_dir) if args.fits_dir else out / "fits", args.workers)
 
     def keep(name: str, n_keep: int, rep: int, method: str, result: Any) -> None:
         if name == "pythia" and n_keep == 100 and rep == 0:
             kept_fits.setdefault("pythia, 100 attempts", {})[method] = result
 
     if "grid" not in args.skip:
-        grid(datasets, args.levels, args.reps, args.flex_levels, Cache(out, "cells"), keep)
+        grid(datasets, args.levels, args.reps, args.flex_levels, Cache(out, "cells"), keep, fits)
     if "pythia" in datasets:
         full = datasets["pythia"]
         small = subsample(full, 100, seed=100)  # the grid's n' = 100, rep 0
@@ -508,13 +580,16 @@ def main() -> None:
             """The grid's fit at n' = 100, rep 0 (refitted when the grid was cached)."""
             group = kept_fits.setdefault("pythia, 100 attempts", {})
             if method not in group:
-                group[method], _ = fit_bayes(small, method, seed=0)
+                fitted = fits.run([(small, method, 0)])[0]
+                if fitted is None:
+                    raise SystemExit(f"the {method} fit at n' = 100 failed")
+                group[method] = fitted[0]
             return group[method]
 
         if "advice" not in args.skip:
-            advice_section(full, lambda: at_100("shared"), small, Cache(out, "advice"))
+            advice_section(full, lambda: at_100("shared"), small, Cache(out, "advice"), fits)
         if "held" not in args.skip:
-            held_out(full, Cache(out, "held"))
+            held_out(full, Cache(out, "held"), fits)
         if "loo" not in args.skip and not args.quick:
             methods = ("beta", "shared", "shared_flex")
             if not Cache(out, "loo").has("loo|pythia, 100 attempts"):
@@ -522,9 +597,12 @@ def main() -> None:
                     at_100(method)
             if args.loo_full and not Cache(out, "loo").has("loo|pythia, all 10,000 attempts"):
                 cache = Cache(out, "full")
-                for method in methods:
+                done = fits.run([(full, method, 0) for method in methods])
+                for method, fitted in zip(methods, done, strict=True):
                     key = f"full|{method}"
-                    result, seconds = fit_bayes(full, method, seed=0)
+                    if fitted is None:
+                        continue
+                    result, seconds = fitted
                     kept_fits.setdefault("pythia, all 10,000 attempts", {})[method] = result
                     if not cache.has(key):
                         record = diag_record(result, seconds)

@@ -110,8 +110,10 @@ def fit(
         NUTS settings (per chain), passed to :func:`bayescale.core.sampling.run_nuts`.
     target_accept
         NUTS target acceptance rate. The default 0.9 (PyMC's is 0.8) is a measured
-        choice: at 0.8, fits of the Pythia MATH counts had occasional divergences where
-        :math:`\tau_a` approaches 0 (the funnel of the model-level deviations).
+        choice: at 0.8 the per-model model's fit of 30 attempts per problem of the Pythia
+        MATH counts (subsample 1) had 2 to 4 divergences between the intercepts of
+        :math:`a`, :math:`b` and :math:`\pi` (and, before the model effects' scale was
+        integrated out, the funnel of that scale gave divergences at 0.8 too).
     warn_convergence
         Warn (:class:`~bayescale.core.errors.ConvergenceWarning`) when diagnostics fall short.
     extend_if_slow
@@ -464,14 +466,15 @@ class PassKFit(FitResult):
     def _effect_scale(self, name: str, rng: np.random.Generator) -> xr.DataArray:
         r"""Draws of the scale :math:`\tau` of the model effects of ``a`` or ``b``.
 
-        The per-model model samples it (``tau_a``, ``tau_b``). The shared-difficulty model
-        integrates it out (Student-t effects, :mod:`bayescale.passk.shared`); a draw comes
-        from its conditional posterior given the :math:`K` standardised effects :math:`w`
-        (the effects are :math:`s w`): :math:`\tau = s\sqrt\lambda`, :math:`\lambda \sim
-        \mathrm{InvGamma}((\nu + K)/2, (\nu + |w|^2)/2)`.
+        Both models integrate it out (Student-t effects, :mod:`bayescale.passk.model` and
+        :mod:`bayescale.passk.shared`); a draw comes from its conditional posterior given the
+        :math:`K` standardised effects :math:`w` (the effects are :math:`s w`):
+        :math:`\tau = s\sqrt\lambda`, :math:`\lambda \sim \mathrm{InvGamma}((\nu + K)/2,
+        (\nu + |w|^2)/2)`. (Per-model fits saved before December 2026 sampled it:
+        ``tau_a``, ``tau_b``.)
         """
         post = self.posterior
-        if not self.spec.shared:
+        if f"tau_{name}" in post:
             return post[f"tau_{name}"]
         nu, s = self.spec.priors[f"effects_{name}"]
         if f"e_{name}" not in post:

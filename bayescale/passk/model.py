@@ -12,22 +12,28 @@ drawn from a zero-inflated Beta population of that model:
 with :math:`p_{mj}` integrated out exactly (the Beta-binomial). :math:`\pi_m` is the
 share of problems the model never solves, however many attempts it makes. The Beta
 parameters vary smoothly with scale, :math:`x_m = \log N_m - \overline{\log N}`, with
-model-level deviations partially pooled (non-centred):
+model-level deviations partially pooled:
 
 .. math::
 
-    \log a_m &= \mu_a + \beta_a x_m + \tau_a z_{a,m}, \\
-    \log b_m &= \mu_b + \beta_b x_m + \tau_b z_{b,m}, \\
+    \log a_m &= \mu_a + \beta_a x_m + s_a (B w_a)_m, \\
+    \log b_m &= \mu_b + \beta_b x_m + s_b (B w_b)_m, \\
     \operatorname{logit} \pi_m &= \mu_\pi + \beta_\pi x_m.
 
-The deviations :math:`\tau z_m` are the part of i.i.d. :math:`\mathcal N(0, \tau^2)`
-model effects that the trend cannot absorb: :math:`z = (I - P) u`, :math:`u \sim
-\mathcal N(0, I)`, with :math:`P` the projection onto :math:`\operatorname{span}\{1,
-x\}` (``ZeroSumNormal`` and the component along :math:`x` taken out). The intercept,
-slope and effects are then not redundant, which removed the divergences the plain
-non-centred version had when :math:`\tau` was large (``docs/passk.md``). A model not yet
-seen differs from the fitted trend by a fresh effect plus the trend's own error,
-variance :math:`\tau^2 (1 + 1/M + x^2 / \sum_m x_m^2)` for :math:`M` fitted models.
+The deviations are the part of i.i.d. :math:`\mathcal N(0, \tau^2)` model effects that
+the trend cannot absorb: :math:`B` is an orthonormal basis of the complement of
+:math:`\operatorname{span}\{1, x\}` (:func:`bayescale.passk.shared.effect_basis`), so the
+intercept, slope and effects are not redundant. Their scale :math:`\tau = s\sqrt\lambda`,
+:math:`\lambda \sim \mathrm{InvGamma}(\nu/2, \nu/2)` (``effects_a = (nu, s)``), is
+integrated out: :math:`w` is a multivariate Student-t of :math:`\nu` degrees of freedom,
+sampled centred and standardised, as in the shared-difficulty model. (A sampled
+:math:`\tau \sim \mathrm{HalfNormal}(0.3)` with non-centred effects made a funnel where
+:math:`\tau` approaches 0: divergences at PyMC's ``target_accept=0.8`` on the Pythia MATH
+counts, so the default was 0.9, and 15 gradients per iteration instead of 12; see
+``docs/passk.md``.) A model not yet seen differs from the fitted trend by a fresh effect
+plus the trend's own error, variance :math:`\tau^2 (1 + 1/M + x^2 / \sum_m x_m^2)` for
+:math:`M` fitted models, with :math:`\tau` drawn from its conditional posterior
+(:meth:`bayescale.passk.PassKFit.beta_draws`).
 
 Coverage after :math:`k` attempts is then :math:`\text{pass@}k = (1-\pi)\bigl(1 -
 B(a, b+k)/B(a, b)\bigr)`, and the inference loss of the solvable problems decays as
@@ -74,7 +80,10 @@ MODELS = ("beta", "shared_difficulty")
 #: Dimension of the distinct (model, n_samples, n_correct) cells the likelihood sums over.
 CELL = "cell"
 
-#: Default priors: (mean, sd) of Normals, or the scale of a HalfNormal for ``tau_*``.
+#: Default priors: (mean, sd) of Normals, and (degrees of freedom :math:`\nu`, scale
+#: :math:`s`) of the Student-t model effects ``effects_*`` (their scale integrated out;
+#: :math:`\nu = 4, s = 0.25` puts the typical scale near 0.25, like the HalfNormal(0.3)
+#: on a sampled scale that it replaces).
 #: ``a`` and ``b`` are on the log scale, ``pi`` on the logit scale; slopes are per e-fold
 #: of N. ``a`` near 0.3 and ``b`` near 10 (mean success rate 3%) match published
 #: repeated-sampling studies; each prior spans about two orders of magnitude.
@@ -85,8 +94,8 @@ DEFAULT_PRIORS: dict[str, tuple[float, float]] = {
     "slope_a": (0.0, 0.5),
     "slope_b": (0.0, 0.5),
     "slope_pi": (0.0, 0.5),
-    "tau_a": (0.3, 0.0),
-    "tau_b": (0.3, 0.0),
+    "effects_a": (4.0, 0.25),
+    "effects_b": (4.0, 0.25),
 }
 
 
@@ -106,6 +115,9 @@ class PassKSpec:
     difficulty: str = "normal"
     #: Shared-difficulty model: each problem's difficulty changes with model size.
     problem_slopes: bool = False
+    #: Number of models (the size of the model-effect basis depends on it; 0 in fits
+    #: saved before it was recorded).
+    n_models: int = 0
 
     def to_json(self) -> str:
         """Serialise (for the attributes of a saved fit)."""
@@ -116,6 +128,13 @@ class PassKSpec:
         raw = json.loads(text)
         raw["priors"] = {k: tuple(v) for k, v in raw["priors"].items()}
         return cls(**raw)
+
+    @property
+    def n_effects(self) -> int:
+        """Dimension of the model effects the trend cannot absorb (0 without effects)."""
+        if not self.model_effects:
+            return 0
+        return max(self.n_models - (2 if self.trend else 1), 0)
 
     @property
     def shared(self) -> bool:
@@ -131,8 +150,8 @@ class PassKSpec:
         names = ["mu_a", "mu_b"]
         if self.trend:
             names += ["slope_a", "slope_b"]
-        if self.model_effects:
-            names += ["tau_a", "tau_b", "z_a", "z_b"]
+        if self.model_effects and self.n_effects:
+            names += ["e_a", "e_b"]
         if self.zero_inflation:
             names += ["mu_pi"] + (["slope_pi"] if self.trend else [])
         return names
@@ -209,6 +228,7 @@ def make_passk_spec(
         notes=notes,
         model=model,
         difficulty=difficulty,
+        n_models=int(n_models),
         problem_slopes=bool(
             model == "shared_difficulty"
             and trend
@@ -301,17 +321,27 @@ def build_passk_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
         )
         x = pm.Data("log_params_centered", x_val, dims=dims.MODEL)
 
+        n_effects = spec.n_effects
+        if n_effects:
+            from bayescale.passk.shared import EFFECT, effect_basis
+
+            model.add_coord(EFFECT, np.arange(n_effects))
+            basis = pm.Data(
+                "effect_basis", effect_basis(x_val, spec.trend), dims=(dims.MODEL, EFFECT)
+            )
+
         def linear(name: str) -> Any:
             mu = pm.Normal(f"mu_{name}", *pr[f"mu_{name}"])
             out = mu + 0.0 * x
             if spec.trend:
                 out = out + pm.Normal(f"slope_{name}", *pr[f"slope_{name}"]) * x
-            if spec.model_effects and name in ("a", "b"):
-                tau = pm.HalfNormal(f"tau_{name}", pr[f"tau_{name}"][0])
-                z = pm.ZeroSumNormal(f"z_{name}", 1.0, dims=dims.MODEL)
-                if spec.trend:  # x sums to 0 over models; take z's component along x out
-                    z = z - x * pm.math.dot(x, z) / pm.math.dot(x, x)
-                out = out + tau * z
+            if n_effects and name in ("a", "b"):
+                # centred and standardised, the scale integrated out (module docstring)
+                nu, scale = pr[f"effects_{name}"]
+                effects = pm.MvStudentT(
+                    f"e_{name}", nu=nu, mu=np.zeros(n_effects), scale=np.eye(n_effects), dims=EFFECT
+                )
+                out = out + scale * pm.math.dot(basis, effects)
             return out
 
         log_a = pm.Deterministic("log_a", linear("a"), dims=dims.MODEL)
