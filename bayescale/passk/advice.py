@@ -50,7 +50,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 from scipy.special import xlog1py, xlogy
-from scipy.stats import binom
 
 from bayescale.core import dims
 from bayescale.core.errors import SpecificationError
@@ -125,6 +124,8 @@ def expected_variance_reduction(
     numpy.ndarray
         The expected reduction for each :math:`e` (0 for :math:`e = 0`).
     """
+    from scipy.stats import binom  # on first use: scipy.stats takes 0.8 s to import
+
     p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
     f = np.asarray(f, dtype=float)
     f = f - f.mean()

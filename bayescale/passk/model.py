@@ -70,6 +70,7 @@ __all__ = [
     "MODELS",
     "PassKSpec",
     "build_passk_model",
+    "cell_log_likelihood",
     "cells",
     "make_passk_spec",
 ]
@@ -401,3 +402,41 @@ def cells(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     )
     uniq, row_cell, weight = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
     return uniq[:, 0], uniq[:, 1], uniq[:, 2], weight, row_cell.ravel()
+
+
+def cell_log_likelihood(posterior: xr.Dataset, ds: xr.Dataset, spec: PassKSpec) -> xr.DataArray:
+    r"""The per-model model's log-likelihood of every cell, per draw, in NumPy.
+
+    The term :func:`build_passk_model` adds for cell :math:`(m, n, c)` of weight :math:`w`
+    (:func:`cells`): :math:`w \log \mathrm{ZIBB}(c \mid n, a_m, b_m, \pi_m)` (:func:`zibb_logp`),
+    from the posterior's ``log_a``, ``log_b`` and ``logit_pi``; what
+    :func:`pymc.compute_log_likelihood` returns for the model (the tests compare them),
+    without compiling a PyTensor function for it (0.7 s of a fit).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(chain, draw, cell)``.
+    """
+    model_idx, n, c, weight, _ = cells(ds)
+    n, c = n.astype(float), c.astype(float)
+    la = posterior["log_a"].transpose("chain", "draw", dims.MODEL).values[..., model_idx]
+    lb = posterior["log_b"].transpose("chain", "draw", dims.MODEL).values[..., model_idx]
+    a, b = np.exp(la), np.exp(lb)
+    log_binom = gammaln(n + 1.0) - gammaln(c + 1.0) - gammaln(n - c + 1.0)
+    lbb = (
+        log_binom
+        + gammaln(c + a)
+        + gammaln(n - c + b)
+        - gammaln(n + a + b)
+        - (gammaln(a) + gammaln(b) - gammaln(a + b))
+    )
+    if spec.zero_inflation:
+        lp = posterior["logit_pi"].transpose("chain", "draw", dims.MODEL).values[..., model_idx]
+        log_pi, log_1m_pi = -np.logaddexp(0.0, -lp), -np.logaddexp(0.0, lp)
+        lbb = np.where(c == 0, np.logaddexp(log_pi, log_1m_pi + lbb), log_1m_pi + lbb)
+    return xr.DataArray(
+        weight * lbb,
+        dims=("chain", "draw", CELL),
+        coords={"chain": posterior["chain"].values, "draw": posterior["draw"].values},
+    )

@@ -79,7 +79,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bayescale.core.errors import DataError, SpecificationError
 from bayescale.passk.answers import ANSWER_COLUMNS, Source, checked_answers, validate_answers
@@ -180,6 +179,8 @@ def _majority_plan(p: np.ndarray, ci: int, n: int) -> tuple[list[tuple[int, floa
     no answer can reach ``k``, so the conditional win probability is 1) and the estimated
     number of multiply-adds.
     """
+    from scipy import stats  # on first use: 0.8 s to import
+
     pc = float(p[ci])
     q = _others(p, ci)
     ks = np.arange(1, n + 1)
@@ -207,6 +208,8 @@ def _majority_plan(p: np.ndarray, ci: int, n: int) -> tuple[list[tuple[int, floa
 
 def _majority_exact(p: np.ndarray, ci: int, n: int, plan: Any = None) -> float:
     """Exact probability that answer ``ci`` wins the plurality vote of ``n`` samples."""
+    from scipy import stats  # on first use: 0.8 s to import
+
     if ci < 0:
         return 0.0
     pc = float(p[ci])

@@ -11,6 +11,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 import bayescale
 from bayescale import passk
@@ -222,3 +223,17 @@ def test_cli_errors_are_clean(
     assert "n_correct" in err and "larger than n_samples" in err
     assert main(["passk", "forecast", str(saved), "--k", "10", "--model", "nope"]) == 2
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_numpy_log_likelihood_equals_pymc(sim_fit: passk.PassKFit) -> None:
+    """The per-cell log-likelihood computed in NumPy is what PyMC computes from the model."""
+    import pymc as pm
+
+    from bayescale.passk.model import build_passk_model, cell_log_likelihood
+
+    post = sim_fit.idata["posterior"].dataset.isel(draw=slice(0, 50))
+    mine = cell_log_likelihood(post, sim_fit.data, sim_fit.spec)
+    tree = xr.DataTree.from_dict({"posterior": post})
+    with build_passk_model(sim_fit.data, sim_fit.spec):
+        ref = pm.compute_log_likelihood(tree, var_names=["y"], progressbar=False)
+    np.testing.assert_allclose(mine.values, ref["log_likelihood"]["y"].values, rtol=1e-9)
