@@ -36,14 +36,7 @@ from bayescale.passk.curves import (
     sample_problem_p,
 )
 from bayescale.passk.estimator import coverage_curve
-from bayescale.passk.model import (
-    CELL,
-    PassKSpec,
-    build_passk_model,
-    cell_log_likelihood,
-    cells,
-    make_passk_spec,
-)
+from bayescale.passk.model import CELL, PassKSpec, build_passk_model, cells, make_passk_spec
 from bayescale.passk.shared import new_problem_shift, problem_shift, shift_nodes
 
 if TYPE_CHECKING:
@@ -175,6 +168,8 @@ def fit(
     )
     result = PassKFit(idata, spec, ds, sampler=run.as_dict(), model=pm_model)
     if not spec.shared:  # in NumPy: PyMC would compile a function for it (0.7 s)
+        from bayescale.passk.model import cell_log_likelihood
+
         ll = cell_log_likelihood(idata["posterior"].dataset, ds, spec)
         idata["log_likelihood"] = xr.Dataset({dims.OBSERVED: ll})
         _per_row(idata, ds)
