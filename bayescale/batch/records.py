@@ -112,7 +112,7 @@ def _record_from_fit_file(path: Path) -> dict[str, Any]:
     """Rebuild a record from a fit whose ``.json`` is missing (crash between the two)."""
     from bayescale.core.results import load
 
-    record: dict[str, Any] = {"key": path.stem, "path": str(path)}
+    record: dict[str, Any] = {"key": path.stem, "path": path.name}
     try:
         result = load(path)
     except Exception as exc:  # a complete file is never partial; report anything else
@@ -171,6 +171,9 @@ def table_of(records: Iterable[Mapping[str, Any]], out: Path) -> pd.DataFrame:
         if col not in frame:
             frame[col] = None
     frame["kind"] = [k if isinstance(k, str) else "scaling" for k in frame["kind"]]
+    # records hold the fit file's name (older ones an absolute path): the table gives
+    # each file under ``out`` (``out / "/abs/x.nc"`` is the absolute path itself)
+    frame["path"] = [str(out / p) if isinstance(p, str) else None for p in frame["path"]]
     tail = ["traceback"] if "traceback" in frame else []
     frame["reused"] = [v is True for v in frame["reused"]] if "reused" in frame else False
     rest = [c for c in frame.columns if c not in RESULT_COLUMNS and c != "traceback"]
@@ -180,9 +183,12 @@ def table_of(records: Iterable[Mapping[str, Any]], out: Path) -> pd.DataFrame:
 
 
 def write_results_csv(table: pd.DataFrame, out: Path) -> None:
-    """Write ``out/results.csv`` (the table without tracebacks) atomically."""
+    """Write ``out/results.csv`` (the table without tracebacks) atomically, with each fit
+    file named relative to ``out`` (no machine path in the folder)."""
     columns = [c for c in table.columns if c != "traceback"]
-    atomic_write_text(out / RESULTS_FILE, table.loc[:, columns].to_csv(index=False), "csv")
+    frame = table.loc[:, columns].copy()
+    frame["path"] = [Path(p).name if isinstance(p, str) else None for p in frame["path"]]
+    atomic_write_text(out / RESULTS_FILE, frame.to_csv(index=False), "csv")
 
 
 class LazyFits(Mapping[str, Any]):

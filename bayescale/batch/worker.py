@@ -103,7 +103,7 @@ def run_task(
     tmp = out / f".{key}.nc.{tag}.tmp"
     record: dict[str, Any] = {
         "key": key,
-        "path": str(path),
+        "path": path.name,  # relative to the folder: records stay true when it moves
         "label": task.label,
         **task.describe(),
         "host": host(),

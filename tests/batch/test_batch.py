@@ -419,3 +419,20 @@ def test_cli_records_skips_and_failures(tmp_path):
         ]
     )
     assert code == 1 and "1 failed" in text and "metric 'nope' is not in data set" in text
+
+
+def test_records_name_fit_files_relative_to_the_folder_so_it_can_move(tmp_path):
+    """No machine path in the folder: the records and results.csv name each fit file
+    relative to it, and a moved folder still reads back to its own files."""
+    first = tmp_path / "first"
+    tasks = [tiny_task("ok", options={"seed": s}) for s in range(2)]
+    fit_many(tasks, "thread", out_dir=first, fit_function=fake_fit, progress=False)
+    for record in first.glob("*.json"):
+        assert json.loads(record.read_text())["path"] == f"{record.stem}.nc"
+    assert str(tmp_path) not in (first / batch.RESULTS_FILE).read_text()
+    moved = tmp_path / "moved"
+    first.rename(moved)
+    table = read_results(moved)
+    assert all(Path(p).parent == moved and Path(p).exists() for p in table["path"])
+    again = fit_many(tasks, "thread", out_dir=moved, fit_function=fake_fit, progress=False)
+    assert again["reused"].all() and all(Path(p).parent == moved for p in again["path"])
