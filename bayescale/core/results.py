@@ -283,7 +283,9 @@ def load(path: str | os.PathLike[str]) -> FitResult:
     if path.is_dir():
         raise FitFileError(f"{str(path)!r} is a directory, not a fit file")
     try:
-        tree = xr.open_datatree(path, engine="h5netcdf").load()
+        # read into memory and close, so the same path can be written again
+        with xr.open_datatree(path, engine="h5netcdf") as opened:
+            tree = opened.load()
     except Exception as exc:
         raise FitFileError(
             f"{str(path)!r} is not a bayescale fit file: it is {_sniff(path)} ({exc})"

@@ -53,6 +53,7 @@ validated leaving one source out in ``benchmarks/extrapolation_check.py``.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -76,6 +77,7 @@ __all__ = [
     "DiscrepancyFit",
     "fit_discrepancy",
     "load_discrepancy",
+    "load_population",
 ]
 
 #: Columns of a table of held-out cases (:func:`fit_discrepancy`).
@@ -305,10 +307,7 @@ def fit_discrepancy(
     return result
 
 
-def load_discrepancy(reference: str | os.PathLike[str] = DISCREPANCY_REFERENCE) -> DiscrepancyFit:
-    """The shipped discrepancy (reference ``extrapolation_discrepancy`` in ``models/``), or
-    one at a given folder or file."""
-    from bayescale.core.results import load
+def _discrepancy_path(reference: str | os.PathLike[str]) -> Path:
     from bayescale.scaling.reference import models_dir
 
     path = Path(reference)
@@ -322,7 +321,59 @@ def load_discrepancy(reference: str | os.PathLike[str] = DISCREPANCY_REFERENCE) 
             "`python -m bayescale.scaling.discrepancy_build`, or pass extrapolation_rate= "
             "(a fixed rate) to bayescale.fit"
         )
+    return path
+
+
+def load_discrepancy(reference: str | os.PathLike[str] = DISCREPANCY_REFERENCE) -> DiscrepancyFit:
+    """The shipped discrepancy (reference ``extrapolation_discrepancy`` in ``models/``), or
+    one at a given folder or file."""
+    from bayescale.core.results import load
+
+    path = _discrepancy_path(reference)
     fit = load(path)
     if not isinstance(fit, DiscrepancyFit):
         raise SpecificationError(f"{str(path)!r} holds a {fit.kind!r} fit, not a discrepancy")
     return fit
+
+
+def load_population(reference: str | os.PathLike[str] = DISCREPANCY_REFERENCE) -> xr.Dataset:
+    """The population draws of a saved discrepancy: ``load_discrepancy(reference)
+    .population_draws()``, read without decoding the whole file.
+
+    A scaling fit needs only these five variables of the reference. They are read with
+    :mod:`h5py` (plain float64 arrays of dims ``(chain, draw)``, as
+    :meth:`DiscrepancyFit.save` writes them), which spares a fit the netCDF decoding of
+    every group and the imports it brings (``docs/speed.md``), and kept for the process
+    (keyed by the file's path, size and modification time). A file of any other layout is
+    loaded in full with :func:`load_discrepancy`.
+    """
+    path = _discrepancy_path(reference).resolve()
+    stat = path.stat()
+    return _population_from_file(str(path), stat.st_size, stat.st_mtime_ns).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _population_from_file(path: str, size: int, mtime_ns: int) -> xr.Dataset:
+    from bayescale.core.results import KIND_ATTR
+
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            kind = f.attrs.get(KIND_ATTR)
+            kind = kind.decode() if isinstance(kind, bytes) else kind
+            names = POPULATION if kind == DiscrepancyFit.kind and "posterior" in f else ()
+            for name in names:
+                group = f["posterior"]
+                var = group[name]
+                shape = (group["chain"].size, group["draw"].size)
+                encoded = {"scale_factor", "add_offset", "units", "calendar"} & set(var.attrs)
+                if var.shape != shape or var.dtype != np.float64 or encoded:
+                    break
+                arrays[name] = np.asarray(var[...], dtype=float).ravel()  # (chain, draw) order
+    except (OSError, KeyError, ImportError):
+        arrays = {}
+    if len(arrays) != len(POPULATION) or len({a.size for a in arrays.values()}) != 1:
+        return load_discrepancy(path).population_draws()
+    return xr.Dataset({k: ("sample", arrays[k]) for k in POPULATION})

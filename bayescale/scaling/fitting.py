@@ -31,7 +31,7 @@ from bayescale.core.results import load as load_any
 from bayescale.core.sampling import ADAPTATIONS, SAMPLERS, Sampler, run_nuts
 from bayescale.scaling import predictive
 from bayescale.scaling.data import has_run_effects, validate
-from bayescale.scaling.discrepancy import DISCREPANCY_REFERENCE, DiscrepancyFit, load_discrepancy
+from bayescale.scaling.discrepancy import DISCREPANCY_REFERENCE, DiscrepancyFit, load_population
 from bayescale.scaling.forecast import PointsLike, forecast_draws, summarise
 from bayescale.scaling.laws import Law, get_law
 from bayescale.scaling.model import (
@@ -241,12 +241,11 @@ def fit(
     )
     population = None
     if extrapolation_rate is None:
-        learned = (
-            discrepancy
+        population = (
+            discrepancy.population_draws()
             if isinstance(discrepancy, DiscrepancyFit)
-            else load_discrepancy(discrepancy)
+            else load_population(discrepancy)
         )
-        population = learned.population_draws()
         spec.discrepancy = (
             str(discrepancy) if not isinstance(discrepancy, DiscrepancyFit) else "given"
         )

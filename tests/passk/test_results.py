@@ -245,3 +245,26 @@ def test_moved_names_say_where_they_went() -> None:
         _ = compute.best_allocation
     with pytest.raises(AttributeError, match="no_such_name"):
         _ = voting.no_such_name
+
+
+@pytest.mark.parametrize("name", ["a", "b"])
+def test_effect_scale_is_drawn_from_its_exact_conditional(name: str) -> None:
+    """The model effects' scale, integrated out in the fit, is drawn afterwards from its
+    conditional: tau = s sqrt(lambda), lambda | w ~ InvGamma((nu + K) / 2, (nu + w'w) / 2)
+    (a wrong shape, rate or square root moves the mean or the variance of 1 / lambda)."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    w = np.broadcast_to(rng.normal(0.0, 1.5, size=5), (4, 5000, 5))
+    post = xr.Dataset({f"e_{name}": (("chain", "draw", "effect"), w)})
+    nu, s = 4.0, 0.25
+    stand_in = SimpleNamespace(
+        posterior=post, spec=SimpleNamespace(priors={f"effects_{name}": (nu, s)})
+    )
+    tau = bayescale.passk.PassKFit._effect_scale(stand_in, name, np.random.default_rng(1))
+    assert tau.dims == ("chain", "draw")
+    precision = (s / tau.values) ** 2  # 1 / lambda ~ Gamma((nu + K) / 2, rate (nu + w'w) / 2)
+    shape, rate = (nu + 5) / 2, (nu + float(np.sum(w[0, 0] ** 2))) / 2
+    se = np.sqrt(shape) / rate / np.sqrt(precision.size)
+    assert abs(precision.mean() - shape / rate) < 4 * se
+    assert abs(precision.var() / (shape / rate**2) - 1) < 0.05

@@ -16,6 +16,7 @@ from bayescale.scaling.discrepancy import (
     discrepancy_draws,
     fit_discrepancy,
     load_discrepancy,
+    load_population,
 )
 from bayescale.scaling.discrepancy_backtest import leave_one_source_out
 from bayescale.scaling.reference import models_dir
@@ -103,6 +104,29 @@ def test_the_reference_rebuilds_from_its_command(tmp_path) -> None:
     assert {p.name for p in folder.iterdir()} >= {"fit.nc", "cases.csv", "summary.csv", "spec.json"}
     rebuilt = load_discrepancy(folder)
     assert len(rebuilt.cases) == len(pd.read_csv(shipped))
+
+
+def test_population_read_directly_equals_the_loaded_fit(tmp_path) -> None:
+    """The fast read of a reference's population draws (what a scaling fit needs) equals the
+    draws of the fully loaded fit, is re-read when the file changes, and a file that is not
+    a discrepancy is the clear error of the full load."""
+    import xarray as xr
+
+    shipped = load_discrepancy()
+    xr.testing.assert_identical(load_population(), shipped.population_draws())
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    path = shipped.save(folder / "fit.nc")
+    xr.testing.assert_identical(load_population(folder), shipped.population_draws())
+    shifted = load_discrepancy(path)
+    shifted.idata["posterior"]["mu0"] = shifted.idata["posterior"]["mu0"] + 1.0
+    shifted.save(path)
+    np.testing.assert_allclose(
+        load_population(folder)["mu0"].values, shipped.population_draws()["mu0"].values + 1.0
+    )
+    other = fit_mocked(simulate_runs()).save(tmp_path / "scaling.nc")
+    with pytest.raises(SpecificationError, match="not a discrepancy"):
+        load_population(other)
 
 
 def test_default_forecasts_use_the_learned_discrepancy_and_record_it(tmp_path) -> None:
