@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import sys
+import threading
 import types
 import warnings
 from typing import Any
@@ -45,6 +46,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["compile_pymc_model", "import_nutpie", "initial_point_function"]
+
+_SHAPES_LOCK = threading.Lock()
 
 
 class _ArvizForNutpie(types.ModuleType):
@@ -210,17 +213,77 @@ def _cfunc(
     return numba.cfunc(signature, cache=cache_key is not None)(py_func)
 
 
-def _pymc_initial_point(model: Any) -> Any:
-    """nutpie's default initial points of ``model``: support points, jittered."""
-    from pymc.initial_point import make_initial_point_fn
+def _python_mode() -> Any:
+    """PyTensor's Python linker with the rewrites of ``FAST_COMPILE``: for the functions
+    that run once per fit (initial points, shapes). ``FAST_COMPILE``'s virtual machine
+    imports PyTensor's C lazy linker, which a process with an empty compile directory must
+    first build with the C compiler (0.5 s of a scaling fit's 10 s; ``docs/speed.md``)."""
+    from pytensor.compile.mode import Mode
+    from pytensor.graph.rewriting.db import RewriteDatabaseQuery
+    from pytensor.link.basic import PerformLinker
 
-    return make_initial_point_fn(
-        model=model,
-        overrides=None,
+    return Mode(PerformLinker(), RewriteDatabaseQuery(include=["fast_compile", "py_only"]))
+
+
+def _compute_shapes(model: Any) -> dict[str, tuple[int, ...]]:
+    """``nutpie.compile_pymc._compute_shapes`` (the shapes of the trace's variables at the
+    initial point), compiled with :func:`_python_mode`."""
+    import pytensor
+    from pytensor.tensor import as_tensor
+
+    point = _pymc_initial_point(model, jitter=False)(0)
+    trace_vars = {
+        var.name: var
+        for var in model.value_vars + model.free_RVs + model.deterministics
+        if var not in model.observed_RVs + model.potentials
+    }
+    shape_func = pytensor.function(
+        inputs=[],
+        outputs=[as_tensor(var.shape) for var in trace_vars.values()],
+        givens=(
+            [(obs, model.rvs_to_values[obs]) for obs in model.observed_RVs]
+            + [(trace_vars[name], point[name]) for name in trace_vars if name in point]
+        ),
+        mode=_python_mode(),
+        on_unused_input="ignore",
+    )
+    return dict(zip(trace_vars, shape_func(), strict=True))
+
+
+def _pymc_initial_point(model: Any, jitter: bool = True) -> Any:
+    """nutpie's default initial points of ``model``: support points, jittered.
+
+    As :func:`pymc.initial_point.make_initial_point_fn` (the same expression, the same
+    Python implementations of its operations, so the same values for a seed), compiled
+    with :func:`_python_mode`. ``jitter=False``: without the jitter, as nutpie's
+    ``_compute_shapes`` calls it.
+    """
+    from pymc.initial_point import make_initial_point_expression
+    from pymc.logprob.transforms import Transform
+    from pymc.pytensorf import compile, find_rng_nodes, replace_rng_nodes, reseed_rngs
+    from pymc.util import get_transformed_name
+
+    expressions = make_initial_point_expression(
+        free_rvs=model.free_RVs,
+        rvs_to_transforms=model.rvs_to_transforms,
+        initval_strategies=dict(model.rvs_to_initial_values),
+        jitter_rvs=set(model.free_RVs) if jitter else set(),
         default_strategy="support_point",
-        jitter_rvs=set(model.free_RVs),
         return_transformed=True,
     )
+    expressions = replace_rng_nodes(expressions)
+    func = compile(inputs=[], outputs=expressions, mode=_python_mode())
+    names = []
+    for var in model.free_RVs:
+        transform: Transform | None = model.rvs_to_transforms[var]
+        names.append(get_transformed_name(var.name, transform) if transform else var.name)
+    rngs = find_rng_nodes(func.maker.fgraph.outputs)
+
+    def initial_point(seed: Any) -> dict[str, np.ndarray]:
+        reseed_rngs(rngs, seed)
+        return dict(zip(names, func(), strict=True))
+
+    return initial_point
 
 
 def initial_point_function(model: Any, compiled: Any) -> Any:
@@ -263,18 +326,26 @@ def _compile(model: Any) -> Any:
     import_nutpie()
     import nutpie.compile_pymc as cp
 
-    # As nutpie.compile_pymc_model(model, backend="numba") with its defaults.
+    # As nutpie.compile_pymc_model(model, backend="numba") with its defaults; nutpie's
+    # _compute_shapes swapped for the same function in PyTensor's Python mode during the
+    # call (under a lock: another thread compiling meanwhile gets the same shapes)
     initial_point = _pymc_initial_point(model)
-    (n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info, reparameterized) = (
-        cp._make_functions(
-            model,
-            mode="NUMBA",
-            compute_grad=True,
-            join_expanded=True,
-            pymc_initial_point_fn=cp._wrap_with_lock(initial_point),
-            var_names=None,
-        )
-    )
+    with _SHAPES_LOCK:
+        nutpies = cp._compute_shapes
+        cp._compute_shapes = _compute_shapes
+        try:
+            (n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info, reparam) = (
+                cp._make_functions(
+                    model,
+                    mode="NUMBA",
+                    compute_grad=True,
+                    join_expanded=True,
+                    pymc_initial_point_fn=cp._wrap_with_lock(initial_point),
+                    var_names=None,
+                )
+            )
+        finally:
+            cp._compute_shapes = nutpies
     shared_data: dict[str, np.ndarray] = {}
     shared_var_keys: dict[Any, str] = {}
     for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
@@ -315,7 +386,7 @@ def _compile(model: Any) -> Any:
         n_dim=n_dim,
         n_expanded=n_expanded,
     )
-    dims, coords = cp._prepare_dims_and_coords(model, shape_info, reparameterized)
+    dims, coords = cp._prepare_dims_and_coords(model, shape_info, reparam)
     return cp.CompiledPyMCModel(
         _n_dim=n_dim,
         dims=dims,
@@ -331,7 +402,7 @@ def _compile(model: Any) -> Any:
         shape_info=shape_info,
         logp_func=logp_pt,
         expand_func=expand_pt,
-        reparameterized_names=reparameterized,
+        reparameterized_names=reparam,
     )
 
 

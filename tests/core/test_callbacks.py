@@ -135,6 +135,27 @@ def test_expand_equals_nutpies(pair) -> None:
         np.testing.assert_allclose(out, out_n, rtol=1e-12)
 
 
+def test_initial_points_and_shapes_equal_nutpies(pair) -> None:
+    """Compiled in PyTensor's Python mode, the same initial points for every seed and the
+    same shapes as nutpie's (PyMC's ``FAST_COMPILE``) functions."""
+    import nutpie.compile_pymc as cp
+
+    from bayescale.core.callbacks import _compute_shapes
+
+    _, ours, theirs = pair
+    for seed in (0, 1, 2**31 - 1):
+        np.testing.assert_array_equal(
+            ours.initial_point_func(seed), theirs.initial_point_func(seed)
+        )
+    assert ours.shape_info[0] == theirs.shape_info[0]
+    for build in (_hierarchical_model, _generic_model):
+        m = build()
+        a, b = cp._compute_shapes(m), _compute_shapes(m)
+        assert list(a) == list(b)
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name])
+
+
 def test_a_wrong_dimension_is_refused(pair) -> None:
     _, ours, _ = pair
     code, _, _ = _logp(ours, _points(ours, 1)[0], dim=ours.n_dim + 1)
@@ -218,6 +239,8 @@ _SCRIPT = textwrap.dedent(
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         compiled = compile_pymc_model(model)
+    import sys
+    assert "pytensor.link.c.cvm" not in sys.modules  # no C lazy linker to build
     print(json.dumps([compiled.compiled_logp_func.cache_hits,
                       compiled.compiled_expand_func.cache_hits]))
     """
