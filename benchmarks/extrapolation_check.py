@@ -10,10 +10,11 @@ each source, the discrepancy model is fitted to the cases of all *other* sources
 scored on this one (leave-one-source-out: the source never informs its own forecast), and
 compared with bayescale 0.1's fixed rate (``extrapolation_rate=0.02``, zero mean).
 
-Printed per source and per distance bin (e-folds beyond the data): held-out runs, mean
-and median ARE of the forecast median, mean signed error at each source's largest
+Printed per source and per distance bin (e-folds beyond the data): held-out runs, the
+fits (cases) they come from, mean and median ARE of the forecast median, mean signed error at each source's largest
 extrapolation, coverage of the 50 % and 90 % intervals, and the mean 90 % half-width in
-percent of the median. ``--out`` writes the per-run scores (for the reliability and PIT
+percent of the median, and the 90 % interval of the 90 % coverage over the fits behind a
+row (:func:`cluster_interval`: the runs of one fit are not independent). ``--out`` writes the per-run scores (for the reliability and PIT
 figures, ``--figures``).
 
 The case fits run through :func:`bayescale.fit_many` (two processes on two cores; their
@@ -42,10 +43,30 @@ BINS = [0.0, 1.0, 2.0, 3.0, 5.0, np.inf]
 BIN_LABELS = ["0-1", "1-2", "2-3", "3-5", "5+"]
 
 
+def cluster_interval(
+    frame: pd.DataFrame, column: str = "cov90", prob: float = 0.9, n: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Interval of a coverage over the *fits* (cases) behind the runs, by resampling them.
+
+    The runs above one cut-off of one source are forecast by one fit: their errors share
+    that fit's error, so a bin's runs are not independent trials. The coverage of a bin is
+    re-computed over ``n`` resamples (with replacement) of its cases, each case with all
+    its runs; the central ``prob`` interval of those coverages says how far the bin's
+    coverage can move with the handful of fits behind it.
+    """
+    per_case = frame.groupby("case")[column].agg(["sum", "size"])
+    covered, runs = per_case["sum"].to_numpy(float), per_case["size"].to_numpy(float)
+    pick = np.random.default_rng(seed).integers(len(runs), size=(n, len(runs)))
+    coverage = covered[pick].sum(axis=1) / runs[pick].sum(axis=1)
+    low, high = np.quantile(coverage, [(1 - prob) / 2, (1 + prob) / 2])
+    return float(low), float(high)
+
+
 def _summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    g = frame.groupby(by, sort=False)
-    return g.agg(
+    g = frame.groupby(by, sort=True, observed=True)
+    table = g.agg(
         runs=("are_%", "size"),
+        fits=("case", "nunique"),
         mean_ARE=("are_%", "mean"),
         median_ARE=("are_%", "median"),
         mean_signed=("signed_%", "mean"),
@@ -53,6 +74,9 @@ def _summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         cov90=("cov90", "mean"),
         halfwidth90=("halfwidth90_%", "mean"),
     ).round(3)
+    bounds = g[["case", "cov90"]].apply(cluster_interval)
+    table["cov90_fits_90%"] = [f"[{lo:.2f}, {hi:.2f}]" for lo, hi in bounds.loc[table.index]]
+    return table
 
 
 def top_signed_error(frame: pd.DataFrame) -> pd.DataFrame:

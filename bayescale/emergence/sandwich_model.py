@@ -105,6 +105,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from bayescale.core.errors import DataError, SpecificationError
 
@@ -119,6 +120,8 @@ __all__ = [
     "SAMPLED",
     "PreparedTask",
     "TaskData",
+    "accuracy_log_likelihood",
+    "accuracy_map",
     "build_model",
     "degree_mask",
     "difficulty_basis",
@@ -474,6 +477,63 @@ def difficulty_basis(weights: np.ndarray) -> np.ndarray:
     return np.polynomial.legendre.legvander(t, n_basis - 1)
 
 
+def accuracy_map(
+    briers: np.ndarray, acc: np.ndarray, weights: np.ndarray
+) -> tuple[float, float, float]:
+    r"""The accuracy map's constants: :math:`\bar B` (mean combined Brier score of the
+    fitted models), :math:`g = 1 / (\bar a (1 - \bar a))` and :math:`\operatorname{logit}
+    \bar a` (:math:`\bar a` their mean accuracy, clipped to [0.02, 0.98])."""
+    b_ref = float(np.mean(briers @ weights))
+    a_bar = float(np.clip(np.mean(acc), 0.02, 0.98))
+    return b_ref, 1.0 / (a_bar * (1.0 - a_bar)), float(np.log(a_bar / (1.0 - a_bar)))
+
+
+def accuracy_log_likelihood(
+    post: xr.Dataset,
+    x: np.ndarray,
+    briers: np.ndarray,
+    acc: np.ndarray,
+    weights: np.ndarray,
+) -> xr.DataArray:
+    r"""Pointwise log-likelihood of the fitted models' accuracies, in NumPy.
+
+    What :func:`pymc.compute_log_likelihood` gives for ``y`` of :func:`build_model` (the
+    logit-normal accuracy around the accuracy map of the combined Brier curve), without
+    compiling a PyTensor function for it:
+
+    .. math::
+
+        \log p(a_i) = \log\mathcal N\bigl(\operatorname{logit} a_i \mid \alpha + \gamma g
+        (B(x_i) - \bar B),\ \sigma_a\bigr) - \log a_i - \log(1 - a_i),\quad
+        B(x) = \textstyle\sum_s w_s \bigl(\ell_s + s_s f_s(x)\bigr).
+
+    Parameters
+    ----------
+    post
+        Posterior with ``beta0`` (chain, draw, slice), ``beta`` (chain, draw, slice,
+        power), ``alpha``, ``gamma`` and ``sigma_acc``.
+    x, briers, acc, weights
+        As for :func:`build_model`.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(chain, draw, obs)``, named ``y``.
+    """
+    b_ref, dlogit, _ = accuracy_map(briers, acc, weights)
+    loc, scale = slice_scaling(briers)
+    beta = post["beta"].values  # (chain, draw, slice, power)
+    powers = np.stack([x**k for k in range(1, beta.shape[-1] + 1)], axis=1)  # (obs, power)
+    f_std = post["beta0"].values[:, :, None, :] + np.einsum("op,cdsp->cdos", powers, beta)
+    curve = (loc + scale * f_std) @ np.asarray(weights, float)  # (chain, draw, obs)
+    alpha, gamma, sigma = (post[k].values[:, :, None] for k in ("alpha", "gamma", "sigma_acc"))
+    mu = alpha + gamma * dlogit * (curve - b_ref)
+    a = np.asarray(acc, float)
+    z = (np.log(a / (1.0 - a)) - mu) / sigma
+    ll = -0.5 * z**2 - np.log(sigma) - 0.5 * np.log(2.0 * np.pi) - np.log(a) - np.log1p(-a)
+    return xr.DataArray(ll, dims=("chain", "draw", "obs"), name="y")
+
+
 def build_model(
     x: np.ndarray,
     briers: np.ndarray,
@@ -520,12 +580,10 @@ def build_model(
         "factor": np.arange(n_basis),
     }
     powers = np.stack([x**k for k in range(1, degree + 1)], axis=1)
-    b_ref = float(np.mean(briers @ weights))
+    b_ref, dlogit, logit_a_bar = accuracy_map(briers, acc, weights)
     loc, scale = slice_scaling(briers)
     z_obs = (briers - loc) / scale
     floor_var = (NOISE_FLOOR / scale) ** 2
-    a_bar = float(np.clip(acc.mean(), 0.02, 0.98))
-    dlogit = 1.0 / (a_bar * (1.0 - a_bar))
     # Every data-dependent number is a pm.Data container (the dim "obs" is defined by the
     # data): a model of the same structure compiles once and is reused with new data
     # (bayescale.core.compiled, key below).
@@ -539,9 +597,7 @@ def build_model(
             "slice_weight", np.asarray(weights, float), dims="slice", shape=(n_slices,)
         )
         # b_ref, g = dlogit and the prior mean of alpha, logit(a_bar)
-        acc_map = pm.Data(
-            "accuracy_map", np.array([b_ref, dlogit, np.log(a_bar / (1 - a_bar))]), shape=(3,)
-        )
+        acc_map = pm.Data("accuracy_map", np.array([b_ref, dlogit, logit_a_bar]), shape=(3,))
         beta0 = pm.Normal("beta0", mu=0.0, sigma=1.0, dims="slice")
         coef_sd = COEF_SCALE / np.arange(1, degree + 1)
         # slice s uses the coefficients of powers 1..K_s only (K_s = its degree)

@@ -123,6 +123,45 @@ def test_wu_lo_slices_have_easy_slice_zero() -> None:
 
 
 # -- one real NUTS fit on simulated data ----------------------------------------------------
+def test_numpy_accuracy_log_likelihood_equals_pymc() -> None:
+    """The accuracies' log-likelihood computed in NumPy is what PyMC computes from the
+    model (prior draws stand in for a posterior: no sampling)."""
+    import inspect
+
+    import pymc as pm
+    import xarray as xr
+
+    from bayescale.emergence.sandwich_model import (
+        accuracy_log_likelihood,
+        build_model,
+        prepare_task,
+    )
+
+    defaults = {
+        k: p.default
+        for k, p in inspect.signature(fit_sandwich).parameters.items()
+        if k in ("other_degree", "easy_fraction", "horizon", "min_slice_sd")
+    }
+    prep = prepare_task(
+        simulated_table(saturated=True), None, cutoff=10**22.9, degree=3, **defaults
+    )
+    mask = prep.fit_mask
+    model = build_model(
+        prep.x, prep.briers[mask], prep.data.acc[mask], prep.weights, 3, prep.slice_degree
+    )
+    with model:
+        prior = pm.sample_prior_predictive(draws=60, random_seed=3)["prior"].dataset
+    post = prior.drop_vars([v for v in prior.data_vars if v in ("y", "brier")])
+    mine = accuracy_log_likelihood(
+        post, prep.x, prep.briers[mask], prep.data.acc[mask], prep.weights
+    )
+    with model:
+        ref = pm.compute_log_likelihood(
+            xr.DataTree.from_dict({"posterior": post}), var_names=["y"], progressbar=False
+        )
+    np.testing.assert_allclose(mine.values, ref["log_likelihood"]["y"].values, rtol=1e-9)
+
+
 @pytest.fixture(scope="module")
 def fit() -> SandwichFit:
     with warnings.catch_warnings(record=True) as caught:
