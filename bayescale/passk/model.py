@@ -420,21 +420,27 @@ def cell_log_likelihood(posterior: xr.Dataset, ds: xr.Dataset, spec: PassKSpec) 
     """
     model_idx, n, c, weight, _ = cells(ds)
     n, c = n.astype(float), c.astype(float)
-    la = posterior["log_a"].transpose("chain", "draw", dims.MODEL).values[..., model_idx]
-    lb = posterior["log_b"].transpose("chain", "draw", dims.MODEL).values[..., model_idx]
-    a, b = np.exp(la), np.exp(lb)
+    # per model (chain, draw, model), then per cell: the terms of a model's a and b alone
+    # are computed once per model, not once per cell
+    a_m = np.exp(posterior["log_a"].transpose("chain", "draw", dims.MODEL).values)
+    b_m = np.exp(posterior["log_b"].transpose("chain", "draw", dims.MODEL).values)
+    log_beta_m = gammaln(a_m) + gammaln(b_m) - gammaln(a_m + b_m)
+    a, b = a_m[..., model_idx], b_m[..., model_idx]
     log_binom = gammaln(n + 1.0) - gammaln(c + 1.0) - gammaln(n - c + 1.0)
     lbb = (
         log_binom
         + gammaln(c + a)
         + gammaln(n - c + b)
         - gammaln(n + a + b)
-        - (gammaln(a) + gammaln(b) - gammaln(a + b))
+        - log_beta_m[..., model_idx]
     )
     if spec.zero_inflation:
-        lp = posterior["logit_pi"].transpose("chain", "draw", dims.MODEL).values[..., model_idx]
-        log_pi, log_1m_pi = -np.logaddexp(0.0, -lp), -np.logaddexp(0.0, lp)
-        lbb = np.where(c == 0, np.logaddexp(log_pi, log_1m_pi + lbb), log_1m_pi + lbb)
+        lp = posterior["logit_pi"].transpose("chain", "draw", dims.MODEL).values
+        log_pi = (-np.logaddexp(0.0, -lp))[..., model_idx]
+        log_1m_pi = (-np.logaddexp(0.0, lp))[..., model_idx]
+        zero = c == 0
+        lbb = log_1m_pi + lbb
+        lbb[..., zero] = np.logaddexp(log_pi[..., zero], lbb[..., zero])
     return xr.DataArray(
         weight * lbb,
         dims=("chain", "draw", CELL),
