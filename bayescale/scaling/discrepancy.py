@@ -344,16 +344,16 @@ def load_population(reference: str | os.PathLike[str] = DISCREPANCY_REFERENCE) -
     :mod:`h5py` (plain float64 arrays of dims ``(chain, draw)``, as
     :meth:`DiscrepancyFit.save` writes them), which spares a fit the netCDF decoding of
     every group and the imports it brings (``docs/speed.md``), and kept for the process
-    (keyed by the file's path, size and modification time). A file of any other layout is
-    loaded in full with :func:`load_discrepancy`.
+    (keyed by the file's path, inode, size and modification time; each call returns its
+    own copy). A file of any other layout is loaded in full with :func:`load_discrepancy`.
     """
     path = _discrepancy_path(reference).resolve()
-    stat = path.stat()
-    return _population_from_file(str(path), stat.st_size, stat.st_mtime_ns).copy()
+    st = path.stat()
+    return _population_from_file(str(path), st.st_ino, st.st_size, st.st_mtime_ns).copy(deep=True)
 
 
 @functools.lru_cache(maxsize=8)
-def _population_from_file(path: str, size: int, mtime_ns: int) -> xr.Dataset:
+def _population_from_file(path: str, inode: int, size: int, mtime_ns: int) -> xr.Dataset:
     from bayescale.core.results import KIND_ATTR
 
     arrays: dict[str, np.ndarray] = {}
@@ -365,9 +365,8 @@ def _population_from_file(path: str, size: int, mtime_ns: int) -> xr.Dataset:
             kind = kind.decode() if isinstance(kind, bytes) else kind
             names = POPULATION if kind == DiscrepancyFit.kind and "posterior" in f else ()
             for name in names:
-                group = f["posterior"]
-                var = group[name]
-                shape = (group["chain"].size, group["draw"].size)
+                var = f["posterior"][name]
+                shape = (f["posterior"]["chain"].size, f["posterior"]["draw"].size)
                 encoded = {"scale_factor", "add_offset", "units", "calendar"} & set(var.attrs)
                 if var.shape != shape or var.dtype != np.float64 or encoded:
                     break
