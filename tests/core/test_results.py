@@ -56,6 +56,17 @@ def test_scaling_fit_round_trips_through_bayescale_load(saved) -> None:
     assert "<table" in back._repr_html_()
 
 
+def test_a_loaded_fit_can_be_saved_over_its_own_file(saved, tmp_path) -> None:
+    """load() reads the file into memory and closes it (an open handle made the second
+    write fail: 'unable to truncate a file which is already open')."""
+    fit, _ = saved
+    path = fit.save(tmp_path / "again.nc")
+    back = bs.load(path)
+    back.notes = [*back.notes, "saved again"]
+    back.save(path)
+    assert bs.load(path).notes[-1] == "saved again"
+
+
 def test_saved_file_names_its_kind_and_format(saved) -> None:
     _, path = saved
     tree = xr.open_datatree(path, engine="h5netcdf")
