@@ -11,10 +11,11 @@ scored on this one (leave-one-source-out: the source never informs its own forec
 compared with bayescale 0.1's fixed rate (``extrapolation_rate=0.02``, zero mean).
 
 Printed per source and per distance bin (e-folds beyond the data): held-out runs, the
-fits (cases) they come from, mean and median ARE of the forecast median, mean signed error at each source's largest
-extrapolation, coverage of the 50 % and 90 % intervals, and the mean 90 % half-width in
-percent of the median, and the 90 % interval of the 90 % coverage over the fits behind a
-row (:func:`cluster_interval`: the runs of one fit are not independent). ``--out`` writes the per-run scores (for the reliability and PIT
+fits (cases) they come from, mean and median ARE of the forecast median, mean signed error
+at each source's largest extrapolation, coverage of the 50 % and 90 % intervals, the mean
+90 % half-width in percent of the median, and the 90 % interval of the 90 % coverage over
+the fits behind a row (:func:`cluster_interval`: the runs of one fit are not
+independent). ``--out`` writes the per-run scores (for the reliability and PIT
 figures, ``--figures``).
 
 The case fits run through :func:`bayescale.fit_many` (two processes on two cores; their

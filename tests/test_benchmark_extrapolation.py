@@ -1,0 +1,37 @@
+"""The coverage interval over fits of ``benchmarks/extrapolation_check.py``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from extrapolation_check import _summary, cluster_interval
+
+
+def _runs(covered_per_fit: list[list[bool]]) -> pd.DataFrame:
+    rows = [{"case": f"fit{i}", "cov90": c} for i, runs in enumerate(covered_per_fit) for c in runs]
+    return pd.DataFrame(rows)
+
+
+def test_runs_of_one_fit_move_together() -> None:
+    """Resampled by fit, not by run: one fit of 90 covered runs and one of 10 missed runs
+    can give any coverage from 0 to 1; ten fits of ten runs, each 9 of 10 covered, only 0.9."""
+    lumpy = _runs([[True] * 90, [False] * 10])
+    low, high = cluster_interval(lumpy)
+    assert low == 0.0 and high == 1.0
+    even = _runs([[True] * 9 + [False]] * 10)
+    assert cluster_interval(even) == (0.9, 0.9)
+
+
+def test_summary_counts_fits_and_gives_the_interval() -> None:
+    frame = _runs([[True] * 3, [True, False]])
+    for col, value in (("are_%", 1.0), ("signed_%", 0.0), ("cov50", True), ("halfwidth90_%", 2.0)):
+        frame[col] = value
+    frame["method"] = "m"
+    table = _summary(frame, ["method"])
+    assert table.loc["m", "runs"] == 5 and table.loc["m", "fits"] == 2
+    assert table.loc["m", "cov90"] == 0.8
+    assert table.loc["m", "cov90_fits_90%"] == "[0.50, 1.00]"
