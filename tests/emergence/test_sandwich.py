@@ -122,7 +122,6 @@ def test_wu_lo_slices_have_easy_slice_zero() -> None:
     assert set(WU_LO_EMERGENT) >= set(table["task"])
 
 
-# -- one real NUTS fit on simulated data ----------------------------------------------------
 def test_numpy_accuracy_log_likelihood_equals_pymc() -> None:
     """The accuracies' log-likelihood computed in NumPy is what PyMC computes from the
     model (prior draws stand in for a posterior: no sampling)."""
@@ -162,6 +161,7 @@ def test_numpy_accuracy_log_likelihood_equals_pymc() -> None:
     np.testing.assert_allclose(mine.values, ref["log_likelihood"]["y"].values, rtol=1e-9)
 
 
+# -- one real NUTS fit on simulated data ----------------------------------------------------
 @pytest.fixture(scope="module")
 def fit() -> SandwichFit:
     with warnings.catch_warnings(record=True) as caught:
