@@ -37,6 +37,7 @@ from bayescale.passk.curves import (
 )
 from bayescale.passk.estimator import coverage_curve
 from bayescale.passk.model import CELL, PassKSpec, build_passk_model, cells, make_passk_spec
+from bayescale.passk.shared import draw_unsolved_difficulties as draw_unsolved
 from bayescale.passk.shared import new_problem_shift, problem_shift, shift_nodes
 
 if TYPE_CHECKING:
@@ -175,6 +176,8 @@ def fit(
         _per_row(idata, ds)
     else:  # its likelihood is per problem: PassKFit.loo() integrates d_j out
         idata["observed_data"] = _observed_rows(ds)
+        post = draw_unsolved(result.posterior, ds, spec, np.random.default_rng(seed))
+        idata["posterior"] = idata["posterior"].assign(v=post["v"], d=post["d"])
     result._finish(warn=warn_convergence)
     return result
 
@@ -965,11 +968,8 @@ _HUGE, _INFINITE = 1e300, 1e200
 
 
 def _quantiles_to_infinity(values: np.ndarray, ci_prob: float) -> tuple[float, float, float]:
-    """Lower end, median and upper end of ``values`` (>= 0, some infinite).
-
-    A quantile that falls on, or interpolates towards, an infinite draw is infinite
-    (:func:`numpy.quantile` would give NaN: it interpolates ``inf - inf``).
-    """
+    """Lower end, median and upper end of ``values`` (>= 0, some infinite): a quantile that
+    falls on, or interpolates towards, an infinite draw is infinite (NumPy's is NaN)."""
     lo, med, hi = (
         np.inf if x > _INFINITE else float(x)
         for x in quantiles(np.where(np.isinf(values), _HUGE, values), ci_prob)

@@ -27,9 +27,23 @@ Beta-binomial of :mod:`bayescale.passk.model` without its zero inflation.
 **What is integrated out.** The per-(model, problem) success probability
 :math:`p_{mj}` exactly (the Beta-binomial), and the never-solvable indicator of each
 problem exactly (a two-term mixture), so NUTS samples only the model-level parameters
-and one standardised difficulty :math:`u_j` per problem. For :func:`problem_log_lik`
-(PSIS-LOO that leaves out a whole problem) :math:`u_j` is integrated out too, by
-quadrature.
+and one standardised difficulty :math:`u_j` per problem that some model solved. The
+difficulty of a problem that no model solved is integrated out too (without problem
+slopes), by a trapezoid rule over :math:`u` (:data:`UNSOLVED_NODES`),
+
+.. math::
+
+    \log p(c_{\cdot j} = 0 \mid \theta) = \log\Bigl(\pi + (1 - \pi)
+    \int \phi(u) \textstyle\prod_m \mathrm{BB}(0 \mid n_{mj}, a_m, b_m e^{\sigma_d h(u)})
+    \, du\Bigr),
+
+because such a problem's :math:`u_j` is known only through the tail of the difficulty
+distribution, where it and :math:`(\pi, \epsilon, \delta)` explain the same zeros:
+sampled, it made the share :math:`\pi` mix slowly against the tail's shape. After
+sampling, each draw's :math:`u_j` is drawn from its exact conditional
+(:func:`draw_unsolved_difficulties`), so the posterior holds a difficulty for every
+problem. For :func:`problem_log_lik` (PSIS-LOO that leaves out a whole problem)
+:math:`u_j` is integrated out for every problem, by quadrature.
 
 **The shape of the tail near** :math:`p = 0`. Forecasts far beyond the attempts made
 depend on how many problems are very hard, which the counts barely show. Two families
@@ -86,6 +100,7 @@ __all__ = [
     "centred_problems",
     "difficulty_nodes",
     "difficulty_transform",
+    "draw_unsolved_difficulties",
     "never_solvable_weight",
     "new_problem_shift",
     "problem_cells",
@@ -319,6 +334,29 @@ def difficulty_transform(
 #: log b e^d in the PyMC model (:func:`build_shared_model`): the identity up to +-200,
 #: then bounded smoothly (once differentiable) at +-300.
 _LOG_B_LINEAR, _LOG_B_SOFT = 200.0, 100.0
+
+#: Nodes of the trapezoid rule over the standardised difficulty :math:`u` of a problem no
+#: model solved (:func:`build_shared_model`, :func:`draw_unsolved_difficulties`): 0.1
+#: apart on [-8, 8] (the normal density beyond is below 1e-14). The integrand is smooth
+#: in :math:`u`, so the rule's error falls exponentially with the nodes' density (below
+#: 1e-8 relative for the difficulty scales the fits reach; tested against adaptive
+#: quadrature).
+UNSOLVED_NODES = np.linspace(-8.0, 8.0, 161)
+
+
+def _unsolved_log_weights() -> np.ndarray:
+    """Log trapezoid weights of :data:`UNSOLVED_NODES` against the standard normal."""
+    log_phi = -0.5 * UNSOLVED_NODES**2
+    return np.asarray(log_phi - np.logaddexp.reduce(log_phi), dtype=float)
+
+
+def _soft_log_b(raw: Any, *, lib: Any) -> Any:
+    """Bound a log-scale ``b e^d`` smoothly (:data:`_LOG_B_LINEAR`, :data:`_LOG_B_SOFT`)."""
+    excess = lib.abs(raw) - _LOG_B_LINEAR
+    soft = lib.sign(raw) * (_LOG_B_LINEAR + _LOG_B_SOFT * lib.tanh(excess / _LOG_B_SOFT))
+    return lib.where(excess > 0, soft, raw)
+
+
 #: Above this, :func:`log_rising` uses Stirling's series (exact to double precision).
 _STIRLING_FROM = 1e6
 
@@ -367,24 +405,38 @@ def build_shared_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
     n_models = ds.sizes[dims.MODEL]
     n_effects = max(n_models - (2 if spec.trend else 1), 0) if spec.model_effects else 0
     pr = spec.priors
-    mc = np.stack([cells.model_idx, cells.c], axis=1)
+    # the cells of the problems no model solved go to the quadrature over their
+    # difficulty (integrate_unsolved); the others are evaluated at the sampled difficulty
+    integrate_unsolved = not spec.problem_slopes
+    summed = ~cells.all_zero[cells.problem_idx] if integrate_unsolved else np.ones_like(cells.c > 0)
+    idx_m, idx_p = cells.model_idx[summed], cells.problem_idx[summed]
+    n_s, c_s = cells.n[summed], cells.c[summed]
+    mc = np.stack([idx_m, c_s], axis=1)
     mc_unique, mc_index = np.unique(mc, axis=0, return_inverse=True)
+    # distinct (model, attempts) of the unsolved problems' cells, and each cell's index
+    mn = np.stack([cells.model_idx[~summed], cells.n[~summed]], axis=1)
+    mn_unique, mn_index = np.unique(mn.reshape(-1, 2), axis=0, return_inverse=True)
     coords = {
         dims.MODEL: [str(m) for m in ds[dims.MODEL].values],
         dims.PROBLEM: [str(p) for p in cells.problems],
-        dims.OBS: ds[dims.OBS].values,
         EFFECT: np.arange(n_effects),
     }
-    log_binom = gammaln(cells.n + 1.0) - gammaln(cells.c + 1.0) - gammaln(cells.n - cells.c + 1.0)
+    log_binom = gammaln(n_s + 1.0) - gammaln(c_s + 1.0) - gammaln(n_s - c_s + 1.0)
     with pm.Model(coords=coords) as model:
-        midx = pm.Data("cell_model_idx", cells.model_idx, dims=dims.OBS)
-        pidx = pm.Data("cell_problem_idx", cells.problem_idx, dims=dims.OBS)
-        n = pm.Data("cell_n_samples", cells.n.astype(float), dims=dims.OBS)
-        c = pm.Data("cell_n_correct", cells.c.astype(float), dims=dims.OBS)
-        lbin = pm.Data("cell_log_binom", log_binom, dims=dims.OBS)
+        # data without dims: their lengths depend on the counts (which problems were
+        # solved), and a compiled model serves new counts of another split
+        midx = pm.Data("cell_model_idx", idx_m)
+        pidx = pm.Data("cell_problem_idx", idx_p)
+        n = pm.Data("cell_n_samples", n_s.astype(float))
+        c = pm.Data("cell_n_correct", c_s.astype(float))
+        lbin = pm.Data("cell_log_binom", log_binom)
         mc_model = pm.Data("mc_model_idx", mc_unique[:, 0])
         mc_c = pm.Data("mc_n_correct", mc_unique[:, 1].astype(float))
-        mc_idx = pm.Data("cell_mc_idx", mc_index.ravel(), dims=dims.OBS)
+        mc_idx = pm.Data("cell_mc_idx", mc_index.ravel())
+        mn_model = pm.Data("unsolved_mn_model_idx", mn_unique[:, 0])
+        mn_n = pm.Data("unsolved_mn_n_samples", mn_unique[:, 1].astype(float))
+        mn_idx = pm.Data("unsolved_cell_mn_idx", mn_index.ravel())
+        mn_problem = pm.Data("unsolved_cell_problem_idx", cells.problem_idx[~summed])
         x_val = (
             np.log(ds["params"].values.astype(float)) - spec.log_params_center
             if spec.trend
@@ -479,14 +531,7 @@ def build_shared_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
         a_cell = a[midx]
         # log b is the identity up to +-200 and bounded smoothly at +-300 beyond: a
         # heavy-tailed difficulty can send it past exp's range while NUTS explores
-        raw = rel_b[midx] + shift
-        excess = pt.abs(raw) - _LOG_B_LINEAR
-        log_b_cell = pt.switch(
-            excess > 0,
-            pt.sign(raw) * (_LOG_B_LINEAR + _LOG_B_SOFT * pt.tanh(excess / _LOG_B_SOFT)),
-            raw,
-        )
-        b_cell = pt.exp(log_b_cell)
+        b_cell = pt.exp(_soft_log_b(rel_b[midx] + shift, lib=pt))
         ll = (
             lbin
             + g_ca[mc_idx]
@@ -494,6 +539,18 @@ def build_shared_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
             - log_rising(a_cell + b_cell, n, lib=pt)
         )
         per_problem = pt.inc_subtensor(pt.zeros(len(cells.problems))[pidx], ll)
+        if integrate_unsolved:
+            # log BB(0 | n, a_m, b_m e^{d(u_q)}) at every node u_q, once per distinct
+            # (model, attempts); summed per problem; trapezoid rule over u
+            d_q = difficulty_transform(pt.constant(UNSOLVED_NODES), sigma, *shape, lib=pt)
+            a_mn = a[mn_model][:, None]
+            b_mn = pt.exp(_soft_log_b(log_b[mn_model][:, None] + d_q[None, :], lib=pt))
+            n_mn = mn_n[:, None]
+            log_fail = log_rising(b_mn, n_mn, lib=pt) - log_rising(a_mn + b_mn, n_mn, lib=pt)
+            nodes = pt.zeros((len(cells.problems), UNSOLVED_NODES.size))
+            nodes = pt.inc_subtensor(nodes[mn_problem], log_fail[mn_idx])
+            unsolved = pt.logsumexp(nodes + _unsolved_log_weights()[None, :], axis=1)
+            per_problem = pt.switch(solved > 0.5, per_problem, unsolved)
         if spec.zero_inflation:
             # a share pi of problems that no model of the family can solve, at any k (a
             # wrong answer key, a question beyond the family): counts all zero
@@ -505,6 +562,89 @@ def build_shared_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
             )
         pm.Potential("log_lik_problems", per_problem.sum())
     return model
+
+
+def draw_unsolved_difficulties(
+    posterior: xr.Dataset, ds: xr.Dataset, spec: PassKSpec, rng: np.random.Generator
+) -> xr.Dataset:
+    r"""The posterior with each unsolved problem's difficulty drawn from its conditional.
+
+    :func:`build_shared_model` integrates out the standardised difficulty :math:`u_j` of
+    a problem that no model solved (module docstring), so NUTS's values of it are draws
+    of its prior. Given each posterior draw :math:`\theta`, its conditional is
+
+    .. math::
+
+        p(u_j \mid \theta, c_{\cdot j} = 0) \propto \phi(u_j) \Bigl(\pi + (1 - \pi)
+            \textstyle\prod_m \mathrm{BB}(0 \mid n_{mj}, a_m, b_m e^{\sigma_d h(u_j)})\Bigr)
+
+    (without zero inflation :math:`\pi = 0`): one draw per (posterior draw, problem),
+    by inverting its distribution function on :data:`UNSOLVED_NODES` (the density
+    linear between nodes). Problems with the same attempts per model share the density.
+    ``v`` and ``d`` of those problems are replaced; nothing else changes. With problem
+    slopes (whose model samples every difficulty) the posterior is returned as it is.
+    """
+    cells = problem_cells(ds)
+    if spec.problem_slopes or not cells.all_zero.any():
+        return posterior
+    stacked = posterior.stack(sample=("chain", "draw"))
+
+    def flat(name: str) -> np.ndarray | None:
+        if name not in stacked:
+            return None
+        return np.asarray(stacked[name].transpose("sample", ...).values, dtype=float)
+
+    log_a, log_b, sigma = flat("log_a"), flat("log_b"), flat("sigma_d")
+    skew, tail, logit_pi = flat("skew"), flat("log_tail"), flat("mu_pi")
+    assert log_a is not None and log_b is not None and sigma is not None
+    n_draws = sigma.size
+    shape = () if skew is None or tail is None else (skew[:, None], tail[:, None])
+    d_q = difficulty_transform(UNSOLVED_NODES[None, :], sigma[:, None], *shape)  # S x G
+    unsolved = np.flatnonzero(cells.all_zero)
+    # problems grouped by their (model, attempts) cells: one density per group
+    groups: dict[tuple[tuple[int, int], ...], list[int]] = {}
+    for j in unsolved:
+        rows = cells.problem_idx == j
+        pairs = zip(cells.model_idx[rows].tolist(), cells.n[rows].tolist(), strict=True)
+        key = tuple(sorted(pairs))
+        groups.setdefault(key, []).append(int(j))
+    step = UNSOLVED_NODES[1] - UNSOLVED_NODES[0]
+    u_new = np.empty((n_draws, unsolved.size))
+    column = {int(j): i for i, j in enumerate(unsolved)}
+    offset = np.arange(n_draws)[:, None]
+    for key, members in groups.items():
+        log_fail = np.zeros_like(d_q)
+        for m, n_mj in key:
+            a = np.exp(log_a[:, m])[:, None]
+            b = np.exp(_soft_log_b(log_b[:, m][:, None] + d_q, lib=np))
+            log_fail += log_rising(b, n_mj) - log_rising(a + b, n_mj)
+        log_dens = -0.5 * UNSOLVED_NODES[None, :] ** 2 + log_fail
+        if logit_pi is not None:
+            lp = logit_pi[:, None]
+            log_dens = -0.5 * UNSOLVED_NODES[None, :] ** 2 + np.logaddexp(
+                -np.logaddexp(0.0, -lp), -np.logaddexp(0.0, lp) + log_fail
+            )
+        dens = np.exp(log_dens - log_dens.max(axis=1, keepdims=True))
+        mass = 0.5 * (dens[:, 1:] + dens[:, :-1])
+        cdf = np.concatenate([np.zeros((n_draws, 1)), np.cumsum(mass, axis=1)], axis=1)
+        cdf /= cdf[:, -1:]
+        target = rng.uniform(size=(n_draws, len(members)))
+        # one sorted search over all draws: draw s's cdf shifted by s
+        pos = np.searchsorted((cdf + offset).ravel(), (target + offset).ravel(), side="right")
+        i = np.clip(pos.reshape(target.shape) - 1 - offset * cdf.shape[1], 0, cdf.shape[1] - 2)
+        lo = np.take_along_axis(cdf, i, axis=1)
+        hi = np.take_along_axis(cdf, i + 1, axis=1)
+        frac = np.clip((target - lo) / np.maximum(hi - lo, 1e-300), 0.0, 1.0)
+        u = UNSOLVED_NODES[i] + frac * step
+        for k, j in enumerate(members):
+            u_new[:, column[j]] = u[:, k]
+    d_new = difficulty_transform(u_new, sigma[:, None], *shape)
+    out = posterior.copy()
+    for name, values in (("v", u_new), ("d", d_new)):
+        da = stacked[name].transpose("sample", dims.PROBLEM).copy()
+        da.values[:, unsolved] = values
+        out[name] = da.unstack("sample").transpose("chain", "draw", dims.PROBLEM)
+    return out
 
 
 def shared_sampled_names(spec: PassKSpec) -> list[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from scipy import integrate, stats
 from scipy.special import betaln
 
@@ -27,6 +28,7 @@ from bayescale.passk.shared import (
     difficulty_logpdf,
     difficulty_nodes,
     difficulty_transform,
+    draw_unsolved_difficulties,
     log_rising,
     problem_cells,
     problem_log_lik,
@@ -85,7 +87,9 @@ def test_specifications_of_earlier_files_read_as_the_beta_model() -> None:
 # -- the likelihood against a direct computation -----------------------------------------
 def _reference_log_lik(ds, spec, point: dict[str, np.ndarray]) -> float:
     """Per problem: the product over models of the Beta-binomial with b_m exp(d_j - g_j x_m),
-    mixed with 'never solvable' (weight pi) when no model solved it."""
+    mixed with 'never solvable' (weight pi) when no model solved it. Without problem slopes
+    an unsolved problem's difficulty is integrated over its distribution (adaptive
+    quadrature, scipy)."""
     cells = problem_cells(ds)
     x = np.log(ds["params"].values) - spec.log_params_center
     a = np.exp(point["log_a"])[cells.model_idx]
@@ -93,31 +97,124 @@ def _reference_log_lik(ds, spec, point: dict[str, np.ndarray]) -> float:
     b = np.exp(point["log_b"][cells.model_idx] + shift)
     ll = cell_log_lik(cells.n.astype(float), cells.c.astype(float), a, b)
     per_problem = np.bincount(cells.problem_idx, weights=ll)
+    if not spec.problem_slopes:
+        shape = () if "skew" not in point else (point["skew"], point["log_tail"])
+        for j in np.flatnonzero(cells.all_zero):
+            rows = cells.problem_idx == j
+
+            def integrand(u: float, rows: np.ndarray = rows) -> float:
+                d = difficulty_transform(u, point["sigma_d"], *shape)
+                b_u = np.exp(point["log_b"][cells.model_idx[rows]] + d)
+                fail = cell_log_lik(cells.n[rows].astype(float), 0.0, a[rows], b_u)
+                return float(stats.norm.pdf(u) * np.exp(fail.sum()))
+
+            per_problem[j] = np.log(integrate.quad(integrand, -12, 12, epsabs=0, limit=200)[0])
     pi = float(point["pi"])
     mixed = np.logaddexp(np.log(pi), np.log1p(-pi) + per_problem)
     return float(np.where(cells.all_zero, mixed, np.log1p(-pi) + per_problem).sum())
 
 
-@pytest.mark.parametrize("slopes", [False, True])
+@pytest.mark.parametrize(
+    ("difficulty", "slopes"), [("normal", False), ("flexible", False), ("normal", True)]
+)
 def test_model_likelihood_is_the_zero_inflated_beta_binomial(
-    sim: pd.DataFrame, slopes: bool
+    sim: pd.DataFrame, difficulty: str, slopes: bool
 ) -> None:
     ds = validate_counts(sim)
-    spec = make_passk_spec(ds, model="shared_difficulty", problem_slopes=slopes)
+    spec = make_passk_spec(
+        ds, model="shared_difficulty", difficulty=difficulty, problem_slopes=slopes
+    )
     assert spec.problem_slopes is slopes
     model = build_passk_model(ds, spec)
     rng = np.random.default_rng(0)
     point = model.initial_point()
     for name in point:
         point[name] = point[name] + rng.normal(0.0, 0.3, size=np.shape(point[name]))
-    names = ["log_a", "log_b", "d", "pi"] + (["g"] if spec.problem_slopes else [])
+    names = ["log_a", "log_b", "d", "pi", "sigma_d"]
+    names += ["g"] if spec.problem_slopes else []
+    names += ["skew", "log_tail"] if difficulty == "flexible" else []
     outputs = model.replace_rvs_by_values([model[n] for n in names] + model.potentials)
     *values, potential = model.compile_fn(
         outputs, inputs=model.value_vars, on_unused_input="ignore"
     )(point)
     named = dict(zip(names, values, strict=True))
     named.setdefault("g", np.zeros_like(named["d"]))
-    assert float(potential) == pytest.approx(_reference_log_lik(ds, spec, named), rel=1e-10)
+    assert problem_cells(ds).all_zero.any()  # the quadrature is exercised
+    assert float(potential) == pytest.approx(_reference_log_lik(ds, spec, named), rel=1e-9)
+
+
+@pytest.mark.parametrize("difficulty", ["normal", "flexible"])
+def test_unsolved_difficulties_are_drawn_from_their_conditional(
+    sim: pd.DataFrame, difficulty: str
+) -> None:
+    """The model integrates out an unsolved problem's difficulty; the draws put back into
+    the posterior follow p(u | theta, zeros) ~ phi(u) (pi + (1 - pi) prod_m BB(0 | ...)),
+    checked against that density integrated by scipy (one theta, many draws)."""
+    ds = validate_counts(sim)
+    spec = make_passk_spec(ds, model="shared_difficulty", difficulty=difficulty)
+    cells = problem_cells(ds)
+    unsolved = np.flatnonzero(cells.all_zero)
+    assert unsolved.size >= 2
+    n_draws, models = 4000, ds.sizes["model"]
+    rng = np.random.default_rng(5)
+    theta = {
+        "log_a": rng.normal(-0.5, 0.2, models),
+        "log_b": rng.normal(3.0, 0.3, models),
+        "sigma_d": 2.0,
+        "mu_pi": -1.0,
+        "skew": 0.4,
+        "log_tail": -0.3,
+    }
+    if difficulty == "normal":
+        del theta["skew"], theta["log_tail"]
+
+    def per_draw(value: object, *dims: str) -> xr.DataArray:
+        values = np.broadcast_to(value, (1, n_draws, *np.shape(value)))
+        return xr.DataArray(values.copy(), dims=("chain", "draw", *dims))
+
+    post = xr.Dataset(
+        {
+            name: per_draw(value, "model") if np.ndim(value) else per_draw(value)
+            for name, value in theta.items()
+        }
+        | {
+            "v": per_draw(np.full(cells.problems.size, 9.0), "problem"),
+            "d": per_draw(np.full(cells.problems.size, 9.0), "problem"),
+        },
+        coords={"chain": [0], "draw": np.arange(n_draws)},
+    )
+    out = draw_unsolved_difficulties(post, ds, spec, np.random.default_rng(0))
+    solved = np.flatnonzero(~cells.all_zero)
+    np.testing.assert_array_equal(out["v"].values[..., solved], 9.0)  # untouched
+    shape = (theta["skew"], theta["log_tail"]) if difficulty == "flexible" else ()
+    v_new = out["v"].values[..., unsolved]
+    np.testing.assert_allclose(
+        out["d"].values[..., unsolved], difficulty_transform(v_new, 2.0, *shape), rtol=1e-12
+    )
+    j = unsolved[0]
+    rows = cells.problem_idx == j
+    pi = 1.0 / (1.0 + np.exp(1.0))
+
+    def density(u: np.ndarray) -> np.ndarray:
+        d = difficulty_transform(np.asarray(u)[..., None], 2.0, *shape)
+        b = np.exp(theta["log_b"][cells.model_idx[rows]] + d)
+        a = np.exp(theta["log_a"][cells.model_idx[rows]])
+        fail = np.exp(cell_log_lik(cells.n[rows].astype(float), 0.0, a, b).sum(axis=-1))
+        return np.asarray(stats.norm.pdf(u) * (pi + (1.0 - pi) * fail))
+
+    total = integrate.quad(lambda u: float(density(u)), -10, 10)[0]
+    # the exact distribution function, on a grid 250 times finer than the model's nodes
+    fine = np.linspace(-10, 10, 50_001)
+    values = integrate.cumulative_trapezoid(density(fine), fine, initial=0.0)
+
+    def cdf(u: np.ndarray) -> np.ndarray:
+        return np.interp(u, fine, values / total)
+
+    draws = out["v"].values[0, :, j]
+    probs = [0.05, 0.25, 0.5, 0.75, 0.95]
+    # empirical against exact distribution function: within 3 standard errors of 4000 draws
+    np.testing.assert_allclose(cdf(np.quantile(draws, probs)), probs, atol=0.025)
+    assert stats.kstest(draws, cdf).pvalue > 0.01
 
 
 def test_difficulties_are_centred_where_the_counts_pin_them(sim: pd.DataFrame) -> None:
