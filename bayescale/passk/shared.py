@@ -636,8 +636,8 @@ def draw_unsolved_difficulties(
         hi = np.take_along_axis(cdf, i + 1, axis=1)
         frac = np.clip((target - lo) / np.maximum(hi - lo, 1e-300), 0.0, 1.0)
         u = UNSOLVED_NODES[i] + frac * step
-        for k, j in enumerate(members):
-            u_new[:, column[j]] = u[:, k]
+        for k, member in enumerate(members):
+            u_new[:, column[member]] = u[:, k]
     d_new = difficulty_transform(u_new, sigma[:, None], *shape)
     out = posterior.copy()
     for name, values in (("v", u_new), ("d", d_new)):
