@@ -32,6 +32,7 @@ from bayescale.passk.shared import (
     log_rising,
     problem_cells,
     problem_log_lik,
+    unsolved_patterns,
 )
 from tests.helpers import prior_sampler
 
@@ -215,6 +216,31 @@ def test_unsolved_difficulties_are_drawn_from_their_conditional(
     # empirical against exact distribution function: within 3 standard errors of 4000 draws
     np.testing.assert_allclose(cdf(np.quantile(draws, probs)), probs, atol=0.025)
     assert stats.kstest(draws, cdf).pvalue > 0.01
+
+
+def test_unsolved_problems_are_grouped_by_their_attempts() -> None:
+    """Problems no model solved share one likelihood when their attempts per model agree."""
+    rows = [
+        # problem, model, attempts, correct: p0 and p2 alike, p3 has fewer attempts by m1,
+        # p1 is solved
+        ("p0", "m0", 10, 0), ("p0", "m1", 10, 0),
+        ("p1", "m0", 10, 3), ("p1", "m1", 10, 0),
+        ("p2", "m0", 10, 0), ("p2", "m1", 10, 0),
+        ("p3", "m0", 10, 0), ("p3", "m1", 5, 0),
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["problem", "model", "n_samples", "n_correct"])
+    frame["params"] = frame["model"].map({"m0": 1e8, "m1": 1e9})
+    cells = problem_cells(validate_counts(frame))
+    pat = unsolved_patterns(cells)
+    labels = list(cells.problems)
+    by_problem = dict(zip(labels, pat.problem_pattern.tolist(), strict=True))
+    assert by_problem["p1"] == -1
+    assert by_problem["p0"] == by_problem["p2"] != by_problem["p3"]
+    assert sorted(pat.count.tolist()) == [1, 2]
+    for p in range(2):
+        cells_of = {tuple(pat.mn[i]) for i in pat.cell_mn[pat.cell_pattern == p]}
+        m1 = 5 if p == by_problem["p3"] else 10
+        assert cells_of == {(0, 10), (1, m1)}
 
 
 def test_difficulties_are_centred_where_the_counts_pin_them(sim: pd.DataFrame) -> None:
