@@ -165,7 +165,7 @@ def main() -> None:
             err = grid.assign(abs_error=grid["error"].abs())
             per = err.groupby([*keys, "method"])["abs_error"].mean().unstack("method")
             table = table.join(per)
-        lines += [f"## By {title}", "", table.round(3).to_markdown(), ""]
+        lines += [f"## By {title}", "", pb._markdown(table.round(3).reset_index()), ""]
     text = "\n".join(lines)
     (out / "summary.md").write_text(text)
     print(text)
