@@ -35,7 +35,7 @@ from bayescale.scaling.report import (
     render_table,
 )
 
-__all__ = ["CI", "DATASET", "HOLDOUT_PARAMS", "METRIC", "run_demo"]
+__all__ = ["CI", "DATASET", "HOLDOUT_PARAMS", "METRIC", "STACKED_LAWS", "run_demo"]
 
 DATASET = "gadre2024"
 METRIC = "loss_c4_val"
@@ -44,6 +44,9 @@ HOLDOUT_PARAMS = 1e9
 #: Probability of every interval the demo prints.
 CI = 0.9
 NEW_FAMILY_POINT = {"params": 7e9, "tokens": 1.4e11}
+#: With ``stacked=True``: the laws fitted beside chinchilla and mixed with it by their
+#: stacking weights (:func:`bayescale.stacked_forecast`).
+STACKED_LAWS = ("broken_power_law", "power_law:compute")
 BUDGET = 1e22
 
 _RULE = "=" * 78
@@ -53,10 +56,9 @@ def _section(title: str, out: TextIO) -> None:
     print(f"\n{title}\n{'-' * len(title)}", file=out)
 
 
-def _heldout_table(fit: Any, heldout: pd.DataFrame, ci_prob: float) -> pd.DataFrame:
-    """Forecast every held-out run and compare with what it measured."""
+def _heldout_table(fc: pd.DataFrame, heldout: pd.DataFrame, ci_prob: float) -> pd.DataFrame:
+    """Compare the forecast ``fc`` of every held-out run with what it measured."""
     points = heldout[["family", "params", "tokens"]].reset_index(drop=True)
-    fc = fit.forecast(points, ci_prob=ci_prob)
     new_run = fc[fc["quantity"] == "new_run"].set_index("point").sort_index()
     curve = fc[fc["quantity"] == "curve"].set_index("point").sort_index()
     actual = heldout["value"].to_numpy(dtype=float)
@@ -81,7 +83,7 @@ def _heldout_table(fit: Any, heldout: pd.DataFrame, ci_prob: float) -> pd.DataFr
     return table
 
 
-def _print_heldout(table: pd.DataFrame, ci_prob: float, out: TextIO) -> None:
+def _print_heldout(table: pd.DataFrame, ci_prob: float, out: TextIO, explain: bool = True) -> None:
     pct = fmt_percent(ci_prob)
     rows = [
         [
@@ -122,6 +124,8 @@ def _print_heldout(table: pd.DataFrame, ci_prob: float, out: TextIO) -> None:
     )
     mean_are = float(signed.abs().mean())
     print(f"  mean ARE: {100 * mean_are:.2f}%", file=out)
+    if not explain:
+        return
     print(
         "  forecast = median for a new run. Its interval adds to the uncertainty of the law the\n"
         "  noise sigma (without repeated seeds it holds both run-to-run noise and the law's\n"
@@ -141,9 +145,10 @@ def run_demo(
     *,
     chains: int = 4,
     progressbar: bool = True,
+    stacked: bool = False,
     out: TextIO | None = None,
 ) -> dict[str, Any]:
-    """Fit the Chinchilla law to the smaller runs of ``gadre2024`` and forecast the larger ones.
+    r"""Fit the Chinchilla law to the smaller runs of ``gadre2024`` and forecast the larger ones.
 
     Parameters
     ----------
@@ -155,6 +160,12 @@ def run_demo(
         Seed of the sampler and of the forecasts.
     progressbar
         Show the sampler's progress bar.
+    stacked
+        Also fit the laws :data:`STACKED_LAWS` to the same runs and forecast the held-out
+        runs with the stacking mixture of the three (:func:`bayescale.stacked_forecast`,
+        weights from PSIS-LOO as :func:`arviz.compare` computes them):
+
+        .. math:: p(\tilde y \mid y) = \textstyle\sum_l w_l\, p_l(\tilde y \mid y).
     out
         Stream for the report (default: standard output).
 
@@ -166,7 +177,9 @@ def run_demo(
         ``diagnostics`` (:class:`~bayescale.core.diagnostics.Diagnostics`) and ``heldout``
         (DataFrame, one row per held-out run: ``family``, ``model``, ``params``,
         ``tokens``, ``actual``, ``curve_median``, ``median``, ``lower``, ``upper`` (the
-        new-run forecast), ``covered``, ``abs_rel_error``, ``ci_prob``).
+        new-run forecast), ``covered``, ``abs_rel_error``, ``ci_prob``), and
+        ``heldout_stacked`` (the same table for the stacked forecast, ``None`` without
+        ``stacked``).
     """
     from bayescale import datasets
     from bayescale.scaling.fitting import fit as fit_law
@@ -226,8 +239,32 @@ def run_demo(
     _section(
         f"Forecasts of the {len(heldout)} held-out runs (N > {fmt_sci(HOLDOUT_PARAMS, 1)})", out
     )
-    table = _heldout_table(fit, heldout, CI)
+    points = heldout[["family", "params", "tokens"]].reset_index(drop=True)
+    table = _heldout_table(fit.forecast(points, ci_prob=CI), heldout, CI)
     _print_heldout(table, CI, out)
+    stacked_table = None
+    if stacked:
+        from bayescale.scaling.stacking import stacked_forecast
+
+        _section("The same runs, stacked over three laws", out)
+        fits = {"chinchilla": fit}
+        for law in STACKED_LAWS:
+            fits[law] = fit_law(
+                train,
+                law,
+                seed=seed,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                progressbar=progressbar,
+                warn_convergence=False,
+            )
+            print(f"  {law}: {format_diagnostics(fits[law].diagnostics)}", file=out)
+        stacked_fc = stacked_forecast(fits, points, ci_prob=CI, seed=seed)
+        weights = ", ".join(f"{k} {w:.2f}" for k, w in stacked_fc.attrs["weights"].items())
+        print(f"  stacking weights (PSIS-LOO, as arviz.compare): {weights}\n", file=out)
+        stacked_table = _heldout_table(stacked_fc, heldout, CI)
+        _print_heldout(stacked_table, CI, out, explain=False)
 
     n_new, d_new = NEW_FAMILY_POINT["params"], NEW_FAMILY_POINT["tokens"]
     _section(f"A new corpus at N = {fmt_sci(n_new)}, D = {fmt_sci(d_new)}", out)
@@ -283,4 +320,5 @@ def run_demo(
         "plot_path": plot_path,
         "diagnostics": diag,
         "heldout": table,
+        "heldout_stacked": stacked_table,
     }

@@ -327,6 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=_positive_int, default=1000, help="draws per chain (1000)")
     p.add_argument("--tune", type=_positive_int, default=1000, help="tuning steps per chain (1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument(
+        "--stacked",
+        action="store_true",
+        help="also fit a broken power law and a power law in compute and forecast the "
+        "held-out runs with the stacking mixture of the three laws",
+    )
     p.set_defaults(func=cmd_demo)
     from bayescale.cli.emergence import add_emergence_parser
     from bayescale.cli.fit_many import add_fit_many_parser
@@ -705,7 +711,14 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     """
     from bayescale.cli.demo import run_demo
 
-    run_demo(args.out_dir, draws=args.draws, tune=args.tune, seed=args.seed, out=out)
+    run_demo(
+        args.out_dir,
+        draws=args.draws,
+        tune=args.tune,
+        seed=args.seed,
+        stacked=args.stacked,
+        out=out,
+    )
     return 0
 
 

@@ -412,6 +412,22 @@ def test_demo_holds_out_the_large_runs(demo_result: tuple[dict, str]) -> None:
     assert "<new family>" in report
 
 
+def test_demo_stacked_forecasts_the_same_runs_with_three_laws(
+    mock_pymc_sample: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``bayescale demo --stacked``: the held-out table again, for the stacking mixture of
+    chinchilla and the laws of ``STACKED_LAWS``, with their weights (sampling mocked)."""
+    from bayescale.cli.demo import STACKED_LAWS
+
+    argv = ["demo", "--out-dir", str(tmp_path / "d"), "--stacked", "--draws", "20", "--tune", "1"]
+    code, report, _ = run(argv, capsys)
+    assert code == 0, report
+    stacked = report.split("The same runs, stacked over three laws", 1)[1]
+    assert all(law in stacked for law in STACKED_LAWS)
+    assert "stacking weights" in stacked and "chinchilla" in stacked
+    assert "coverage:" in stacked and "mean ARE:" in stacked
+
+
 # -- fit options: checkpoints and reference priors ---------------------------------------
 def test_min_tokens_without_checkpoints_is_a_clean_error(
     runs_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
