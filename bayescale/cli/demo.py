@@ -218,16 +218,20 @@ def run_demo(
     ]
     print("\n".join(lines), file=out, flush=True)
 
-    fit = fit_law(
-        train,
-        "chinchilla",
-        seed=seed,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        progressbar=progressbar,
-        warn_convergence=False,
-    )
+    def fit_train(law: str) -> Any:
+        """Fit ``law`` to the training runs with the demo's NUTS settings."""
+        return fit_law(
+            train,
+            law,
+            seed=seed,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            progressbar=progressbar,
+            warn_convergence=False,
+        )
+
+    fit = fit_train("chinchilla")
     diag = fit.diagnostics
 
     _section(f"Fit to the {len(train)} runs with N <= {fmt_sci(train['params'].max())}", out)
@@ -249,16 +253,7 @@ def run_demo(
         _section("The same runs, stacked over three laws", out)
         fits = {"chinchilla": fit}
         for law in STACKED_LAWS:
-            fits[law] = fit_law(
-                train,
-                law,
-                seed=seed,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                progressbar=progressbar,
-                warn_convergence=False,
-            )
+            fits[law] = fit_train(law)
             print(f"  {law}: {format_diagnostics(fits[law].diagnostics)}", file=out)
         stacked_fc = stacked_forecast(fits, points, ci_prob=CI, seed=seed)
         weights = ", ".join(f"{k} {w:.2f}" for k, w in stacked_fc.attrs["weights"].items())

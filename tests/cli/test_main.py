@@ -397,6 +397,7 @@ def test_demo_holds_out_the_large_runs(demo_result: tuple[dict, str]) -> None:
     assert expected <= set(heldout.columns)
     assert "abs_rel_error" in heldout
     assert result["fit"].data.sizes["obs"] == 95
+    assert result["heldout_stacked"] is None  # only with stacked=True
     for key in ("fit_path", "forecast_path"):
         assert Path(result[key]).exists()
     assert pd.read_csv(result["forecast_path"]).shape[0] == 9
@@ -413,19 +414,32 @@ def test_demo_holds_out_the_large_runs(demo_result: tuple[dict, str]) -> None:
 
 
 def test_demo_stacked_forecasts_the_same_runs_with_three_laws(
-    mock_pymc_sample: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    mock_pymc_sample: None, tmp_path: Path
 ) -> None:
-    """``bayescale demo --stacked``: the held-out table again, for the stacking mixture of
-    chinchilla and the laws of ``STACKED_LAWS``, with their weights (sampling mocked)."""
-    from bayescale.cli.demo import STACKED_LAWS
+    """``run_demo(stacked=True)`` (``bayescale demo --stacked``): the held-out table again,
+    for the stacking mixture of chinchilla and the laws of ``STACKED_LAWS``, with their
+    weights (sampling mocked)."""
+    import io
 
-    argv = ["demo", "--out-dir", str(tmp_path / "d"), "--stacked", "--draws", "20", "--tune", "1"]
-    code, report, _ = run(argv, capsys)
-    assert code == 0, report
+    from bayescale.cli.demo import STACKED_LAWS, run_demo
+    from bayescale.cli.main import build_parser
+
+    assert build_parser().parse_args(["demo", "--stacked"]).stacked
+    stream = io.StringIO()
+    result = run_demo(
+        tmp_path / "d", draws=20, tune=1, chains=2, progressbar=False, stacked=True, out=stream
+    )
+    report = stream.getvalue()
     stacked = report.split("The same runs, stacked over three laws", 1)[1]
     assert all(law in stacked for law in STACKED_LAWS)
-    assert "stacking weights" in stacked and "chinchilla" in stacked
+    weights = stacked.split("stacking weights", 1)[1].splitlines()[0]
+    shares = [float(part.split()[-1]) for part in weights.split(":", 1)[1].split(",")]
+    assert len(shares) == 3 and abs(sum(shares) - 1.0) < 0.02
     assert "coverage:" in stacked and "mean ARE:" in stacked
+    single, mixed = result["heldout"], result["heldout_stacked"]
+    assert len(mixed) == len(single) == 9
+    assert (mixed["actual"].to_numpy() == single["actual"].to_numpy()).all()
+    assert (mixed["lower"] <= mixed["median"]).all() and (mixed["median"] <= mixed["upper"]).all()
 
 
 # -- fit options: checkpoints and reference priors ---------------------------------------
