@@ -271,7 +271,7 @@ def grid(
             real = truth(full, ks)
             if real["truth"].notna().sum() == 0:
                 continue
-            for rep in range(reps if name == "pythia" else 1):
+            for rep in range(reps):
                 small = subsample(full, n_keep, seed=1000 * rep + n_keep)
                 methods = ["mle", "beta", "shared"] + (
                     ["shared_flex"] if n_keep in flex_levels and name == "pythia" else []
@@ -295,8 +295,22 @@ def grid(
         result, seconds = fitted
         record = diag_record(result, seconds)
         keep(name, n_keep, rep, method, result)
-        table = result.coverage(ks, ci_prob=0.9)
+        table = measured(result, datasets[name], real)
         _add_cell(cache, key, table, real, name, n_keep, rep, method, record)
+        table = result.coverage(ks, ci_prob=0.9)  # the expected coverage, for comparison
+        expected = {**record, "target": "expected"}
+        _add_cell(cache, f"{key}|expected", table, real, name, n_keep, rep, method, expected)
+
+
+def measured(result: Any, full: pd.DataFrame, real: pd.DataFrame) -> pd.DataFrame:
+    """Forecasts of the truth as it is measured: the unbiased estimate once every problem
+    has all its attempts (``coverage(attempts=...)``), per model at the ``k`` it is scored."""
+    attempts = full[["model", "problem", "n_samples"]]
+    tables = [
+        result.coverage(g["k"].tolist(), models=str(model), ci_prob=0.9, attempts=attempts)
+        for model, g in real.dropna(subset=["truth"]).groupby("model", sort=False)
+    ]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
 def _add_cell(
@@ -311,7 +325,7 @@ def _add_cell(
     record: dict[str, Any],
 ) -> None:
     scored = score(table, real).assign(
-        dataset=name, n_keep=n_keep, rep=rep, method=method, **record
+        dataset=name, n_keep=n_keep, rep=rep, method=method, **{"target": "measured", **record}
     )
     scored["multiple"] = scored["k"] / n_keep
     cache.add(key, scored)
@@ -340,8 +354,9 @@ def held_out(full: pd.DataFrame, cache: Cache, fits: Fits) -> None:
         if fitted is not None:
             result, seconds = fitted
             params = {model: float(sizes[model])}
-            if method == "shared":  # the same problems, from their difficulties
-                table = result.coverage(ks, params=params, ci_prob=0.9)
+            if method == "shared":  # the same problems, from their difficulties, measured
+                attempts = full[["model", "problem", "n_samples"]]
+                table = result.coverage(ks, params=params, ci_prob=0.9, attempts=attempts)
             else:  # new problems, from the trend in size
                 table = result.coverage(
                     ks, params=params, problems="population", n_problems=128, ci_prob=0.9
@@ -487,6 +502,8 @@ def summarise(out: Path) -> str:
     cells = pd.read_csv(out / "cells.csv") if (out / "cells.csv").exists() else pd.DataFrame()
     if len(cells):
         cells["multiple"] = cells["multiple"].round().astype(int)
+        expected = cells[cells["target"] == "expected"]
+        cells = cells[cells["target"] != "expected"]
         lines += [
             "Each entry: MAE of the median / 90% intervals that cover / mean width.",
             "",
@@ -522,6 +539,15 @@ def summarise(out: Path) -> str:
             .reset_index()
         )
         lines += ["## convergence", "", _markdown(conv), ""]
+        if len(expected):  # the Bayesian forecasts of the expected coverage instead
+            lines += [
+                "## the expected coverage instead of the measured one, per row",
+                "",
+                _table(expected, ["n_keep"]),
+                "",
+                _table(expected, ["multiple"]),
+                "",
+            ]
     for name in ("held", "loo", "advice", "full"):
         path = out / f"{name}.csv"
         if path.exists():
@@ -536,7 +562,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=2, help="subsamples per Pythia cell")
     parser.add_argument("--levels", type=int, nargs="*", default=list(LEVELS))
-    parser.add_argument("--flex-levels", type=int, nargs="*", default=[100, 1000])
+    parser.add_argument("--flex-levels", type=int, nargs="*", default=list(LEVELS))
     parser.add_argument("--datasets", nargs="*", default=["pythia", "math", "gsm8k"])
     parser.add_argument("--skip", nargs="*", default=[], help="grid, held, loo, advice")
     parser.add_argument("--quick", action="store_true", help="n' = 100, one rep, Pythia only")

@@ -96,6 +96,14 @@ def add_passk_parser(sub: Any, *, number: Any, probability: Any, positive_int: A
         help="with --params: coverage of a benchmark of P new problems (adds its sampling "
         "spread); default: expected coverage of a new problem",
     )
+    p.add_argument(
+        "--attempts",
+        type=positive_int,
+        metavar="N",
+        help="for the fitted models: coverage as it will be measured once every problem has "
+        "N attempts (the made ones included), with the spread of those to come; default: "
+        "the expected coverage",
+    )
     p.add_argument("--target", type=probability, metavar="COVERAGE", help="target coverage")
     p.add_argument("--cost-per-attempt", type=number, metavar="COST", help="cost of one attempt")
     p.add_argument("--ci", type=probability, default=0.9, help="interval probability (0.9)")
@@ -165,7 +173,9 @@ def cmd_passk_forecast(args: argparse.Namespace, out: TextIO) -> int:
         raise SpecificationError("--n-problems applies to new model sizes given by --params")
     frames = []
     if args.model or not sizes:
-        frames.append(fit.coverage(args.k, ci_prob=args.ci, models=args.model))
+        frames.append(
+            fit.coverage(args.k, ci_prob=args.ci, models=args.model, attempts=args.attempts)
+        )
     if sizes:
         frames.append(
             fit.coverage(

@@ -31,7 +31,14 @@ import xarray as xr
 
 from bayescale.core.errors import SpecificationError
 
-__all__ = ["FORECAST_COLUMNS", "SAMPLE_DIMS", "check_ci_prob", "interval_table", "quantiles"]
+__all__ = [
+    "FORECAST_COLUMNS",
+    "SAMPLE_DIMS",
+    "check_ci_prob",
+    "interval_table",
+    "quantiles",
+    "quantiles_to_infinity",
+]
 
 #: The columns of every forecast table, after the inputs.
 FORECAST_COLUMNS = ("quantity", "mean", "median", "lower", "upper", "ci_prob")
@@ -60,6 +67,21 @@ def quantiles(draws: np.ndarray, ci_prob: float, axis: int = -1) -> np.ndarray:
     """
     p = check_ci_prob(ci_prob)
     return np.quantile(np.asarray(draws, dtype=float), [(1 - p) / 2, 0.5, (1 + p) / 2], axis=axis)
+
+
+#: Stand-in for an infinite draw while interpolating quantiles (any quantile that touches
+#: it exceeds :data:`_INFINITE` and is reported as infinite).
+_HUGE, _INFINITE = 1e300, 1e200
+
+
+def quantiles_to_infinity(values: np.ndarray, ci_prob: float) -> tuple[float, float, float]:
+    """Lower end, median and upper end of ``values`` (>= 0, some infinite): a quantile that
+    falls on, or interpolates towards, an infinite draw is infinite (NumPy's is NaN)."""
+    lo, med, hi = (
+        np.inf if x > _INFINITE else float(x)
+        for x in quantiles(np.where(np.isinf(values), _HUGE, values), ci_prob)
+    )
+    return lo, med, hi
 
 
 def interval_table(

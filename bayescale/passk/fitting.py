@@ -24,7 +24,12 @@ import xarray as xr
 from bayescale.core import dims
 from bayescale.core.diagnostics import Diagnostics, check_convergence
 from bayescale.core.errors import FitFileError, SpecificationError
-from bayescale.core.intervals import FORECAST_COLUMNS, check_ci_prob, interval_table, quantiles
+from bayescale.core.intervals import (
+    FORECAST_COLUMNS,
+    check_ci_prob,
+    interval_table,
+    quantiles_to_infinity,
+)
 from bayescale.core.results import FitResult
 from bayescale.core.results import load as load_any
 from bayescale.core.sampling import Sampler, run_nuts
@@ -36,7 +41,15 @@ from bayescale.passk.curves import (
     sample_problem_p,
 )
 from bayescale.passk.estimator import coverage_curve
-from bayescale.passk.model import CELL, PassKSpec, build_passk_model, cells, make_passk_spec
+from bayescale.passk.measured import measured_for_model
+from bayescale.passk.model import (
+    CELL,
+    PassKSpec,
+    build_passk_model,
+    cells,
+    effect_scale_draws,
+    make_passk_spec,
+)
 from bayescale.passk.shared import draw_unsolved_difficulties as draw_unsolved
 from bayescale.passk.shared import new_problem_shift, problem_shift, shift_nodes
 
@@ -461,7 +474,7 @@ class PassKFit(FitResult):
                     continue
                 lin = post[f"mu_{name}"] + post[f"slope_{name}"] * x
                 if self.spec.model_effects and name != "pi":
-                    tau = self._effect_scale(name, rng)
+                    tau = effect_scale_draws(self.posterior, self.spec, name, rng)
                     z = rng.standard_normal(lin.shape)
                     lin = lin + tau * scale * xr.DataArray(z, dims=lin.dims)
                 out[name] = np.exp(lin) if name != "pi" else 1.0 / (1.0 + np.exp(-lin))  # type: ignore[assignment]
@@ -469,32 +482,6 @@ class PassKFit(FitResult):
         ds = xr.concat(parts, dim=dims.MODEL) if len(parts) > 1 else parts[0]
         ds = ds.transpose("chain", "draw", dims.MODEL)
         return ds.map(lambda v: self._thin(v, max_draws))
-
-    def _effect_scale(self, name: str, rng: np.random.Generator) -> xr.DataArray:
-        r"""Draws of the scale :math:`\tau` of the model effects of ``a`` or ``b``.
-
-        Both models integrate it out (Student-t effects, :mod:`bayescale.passk.model` and
-        :mod:`bayescale.passk.shared`); a draw comes from its conditional posterior given the
-        :math:`K` standardised effects :math:`w` (the effects are :math:`s w`):
-        :math:`\tau = s\sqrt\lambda`, :math:`\lambda \sim \mathrm{InvGamma}((\nu + K)/2,
-        (\nu + |w|^2)/2)`. (Per-model fits saved before December 2026 sampled it:
-        ``tau_a``, ``tau_b``.)
-        """
-        post = self.posterior
-        if f"tau_{name}" in post:
-            return post[f"tau_{name}"]
-        nu, s = self.spec.priors[f"effects_{name}"]
-        if f"e_{name}" not in post:
-            shape_ = (post.sizes["chain"], post.sizes["draw"])
-            prior_lam = (nu / 2.0) / rng.gamma(nu / 2.0, size=shape_)
-            return xr.DataArray(s * np.sqrt(prior_lam), dims=("chain", "draw"))
-        # the effects are s w with w ~ t_nu(0, I): w | lambda ~ N(0, lambda I) and
-        # lambda | w ~ InvGamma((nu + K)/2, (nu + |w|^2)/2); tau = s sqrt(lambda)
-        w = post[f"e_{name}"]
-        k = w.shape[-1]
-        sq = (w**2).sum(str(w.dims[-1]))
-        lam: xr.DataArray = (nu + sq) / 2.0 / rng.gamma((nu + k) / 2.0, size=sq.shape)
-        return s * lam**0.5
 
     def _difficulty_draws(self, max_draws: int | None) -> dict[str, np.ndarray | None]:
         """Flattened draws of the difficulty distribution and the problems' difficulties
@@ -577,6 +564,7 @@ class PassKFit(FitResult):
         n_problems: int | None = None,
         max_draws: int | None = 1000,
         seed: int = 0,
+        attempts: int | pd.DataFrame | None = None,
     ) -> xr.DataArray:
         r"""Posterior draws of coverage (pass@k) at attempts ``k``.
 
@@ -607,6 +595,13 @@ class PassKFit(FitResult):
             Thin to at most this many posterior draws (chains kept).
         seed
             Seed of the draws of problem probabilities and new-model effects.
+        attempts
+            With ``problems="observed"``: coverage as it will be *measured*, the unbiased
+            estimate once each problem has ``attempts`` attempts, the fitted ones included
+            (a number, or a table with ``model``, ``problem``, ``n_samples``), drawn with
+            the binomial spread of the attempts not yet made
+            (:mod:`bayescale.passk.measured`; ``k`` at most ``attempts``). Default: the
+            expected coverage :math:`\frac1P\sum_j 1 - (1-p_j)^k`.
 
         Returns
         -------
@@ -635,7 +630,14 @@ class PassKFit(FitResult):
         if problems == "observed":
             p_draws = self._problem_p(stacked, rng, max_draws, self._new_sizes(params))
             for i, label in enumerate(labels):
-                out[i] = observed_coverage(p_draws[label], kk)
+                p_i = p_draws[label]
+                out[i] = (
+                    observed_coverage(p_i, kk)
+                    if attempts is None
+                    else measured_for_model(p_i, kk, attempts, self.data, self.models, label, rng)
+                )
+        elif attempts is not None:
+            raise SpecificationError("attempts= needs problems='observed'")
         else:
             diff = self._difficulty_draws(max_draws) if self.spec.shared else None
             x = self._x(labels, self._new_sizes(params))
@@ -796,7 +798,7 @@ class PassKFit(FitResult):
             if cost is not None:
                 values["cost"] = k_star * cost
             for quantity, v in values.items():
-                lo, med, hi = _quantiles_to_infinity(v, p)
+                lo, med, hi = quantiles_to_infinity(v, p)
                 stats = {"mean": float(np.mean(v)), "median": med, "lower": lo, "upper": hi}
                 rows.append({**inputs, "quantity": quantity, **stats, "ci_prob": p})
         return pd.DataFrame(rows, columns=[*_ATTEMPT_INPUTS, *FORECAST_COLUMNS])
@@ -962,19 +964,6 @@ class PassKFit(FitResult):
 
 #: Input columns of :meth:`PassKFit.attempts_for`.
 _ATTEMPT_INPUTS = ("model", "target", "cost_per_attempt", "p_reachable")
-#: Stand-in for an unreachable target while interpolating quantiles (any quantile that
-#: touches it exceeds :data:`_INFINITE` and is reported as infinite).
-_HUGE, _INFINITE = 1e300, 1e200
-
-
-def _quantiles_to_infinity(values: np.ndarray, ci_prob: float) -> tuple[float, float, float]:
-    """Lower end, median and upper end of ``values`` (>= 0, some infinite): a quantile that
-    falls on, or interpolates towards, an infinite draw is infinite (NumPy's is NaN)."""
-    lo, med, hi = (
-        np.inf if x > _INFINITE else float(x)
-        for x in quantiles(np.where(np.isinf(values), _HUGE, values), ci_prob)
-    )
-    return lo, med, hi
 
 
 def _logit(p: np.ndarray | None) -> np.ndarray | None:

@@ -72,6 +72,7 @@ __all__ = [
     "build_passk_model",
     "cell_log_likelihood",
     "cells",
+    "effect_scale_draws",
     "make_passk_spec",
 ]
 
@@ -446,3 +447,31 @@ def cell_log_likelihood(posterior: xr.Dataset, ds: xr.Dataset, spec: PassKSpec) 
         dims=("chain", "draw", CELL),
         coords={"chain": posterior["chain"].values, "draw": posterior["draw"].values},
     )
+
+
+def effect_scale_draws(
+    post: xr.Dataset, spec: PassKSpec, name: str, rng: np.random.Generator
+) -> xr.DataArray:
+    r"""Draws of the scale :math:`\tau` of the model effects of ``a`` or ``b``.
+
+    Both pass@k models integrate it out (Student-t effects, this module and
+    :mod:`bayescale.passk.shared`); a draw comes from its conditional posterior given the
+    :math:`K` standardised effects :math:`w` in ``post`` (the effects are :math:`s w`):
+    :math:`\tau = s\sqrt\lambda`, :math:`\lambda \sim \mathrm{InvGamma}((\nu + K)/2,
+    (\nu + |w|^2)/2)`, with :math:`(\nu, s)` the prior ``effects_{name}`` of ``spec``.
+    (Per-model fits saved before December 2026 sampled it: ``tau_a``, ``tau_b``.)
+    """
+    if f"tau_{name}" in post:
+        return post[f"tau_{name}"]
+    nu, s = spec.priors[f"effects_{name}"]
+    if f"e_{name}" not in post:
+        shape_ = (post.sizes["chain"], post.sizes["draw"])
+        prior_lam = (nu / 2.0) / rng.gamma(nu / 2.0, size=shape_)
+        return xr.DataArray(s * np.sqrt(prior_lam), dims=("chain", "draw"))
+    # the effects are s w with w ~ t_nu(0, I): w | lambda ~ N(0, lambda I) and
+    # lambda | w ~ InvGamma((nu + K)/2, (nu + |w|^2)/2); tau = s sqrt(lambda)
+    w = post[f"e_{name}"]
+    k = w.shape[-1]
+    sq = (w**2).sum(str(w.dims[-1]))
+    lam: xr.DataArray = (nu + sq) / 2.0 / rng.gamma((nu + k) / 2.0, size=sq.shape)
+    return s * lam**0.5

@@ -231,6 +231,10 @@ def test_cli_fit_saves_the_fit(tmp_path: Path, capsys: pytest.CaptureFixture[str
     record = json.loads(capsys.readouterr().out)
     assert {r["quantity"] for r in record["coverage"]} == {"coverage"}
     assert {r["quantity"] for r in record["attempts"]} == {"attempts", "cost"}
+    # as it will be measured once each problem has 1,000 attempts (100 made)
+    assert main(["passk", "forecast", str(out), "--k", "1000", "--attempts", "1000", "--json"]) == 0
+    measured = json.loads(capsys.readouterr().out)["coverage"]
+    assert len(measured) == 5 and all(0 <= r["lower"] <= r["upper"] <= 1 for r in measured)
 
 
 def test_moved_names_say_where_they_went() -> None:
@@ -254,14 +258,14 @@ def test_effect_scale_is_drawn_from_its_exact_conditional(name: str) -> None:
     (a wrong shape, rate or square root moves the mean or the variance of 1 / lambda)."""
     from types import SimpleNamespace
 
+    from bayescale.passk.model import effect_scale_draws
+
     rng = np.random.default_rng(0)
     w = np.broadcast_to(rng.normal(0.0, 1.5, size=5), (4, 5000, 5))
     post = xr.Dataset({f"e_{name}": (("chain", "draw", "effect"), w)})
     nu, s = 4.0, 0.25
-    stand_in = SimpleNamespace(
-        posterior=post, spec=SimpleNamespace(priors={f"effects_{name}": (nu, s)})
-    )
-    tau = bayescale.passk.PassKFit._effect_scale(stand_in, name, np.random.default_rng(1))
+    spec = SimpleNamespace(priors={f"effects_{name}": (nu, s)})
+    tau = effect_scale_draws(post, spec, name, np.random.default_rng(1))  # type: ignore[arg-type]
     assert tau.dims == ("chain", "draw")
     precision = (s / tau.values) ** 2  # 1 / lambda ~ Gamma((nu + K) / 2, rate (nu + w'w) / 2)
     shape, rate = (nu + 5) / 2, (nu + float(np.sum(w[0, 0] ** 2))) / 2
