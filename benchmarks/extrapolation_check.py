@@ -45,17 +45,23 @@ BIN_LABELS = ["0-1", "1-2", "2-3", "3-5", "5+"]
 
 
 def cluster_interval(
-    frame: pd.DataFrame, column: str = "cov90", prob: float = 0.9, n: int = 2000, seed: int = 0
+    frame: pd.DataFrame,
+    column: str = "cov90",
+    prob: float = 0.9,
+    n: int = 2000,
+    seed: int = 0,
+    cluster: str = "case",
 ) -> tuple[float, float]:
     """Interval of a coverage over the *fits* (cases) behind the runs, by resampling them.
 
     The runs above one cut-off of one source are forecast by one fit: their errors share
     that fit's error, so a bin's runs are not independent trials. The coverage of a bin is
-    re-computed over ``n`` resamples (with replacement) of its cases, each case with all
-    its runs; the central ``prob`` interval of those coverages says how far the bin's
-    coverage can move with the handful of fits behind it.
+    re-computed over ``n`` resamples (with replacement) of its cases (column ``cluster``),
+    each case with all its runs; the central ``prob`` interval of those coverages says how
+    far the bin's coverage can move with the handful of fits behind it. (The pass@k
+    back-test uses it too, with one fit per subsample.)
     """
-    per_case = frame.groupby("case")[column].agg(["sum", "size"])
+    per_case = frame.groupby(cluster)[column].agg(["sum", "size"])
     covered, runs = per_case["sum"].to_numpy(float), per_case["size"].to_numpy(float)
     pick = np.random.default_rng(seed).integers(len(runs), size=(n, len(runs)))
     coverage = covered[pick].sum(axis=1) / runs[pick].sum(axis=1)

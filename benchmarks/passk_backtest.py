@@ -11,12 +11,16 @@ stated; ``$BAYESCALE_SHARED_DATA`` overrides the location):
 
 Each cell keeps ``n'`` attempts per problem (10, 30, 100, 300, 1,000; a hypergeometric
 subsample, :func:`bayescale.passk.subsample_counts`; a problem with fewer attempts keeps
-them all), fits, and forecasts the coverage of the same problems at ``k = 10 n', 100 n',
-1000 n'`` (at most 10,000). The truth is the unbiased coverage (Chen et al.) from all
-attempts; a model is scored at ``k`` only when every one of its problems has at least
-``k`` attempts (so the truth is the estimator's, not an extrapolation), and only if it
-solved some problem. Per cell: mean absolute error of the median, share of 90%
-intervals that cover, mean width, for
+them all; ``--reps`` subsamples per cell of every data set), fits, and forecasts the
+coverage of the same problems at ``k = 10 n', 100 n', 1000 n'`` (at most 10,000). The
+truth is the unbiased coverage (Chen et al.) from all attempts; a model is scored at
+``k`` only when every one of its problems has at least ``k`` attempts (so the truth is
+the estimator's, not an extrapolation), and only if it solved some problem. The Bayesian
+forecasts are of that measurement (``coverage(k, attempts=...)``: the estimate once every
+problem has all its attempts, with the spread of the attempts the fit did not see); the
+forecasts of the expected coverage are scored too (``target == "expected"`` in
+``cells.csv``). Per cell: mean absolute error of the median, share of 90% intervals that
+cover (per row also its 90% interval when whole fits are resampled), mean width, for
 
 * ``beta``: ``passk.fit(model="beta")``, the per-model zero-inflated Beta-binomial;
 * ``shared``: ``passk.fit(model="shared_difficulty")``, problem difficulty shared across
@@ -274,7 +278,7 @@ def grid(
             for rep in range(reps):
                 small = subsample(full, n_keep, seed=1000 * rep + n_keep)
                 methods = ["mle", "beta", "shared"] + (
-                    ["shared_flex"] if n_keep in flex_levels and name == "pythia" else []
+                    ["shared_flex"] if n_keep in flex_levels else []
                 )
                 for method in methods:
                     key = f"{name}|{n_keep}|{rep}|{method}"
@@ -474,14 +478,22 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _cell(frame: pd.DataFrame) -> str:
-    """``MAE / covered of cases / mean width`` of a group of forecasts."""
+def _cell(frame: pd.DataFrame, clusters: bool = False) -> str:
+    """``MAE / covered of cases / mean width`` of a group of forecasts; with ``clusters``,
+    the 90% interval of the share covered when whole fits are resampled (the
+    ``cluster_interval`` of ``extrapolation_check.py``) after the count."""
+    from extrapolation_check import cluster_interval
+
     hit, mae = int(frame["covered"].sum()), frame["error"].abs().mean()
     width = frame["width"].mean()
-    return f"{mae:.3f} / {hit} of {len(frame)} / {width:.2f}"
+    spread = ""
+    if clusters:  # the forecasts of one fit share its error: resample whole fits
+        lo, hi = cluster_interval(frame, column="covered", cluster="key")
+        spread = f" [{lo:.2f}, {hi:.2f}]"
+    return f"{mae:.3f} / {hit} of {len(frame)}{spread} / {width:.2f}"
 
 
-def _table(cells: pd.DataFrame, by: list[str]) -> str:
+def _table(cells: pd.DataFrame, by: list[str], clusters: bool = False) -> str:
     methods = [m for m in ORDER if m in set(cells["method"])]
     rows = []
     for key, group in cells.groupby(by, sort=True):
@@ -492,7 +504,7 @@ def _table(cells: pd.DataFrame, by: list[str]) -> str:
         }
         for method in methods:
             part = group[group["method"] == method]
-            row[method] = _cell(part) if len(part) else ""
+            row[method] = _cell(part, clusters) if len(part) else ""
         rows.append(row)
     return _markdown(pd.DataFrame(rows))
 
@@ -509,7 +521,9 @@ def summarise(out: Path) -> str:
             "",
             "## per row of attempts (all data sets and multiples)",
             "",
-            _table(cells, ["n_keep"]),
+            "[lo, hi]: 90% interval of the share covered, resampling whole fits.",
+            "",
+            _table(cells, ["n_keep"], clusters=True),
             "",
             "## per multiple of the attempts (all data sets and rows)",
             "",

@@ -24,6 +24,9 @@ def test_runs_of_one_fit_move_together() -> None:
     assert low == 0.0 and high == 1.0
     even = _runs([[True] * 9 + [False]] * 10)
     assert cluster_interval(even) == (0.9, 0.9)
+    # the pass@k back-test's names: one fit per key, "covered" per forecast
+    renamed = lumpy.rename(columns={"case": "key", "cov90": "covered"})
+    assert cluster_interval(renamed, column="covered", cluster="key") == (low, high)
 
 
 def test_summary_counts_fits_and_gives_the_interval() -> None:
