@@ -130,6 +130,12 @@ def total_attempts(
             )
         rows = attempts[attempts["model"].astype(str) == model]
         per = pd.Series(rows["n_samples"].to_numpy(), index=rows["problem"].astype(str).to_numpy())
+        if per.index.has_duplicates:
+            twice = per.index[per.index.duplicated()][:3].tolist()
+            raise SpecificationError(
+                f"attempts= table has more than one row for model {model!r} and problem(s) "
+                f"{twice}; give each (model, problem) one n_samples"
+            )
         keys = pd.Index(np.asarray(problems).astype(str))
         absent = keys[~keys.isin(per.index)]
         if len(absent):

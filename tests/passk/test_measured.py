@@ -112,6 +112,8 @@ def test_bad_attempts_say_what_to_do(fits: dict[str, passk.PassKFit]) -> None:
         fit.coverage([5000.0], attempts=1000)
     with pytest.raises(SpecificationError, match="no row for model"):
         fit.coverage([10.0], attempts=counts.iloc[1:])
+    with pytest.raises(SpecificationError, match="more than one row"):
+        fit.coverage([10.0], attempts=pd.concat([counts, counts.iloc[:1]]))
     with pytest.raises(SpecificationError, match="lacks column"):
         fit.coverage([10.0], attempts=counts.drop(columns="n_samples"))
     with pytest.raises(SpecificationError, match="problems='observed'"):
