@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import passk_backtest as pb
 
-from bayescale.passk.shared import difficulty_transform
+from bayescale.passk.shared import difficulty_scale_name, difficulty_transform
 
 #: Nodes of the standardised difficulty u (d = sigma_d u), trapezoid weights.
 NODES = np.linspace(-8.0, 8.0, 161)
@@ -70,9 +70,11 @@ def population(full: pd.DataFrame, path: Path, difficulty: str) -> dict[str, np.
     post = fit.posterior
     out = {
         name: post[name].median(("chain", "draw")).values
-        for name in ("log_a", "log_b", "sigma_d", "mu_pi", "skew", "log_tail")
+        for name in ("log_a", "log_b", "mu_pi", "skew", "log_tail")
         if name in post
     }
+    # the scale of h (sigma_d, or sigma_h of a flexible fit: sigma_d is then its slope)
+    out["sigma_d"] = post[difficulty_scale_name(post)].median(("chain", "draw")).values
     return out | {"models": np.asarray(fit.models)}
 
 

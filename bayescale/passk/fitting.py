@@ -50,8 +50,13 @@ from bayescale.passk.model import (
     effect_scale_draws,
     make_passk_spec,
 )
+from bayescale.passk.shared import (
+    difficulty_scale_name,
+    new_problem_shift,
+    problem_shift,
+    shift_nodes,
+)
 from bayescale.passk.shared import draw_unsolved_difficulties as draw_unsolved
-from bayescale.passk.shared import new_problem_shift, problem_shift, shift_nodes
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -498,7 +503,7 @@ class PassKFit(FitResult):
         return {
             "g": None if g is None else g.T,
             "sigma_g": flat("sigma_g"),
-            "sigma": flat("sigma_d"),
+            "sigma": flat(difficulty_scale_name(post)),
             "skew": flat("skew"),
             "log_tail": flat("log_tail"),
             "d": None if d is None else d.T,
@@ -878,7 +883,7 @@ class PassKFit(FitResult):
             return np.asarray(da.transpose("sample", ...).values, dtype=float)
 
         log_a, log_b, d = flat("log_a"), flat("log_b"), flat("d")
-        sigma = flat("sigma_d")
+        sigma = flat(difficulty_scale_name(post))
         assert log_a is not None and log_b is not None and d is not None and sigma is not None
         pi = flat("pi")
         ll = problem_log_lik(

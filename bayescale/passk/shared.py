@@ -59,11 +59,14 @@ of difficulty distribution (``difficulty=``):
 
   with skewness :math:`\epsilon` and tail weight :math:`\delta` (heavier tails than the
   normal for :math:`\delta < 1`, lighter for :math:`\delta > 1`; :math:`\epsilon = 0,
-  \delta = 1` is the normal). :math:`h(0) = 0` and :math:`h'(0) = \cosh(\epsilon/\delta)`,
-  so :math:`\sigma_d` stays the scale of the bulk and :math:`(\epsilon, \delta)` the
-  shape of the tails. Their posterior spread is the uncertainty about the tail's shape,
-  and it widens the forecasts at large :math:`k` where the counts cannot tell shapes
-  apart.
+  \delta = 1` is the normal). :math:`h(0) = 0` and :math:`h'(0) = \cosh(\epsilon/\delta)`;
+  the difficulty is :math:`d = \sigma_d h(u) / \cosh(\epsilon/\delta)`, so
+  :math:`\sigma_d` is its slope at the median problem, the scale of the bulk, and
+  :math:`(\epsilon, \delta)` the shape of the tails (the scale of :math:`h`,
+  :math:`\sigma_d / \cosh(\epsilon/\delta)`, is kept as ``sigma_h``; fits saved before
+  December 2026 had :math:`d = \sigma_d h(u)` and forecast as they did). Their posterior
+  spread is the uncertainty about the tail's shape, and it widens the forecasts at large
+  :math:`k` where the counts cannot tell shapes apart.
 
 **Geometry.** A problem's difficulty is sampled centred (as an offset from a rough
 estimate from its counts) when the counts pin it, at least
@@ -94,12 +97,14 @@ if TYPE_CHECKING:
 __all__ = [
     "CENTRED_FROM",
     "DIFFICULTIES",
+    "SCALE_OF_H",
     "SHARED_PRIORS",
     "ProblemCells",
     "UnsolvedPatterns",
     "build_shared_model",
     "centred_problems",
     "difficulty_nodes",
+    "difficulty_scale_name",
     "difficulty_transform",
     "draw_unsolved_difficulties",
     "never_solvable_weight",
@@ -191,6 +196,10 @@ def difficulty_guess(cells: ProblemCells) -> np.ndarray:
 
 
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
+
+#: Name of the scale of :math:`h` in the posterior of a flexible fit,
+#: :math:`\sigma_d / \cosh(\epsilon/\delta)` (:func:`difficulty_scale_name`).
+SCALE_OF_H = "sigma_h"
 
 #: A problem's difficulty is sampled centred when all models together answered it
 #: correctly at least this often (:func:`centred_problems`).
@@ -540,6 +549,10 @@ def build_shared_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
         shape: tuple[Any, ...] = ()
         if spec.difficulty == "flexible":
             shape = (pm.Normal("skew", *pr["skew"]), pm.Normal("log_tail", *pr["log_tail"]))
+            # sigma_d is the slope of d at the median problem, h's own slope there being
+            # cosh(skew / delta): sampled as the scale of h, it traded off against the
+            # skewness (44 divergences on a Pythia subsample, 1 this way)
+            sigma = pm.Deterministic(SCALE_OF_H, sigma / pt.cosh(shape[0] / pt.exp(shape[1])))
         # One free value per problem, parameterised by what the counts say: centred
         # (offset from a rough estimate from the counts) for a problem whose counts pin
         # its difficulty (at least CENTRED_FROM correct attempts over all models);
@@ -662,7 +675,7 @@ def draw_unsolved_difficulties(
             return None
         return np.asarray(stacked[name].transpose("sample", ...).values, dtype=float)
 
-    log_a, log_b, sigma = flat("log_a"), flat("log_b"), flat("sigma_d")
+    log_a, log_b, sigma = flat("log_a"), flat("log_b"), flat(difficulty_scale_name(posterior))
     skew, tail, logit_pi = flat("skew"), flat("log_tail"), flat("mu_pi")
     assert log_a is not None and log_b is not None and sigma is not None
     n_draws = sigma.size
@@ -706,6 +719,13 @@ def draw_unsolved_difficulties(
         da.values[:, unsolved] = values
         out[name] = da.unstack("sample").transpose("chain", "draw", dims.PROBLEM)
     return out
+
+
+def difficulty_scale_name(posterior: xr.Dataset) -> str:
+    """The posterior's scale of :math:`h`: :data:`SCALE_OF_H` in flexible fits, where
+    ``sigma_d`` is the slope at the median; ``sigma_d`` in normal fits and in flexible fits
+    saved before December 2026 (which therefore forecast as they did)."""
+    return SCALE_OF_H if SCALE_OF_H in posterior else "sigma_d"
 
 
 def shared_sampled_names(spec: PassKSpec) -> list[str]:

@@ -104,7 +104,7 @@ def _reference_log_lik(ds, spec, point: dict[str, np.ndarray]) -> float:
             rows = cells.problem_idx == j
 
             def integrand(u: float, rows: np.ndarray = rows) -> float:
-                d = difficulty_transform(u, point["sigma_d"], *shape)
+                d = difficulty_transform(u, point.get("sigma_h", point["sigma_d"]), *shape)
                 b_u = np.exp(point["log_b"][cells.model_idx[rows]] + d)
                 fail = cell_log_lik(cells.n[rows].astype(float), 0.0, a[rows], b_u)
                 return float(stats.norm.pdf(u) * np.exp(fail.sum()))
@@ -133,13 +133,16 @@ def test_model_likelihood_is_the_zero_inflated_beta_binomial(
         point[name] = point[name] + rng.normal(0.0, 0.3, size=np.shape(point[name]))
     names = ["log_a", "log_b", "d", "pi", "sigma_d"]
     names += ["g"] if spec.problem_slopes else []
-    names += ["skew", "log_tail"] if difficulty == "flexible" else []
+    names += ["skew", "log_tail", "sigma_h"] if difficulty == "flexible" else []
     outputs = model.replace_rvs_by_values([model[n] for n in names] + model.potentials)
     *values, potential = model.compile_fn(
         outputs, inputs=model.value_vars, on_unused_input="ignore"
     )(point)
     named = dict(zip(names, values, strict=True))
     named.setdefault("g", np.zeros_like(named["d"]))
+    if difficulty == "flexible":  # sigma_d is the slope at the median, h's is cosh(e/delta)
+        slope = np.cosh(named["skew"] / np.exp(named["log_tail"]))
+        assert named["sigma_h"] == pytest.approx(named["sigma_d"] / slope, rel=1e-12)
     assert problem_cells(ds).all_zero.any()  # the quadrature is exercised
     assert float(potential) == pytest.approx(_reference_log_lik(ds, spec, named), rel=1e-9)
 
