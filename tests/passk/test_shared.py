@@ -544,3 +544,14 @@ def test_cli_fits_the_shared_difficulty_model(
         assert (fit.spec.model, fit.spec.difficulty) == ("shared_difficulty", "flexible")
         assert main([*args, "--difficulty", "flexible"]) != 0
     assert "--difficulty is an option of --shared-difficulty" in capsys.readouterr().err
+
+
+def test_flexible_fits_saved_before_keep_their_scale() -> None:
+    """Flexible fits of December 2026 on keep the scale of h as ``sigma_h`` (``sigma_d`` is
+    the slope at the median); a posterior without it (saved before) reads ``sigma_d``."""
+    from bayescale.passk.shared import SCALE_OF_H, difficulty_scale_name
+
+    old = xr.Dataset({"sigma_d": (("chain", "draw"), np.ones((1, 3)))})
+    assert difficulty_scale_name(old) == "sigma_d"
+    new = old.assign({SCALE_OF_H: old["sigma_d"] / 2.0})
+    assert difficulty_scale_name(new) == SCALE_OF_H == "sigma_h"
