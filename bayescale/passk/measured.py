@@ -146,7 +146,13 @@ def total_attempts(
             )
         n_total = per.loc[keys].to_numpy(dtype=float)
     else:
-        n_total = np.full(np.asarray(problems).size, float(attempts))
+        try:
+            n_total = np.full(np.asarray(problems).size, float(attempts))
+        except (TypeError, ValueError):
+            raise SpecificationError(
+                f"attempts must be a whole number or a table with model, problem and "
+                f"n_samples, not {attempts!r}"
+            ) from None
     if np.any(~np.isfinite(n_total)) or np.any(n_total != np.round(n_total)):
         raise SpecificationError(f"attempts must be whole numbers (model {model!r})")
     short = n_total < n_made

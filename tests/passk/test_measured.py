@@ -112,6 +112,10 @@ def test_bad_attempts_say_what_to_do(fits: dict[str, passk.PassKFit]) -> None:
         fit.coverage([5000.0], attempts=1000)
     with pytest.raises(SpecificationError, match="no row for model"):
         fit.coverage([10.0], attempts=counts.iloc[1:])
+    with pytest.raises(SpecificationError, match="whole number"):
+        fit.coverage([10.0], attempts=100.5)
+    with pytest.raises(SpecificationError, match="whole number or a table"):
+        fit.coverage([10.0], attempts="many")  # type: ignore[arg-type]
     with pytest.raises(SpecificationError, match="more than one row"):
         fit.coverage([10.0], attempts=pd.concat([counts, counts.iloc[:1]]))
     with pytest.raises(SpecificationError, match="lacks column"):
