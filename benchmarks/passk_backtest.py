@@ -24,8 +24,9 @@ cover (per row also its 90% interval when whole fits are resampled), mean width,
 
 * ``beta``: ``passk.fit(model="beta")``, the per-model zero-inflated Beta-binomial;
 * ``shared``: ``passk.fit(model="shared_difficulty")``, problem difficulty shared across
-  sizes (``difficulty="normal"``), and ``shared_flex`` (``difficulty="flexible"``) at the
-  levels given by ``--flex-levels``;
+  sizes (``difficulty="normal"``), ``shared_flex`` (``difficulty="flexible"``) and
+  ``shared_skew`` (``difficulty="skewed"``) at the levels given by ``--flex-levels``
+  (``--methods`` picks the Bayesian methods);
 * ``mle``: the per-model Beta-binomial maximum likelihood of Schaeffer et al. / Kazdan et
   al. with Fisher intervals (SABER), :func:`bayescale.passk.mle_coverage`.
 
@@ -176,7 +177,10 @@ METHODS: dict[str, dict[str, Any]] = {
     "beta": {"model": "beta"},
     "shared": {"model": "shared_difficulty"},
     "shared_flex": {"model": "shared_difficulty", "difficulty": "flexible"},
+    "shared_skew": {"model": "shared_difficulty", "difficulty": "skewed"},
 }
+#: The methods whose levels ``--flex-levels`` sets (the sinh-arcsinh difficulties).
+SINH_ARCSINH = ("shared_flex", "shared_skew")
 
 
 class Fits:
@@ -264,6 +268,7 @@ def grid(
     cache: Cache,
     keep: Callable[[str, int, int, str, Any], None],
     fits: Fits,
+    bayesian: Iterable[str] = tuple(METHODS),
 ) -> None:
     """Every cell: the MLE here, the Bayesian fits through ``fits`` (fit_many), then scored."""
     from bayescale import passk
@@ -277,9 +282,9 @@ def grid(
                 continue
             for rep in range(reps):
                 small = subsample(full, n_keep, seed=1000 * rep + n_keep)
-                methods = ["mle", "beta", "shared"] + (
-                    ["shared_flex"] if n_keep in flex_levels else []
-                )
+                methods = ["mle"] + [
+                    m for m in bayesian if m not in SINH_ARCSINH or n_keep in flex_levels
+                ]
                 for method in methods:
                     key = f"{name}|{n_keep}|{rep}|{method}"
                     if cache.has(key):
@@ -460,7 +465,7 @@ def advice_section(
 
 
 # -- report ----------------------------------------------------------------------------
-ORDER = ("beta", "shared", "shared_flex", "mle")
+ORDER = ("beta", "shared", "shared_flex", "shared_skew", "mle")
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -579,6 +584,13 @@ def main() -> None:
     parser.add_argument("--levels", type=int, nargs="*", default=list(LEVELS))
     parser.add_argument("--flex-levels", type=int, nargs="*", default=list(LEVELS))
     parser.add_argument("--datasets", nargs="*", default=["pythia", "math", "gsm8k"])
+    parser.add_argument(
+        "--methods",
+        nargs="*",
+        default=list(METHODS),
+        choices=list(METHODS),
+        help="Bayesian methods of the grid (all; the MLE always runs)",
+    )
     parser.add_argument("--skip", nargs="*", default=[], help="grid, held, loo, advice")
     parser.add_argument("--quick", action="store_true", help="n' = 100, one rep, Pythia only")
     parser.add_argument(
@@ -612,7 +624,16 @@ def main() -> None:
             kept_fits.setdefault("pythia, 100 attempts", {})[method] = result
 
     if "grid" not in args.skip:
-        grid(datasets, args.levels, args.reps, args.flex_levels, Cache(out, "cells"), keep, fits)
+        grid(
+            datasets,
+            args.levels,
+            args.reps,
+            args.flex_levels,
+            Cache(out, "cells"),
+            keep,
+            fits,
+            args.methods,
+        )
     if "pythia" in datasets:
         full = datasets["pythia"]
         small = subsample(full, 100, seed=100)  # the grid's n' = 100, rep 0

@@ -56,10 +56,11 @@ def add_passk_parser(sub: Any, *, number: Any, probability: Any, positive_int: A
     )
     p.add_argument(
         "--difficulty",
-        choices=("normal", "flexible"),
+        choices=("normal", "flexible", "skewed"),
         default="normal",
         help="with --shared-difficulty: distribution of problem difficulties (normal; "
-        "flexible: skewness and tail weight learnt from the data)",
+        "flexible: skewness and tail weight learnt from the data; skewed: the skewness "
+        "only)",
     )
     p.add_argument("--ci", type=probability, default=0.9, help="interval probability (0.9)")
     p.add_argument("--draws", type=positive_int, default=1000, help="draws per chain (1000)")

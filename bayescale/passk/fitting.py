@@ -121,8 +121,9 @@ def fit(
         (:mod:`bayescale.passk.shared`). Fit one model family at a time with it.
     difficulty
         With ``model="shared_difficulty"``: the distribution of problem difficulties,
-        ``"normal"`` or ``"flexible"`` (sinh-arcsinh: skewness and tail weight learnt from
-        the data, whose uncertainty widens forecasts far beyond the attempts made).
+        ``"normal"``, ``"flexible"`` (sinh-arcsinh: skewness and tail weight learnt from
+        the data, whose uncertainty widens forecasts far beyond the attempts made) or
+        ``"skewed"`` (the skewness alone, the tails as heavy as the normal's).
     seed
         Seed of the first NUTS run (a rerun ``i`` uses ``seed + i``).
     draws, tune, chains, nuts_sampler, progressbar

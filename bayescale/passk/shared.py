@@ -67,6 +67,11 @@ of difficulty distribution (``difficulty=``):
   December 2026 had :math:`d = \sigma_d h(u)` and forecast as they did). Their posterior
   spread is the uncertainty about the tail's shape, and it widens the forecasts at large
   :math:`k` where the counts cannot tell shapes apart.
+* ``"skewed"``: the same with :math:`\delta = 1` (``log_tail`` a Deterministic 0):
+  :math:`h(u) = u\cosh\epsilon + (\sqrt{1 + u^2} - 1)\sinh\epsilon`, whose tails are
+  straight lines of slopes :math:`e^{\epsilon}` (hard side) and :math:`e^{-\epsilon}`:
+  more (or fewer) hard problems than the normal puts there, without the heavy tails
+  whose weight the counts of few successes cannot pin.
 
 **Geometry.** A problem's difficulty is sampled centred (as an offset from a rough
 estimate from its counts) when the counts pin it, at least
@@ -117,7 +122,7 @@ __all__ = [
 ]
 
 #: Families of the difficulty distribution (``difficulty=``).
-DIFFICULTIES = ("normal", "flexible")
+DIFFICULTIES = ("normal", "flexible", "skewed")
 
 #: Default priors of the shared-difficulty model: (mean, sd) of Normals, the scale of a
 #: HalfNormal for ``sigma_d``, and (degrees of freedom :math:`\nu`, scale :math:`s`) of
@@ -411,6 +416,7 @@ _LOG_B_LINEAR, _LOG_B_SOFT = 200.0, 100.0
 UNSOLVED_NODES: dict[str, np.ndarray] = {
     "normal": np.linspace(-8.0, 8.0, 81),
     "flexible": np.linspace(-8.0, 8.0, 161),
+    "skewed": np.linspace(-8.0, 8.0, 161),
 }
 
 
@@ -547,8 +553,13 @@ def build_shared_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
         pm.Deterministic("b", pt.exp(log_b), dims=dims.MODEL)
         sigma = pm.HalfNormal("sigma_d", pr["sigma_d"][0])
         shape: tuple[Any, ...] = ()
-        if spec.difficulty == "flexible":
-            shape = (pm.Normal("skew", *pr["skew"]), pm.Normal("log_tail", *pr["log_tail"]))
+        if spec.difficulty in ("flexible", "skewed"):
+            skew = pm.Normal("skew", *pr["skew"])
+            if spec.difficulty == "flexible":
+                log_tail = pm.Normal("log_tail", *pr["log_tail"])
+            else:  # delta = 1: the tails' weight stays the normal's, only their balance moves
+                log_tail = pm.Deterministic("log_tail", pt.zeros_like(skew))
+            shape = (skew, log_tail)
             # sigma_d is the slope of d at the median problem, h's own slope there being
             # cosh(skew / delta): sampled as the scale of h, it traded off against the
             # skewness (44 divergences on a Pythia subsample, 1 this way)
@@ -739,8 +750,8 @@ def shared_sampled_names(spec: PassKSpec) -> list[str]:
         names += ["e_a", "e_b"]
     if spec.zero_inflation:
         names += ["mu_pi"]
-    if spec.difficulty == "flexible":
-        names += ["skew", "log_tail"]
+    if spec.difficulty in ("flexible", "skewed"):
+        names += ["skew"] + (["log_tail"] if spec.difficulty == "flexible" else [])
     return names
 
 

@@ -25,7 +25,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayescale.core.errors import ConvergenceWarning
+from bayescale.core.errors import ConvergenceWarning, SpecificationError
 from bayescale.scaling.discrepancy import DISCREPANCY_REFERENCE, fit_discrepancy
 
 __all__ = [
@@ -348,6 +348,7 @@ def build_cases(
     stacked: bool = False,
     fits_dir: str | os.PathLike[str] | None = None,
     max_workers: int | None = None,
+    fit_options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Held-out cases of every available source (:data:`CASES`), one row per held-out run.
 
@@ -372,7 +373,10 @@ def build_cases(
             verbose=verbose,
             fits_dir=fits_dir,
             max_workers=max_workers,
+            fit_options=fit_options,
         )
+    if fit_options:
+        raise SpecificationError("fit_options apply to the case fits through fit_many only")
     frames = []
     done = pd.DataFrame()
     if checkpoint is not None and Path(checkpoint).exists():
@@ -416,6 +420,7 @@ def _cases_through_fit_many(
     verbose: bool,
     fits_dir: str | os.PathLike[str] | None,
     max_workers: int | None,
+    fit_options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     import tempfile
 
@@ -428,6 +433,7 @@ def _cases_through_fit_many(
         "posterior_predictive": False,
         "progressbar": False,
         "warn_convergence": False,
+        **dict(fit_options or {}),
     }
     tasks = [FitTask(data=train, law=case.law, options=options) for case, train, _ in available]
     with tempfile.TemporaryDirectory(prefix="bayescale_cases_") as tmp:

@@ -32,6 +32,7 @@ from bayescale.passk.shared import (
     log_rising,
     problem_cells,
     problem_log_lik,
+    shared_sampled_names,
     unsolved_patterns,
 )
 from tests.helpers import prior_sampler
@@ -51,7 +52,7 @@ def sim() -> pd.DataFrame:
     return passk.simulate_shared_counts(n_problems=30, n_samples=50, seed=3)
 
 
-@pytest.fixture(scope="module", params=["normal", "flexible"])
+@pytest.fixture(scope="module", params=["normal", "flexible", "skewed"])
 def shared_fit(request: pytest.FixtureRequest, sim: pd.DataFrame) -> passk.PassKFit:
     return _prior_fit(sim, model="shared_difficulty", difficulty=request.param)
 
@@ -116,7 +117,8 @@ def _reference_log_lik(ds, spec, point: dict[str, np.ndarray]) -> float:
 
 
 @pytest.mark.parametrize(
-    ("difficulty", "slopes"), [("normal", False), ("flexible", False), ("normal", True)]
+    ("difficulty", "slopes"),
+    [("normal", False), ("flexible", False), ("skewed", False), ("normal", True)],
 )
 def test_model_likelihood_is_the_zero_inflated_beta_binomial(
     sim: pd.DataFrame, difficulty: str, slopes: bool
@@ -133,21 +135,24 @@ def test_model_likelihood_is_the_zero_inflated_beta_binomial(
         point[name] = point[name] + rng.normal(0.0, 0.3, size=np.shape(point[name]))
     names = ["log_a", "log_b", "d", "pi", "sigma_d"]
     names += ["g"] if spec.problem_slopes else []
-    names += ["skew", "log_tail", "sigma_h"] if difficulty == "flexible" else []
+    names += ["skew", "log_tail", "sigma_h"] if difficulty != "normal" else []
     outputs = model.replace_rvs_by_values([model[n] for n in names] + model.potentials)
     *values, potential = model.compile_fn(
         outputs, inputs=model.value_vars, on_unused_input="ignore"
     )(point)
     named = dict(zip(names, values, strict=True))
     named.setdefault("g", np.zeros_like(named["d"]))
-    if difficulty == "flexible":  # sigma_d is the slope at the median, h's is cosh(e/delta)
+    if difficulty == "skewed":  # the tail weight of the normal, delta = 1
+        assert named["log_tail"] == 0.0 and "log_tail" not in shared_sampled_names(spec)
+        assert "skew" in shared_sampled_names(spec)
+    if difficulty != "normal":  # sigma_d is the slope at the median, h's is cosh(e/delta)
         slope = np.cosh(named["skew"] / np.exp(named["log_tail"]))
         assert named["sigma_h"] == pytest.approx(named["sigma_d"] / slope, rel=1e-12)
     assert problem_cells(ds).all_zero.any()  # the quadrature is exercised
     assert float(potential) == pytest.approx(_reference_log_lik(ds, spec, named), rel=1e-9)
 
 
-@pytest.mark.parametrize("difficulty", ["normal", "flexible"])
+@pytest.mark.parametrize("difficulty", ["normal", "flexible", "skewed"])
 def test_unsolved_difficulties_are_drawn_from_their_conditional(
     sim: pd.DataFrame, difficulty: str
 ) -> None:
@@ -171,6 +176,8 @@ def test_unsolved_difficulties_are_drawn_from_their_conditional(
     }
     if difficulty == "normal":
         del theta["skew"], theta["log_tail"]
+    if difficulty == "skewed":  # log_tail is a Deterministic 0 in the posterior
+        theta["log_tail"] = 0.0
 
     def per_draw(value: object, *dims: str) -> xr.DataArray:
         values = np.broadcast_to(value, (1, n_draws, *np.shape(value)))
@@ -190,7 +197,7 @@ def test_unsolved_difficulties_are_drawn_from_their_conditional(
     out = draw_unsolved_difficulties(post, ds, spec, np.random.default_rng(0))
     solved = np.flatnonzero(~cells.all_zero)
     np.testing.assert_array_equal(out["v"].values[..., solved], 9.0)  # untouched
-    shape = (theta["skew"], theta["log_tail"]) if difficulty == "flexible" else ()
+    shape = (theta["skew"], theta["log_tail"]) if difficulty != "normal" else ()
     v_new = out["v"].values[..., unsolved]
     np.testing.assert_allclose(
         out["d"].values[..., unsolved], difficulty_transform(v_new, 2.0, *shape), rtol=1e-12

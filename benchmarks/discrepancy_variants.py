@@ -1,0 +1,204 @@
+r"""Alternatives to the shipped extrapolation discrepancy, leaving one source out.
+
+The shipped model (:mod:`bayescale.scaling.discrepancy`) adds to the fit's own predictive
+spread :math:`v_i` a drift and a spread that grow with the distance :math:`d_i`:
+
+.. math:: e_i \sim \mathcal N\!\left(\mu_s d_i,\ \sqrt{v_i^2 + \sigma_s^2 d_i^2 + \kappa^2}\right).
+
+Its 90 % intervals cover too often at 1-2 e-folds (``docs/forecasting.md``). This script
+scores, side by side and in one run, the alternatives tried against that (each fitted to
+the cases of all *other* sources and scored on the held-out one, exactly as
+:func:`bayescale.scaling.discrepancy_backtest.leave_one_source_out`):
+
+``spread factor``
+    :math:`v_i` replaced by :math:`c\,v_i`, :math:`\log c \sim \mathcal N(0, 0.5)`, one
+    factor for every source (the fits' own new-run spread is wider than their held-out
+    errors for several sources).
+``spread factor, pooled``
+    the same with a factor per source, :math:`\log c_s = g_0 + \tau_c u_s`,
+    :math:`\tau_c \sim \mathrm{HalfNormal}(0.3)`, a new source drawing its own.
+``drift with the fit's spread``
+    a random drift proportional to the fit's spread, :math:`\rho\,v_i d_i` added in
+    quadrature, :math:`\rho \sim \mathrm{HalfNormal}(1)` (a law that fits its runs badly
+    might extrapolate worse).
+``spread growing as d^p``
+    the random drift :math:`\sigma_s d_i^p` instead of :math:`\sigma_s d_i`,
+    :math:`p \sim \mathrm{LogNormal}(0, 0.5)` (if errors grew faster than the distance,
+    the intervals at 1-2 e-folds could be narrower than at 2-3).
+``Student-t case fits``
+    the shipped model on cases whose laws were fitted with ``likelihood="studentt"``
+    (built through ``fit_many`` into ``--studentt-fits``, reused by a later run).
+
+Usage::
+
+    .venv/bin/python benchmarks/discrepancy_variants.py --cases bench_out/cases.csv
+
+About 8 minutes on 2 cores with the case fits present (45 leave-one-source-out fits
+of the discrepancy models), plus about 8 minutes for the Student-t case fits the first
+time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayescale.core.errors import ConvergenceWarning
+from bayescale.core.sampling import run_nuts
+from bayescale.scaling.discrepancy_backtest import N_DRAWS, leave_one_source_out, score
+from bayescale.scaling.discrepancy_build import build_cases
+
+VARIANTS = {
+    "spread factor": "global",
+    "spread factor, pooled": "pooled",
+    "drift with the fit's spread": "rho",
+    "spread growing as d^p": "power",
+}
+PARAMETERS = ("mu0", "tau_mu", "lam0", "tau_sigma", "kappa", "g0", "tau_c", "rho", "power")
+
+
+def build_model(cases: pd.DataFrame, variant: str) -> Any:
+    """The shipped discrepancy model with one of the alterations of :data:`VARIANTS`."""
+    import pymc as pm
+
+    sources = sorted(cases["source"].unique())
+    idx = cases["source"].map({s: i for i, s in enumerate(sources)}).to_numpy()
+    d = cases["d"].to_numpy(float)
+    sd = cases["sd"].to_numpy(float)
+    zero = pm.math.constant(0.0)
+    with pm.Model(coords={"source": sources}) as model:
+        mu0 = pm.Normal("mu0", 0.0, 0.02)
+        tau_mu = pm.HalfNormal("tau_mu", 0.01)
+        z = pm.Normal("z", 0.0, 1.0, dims="source")
+        lam0 = pm.Normal("lam0", np.log(0.02), 1.0)
+        tau_sigma = pm.HalfNormal("tau_sigma", 0.5)
+        w = pm.Normal("w", 0.0, 1.0, dims="source")
+        kappa = pm.HalfNormal("kappa", 0.02)
+        if variant in ("global", "pooled"):
+            g0 = pm.Normal("g0", 0.0, 0.5)
+        else:
+            g0 = pm.Deterministic("g0", zero)
+        if variant == "pooled":
+            tau_c = pm.HalfNormal("tau_c", 0.3)
+            u = pm.Normal("u", 0.0, 1.0, dims="source")
+            factor = pm.math.exp(g0 + tau_c * u)[idx]
+        else:
+            tau_c = pm.Deterministic("tau_c", zero)
+            factor = pm.math.exp(g0)
+        rho = pm.HalfNormal("rho", 1.0) if variant == "rho" else pm.Deterministic("rho", zero)
+        if variant == "power":
+            power = pm.LogNormal("power", 0.0, 0.5)
+        else:
+            power = pm.Deterministic("power", pm.math.constant(1.0))
+        mu_s = mu0 + tau_mu * z
+        sigma_s = pm.math.exp(lam0 + tau_sigma * w)
+        scale = pm.math.sqrt(
+            (factor * sd) ** 2 + (sigma_s[idx] * d**power) ** 2 + (rho * sd * d) ** 2 + kappa**2
+        )
+        pm.Normal("err", mu_s[idx] * d, scale, observed=cases["err"].to_numpy(float))
+    return model
+
+
+def predictive(
+    held: pd.DataFrame, posterior: dict[str, np.ndarray], rng: np.random.Generator
+) -> np.ndarray:
+    """Draws of the log error of each held-out run under a variant, for a new source."""
+    n = N_DRAWS
+    pick = rng.integers(len(posterior["mu0"]), size=n)
+    p = {k: posterior[k][pick][:, None] for k in PARAMETERS}
+    d = held["d"].to_numpy(float)[None, :]
+    sd = held["sd"].to_numpy(float)[None, :]
+
+    def noise() -> np.ndarray:
+        return rng.standard_normal((n, d.shape[1]))
+
+    mu_new = p["mu0"] + p["tau_mu"] * rng.standard_normal((n, 1))
+    sigma_new = np.exp(p["lam0"] + p["tau_sigma"] * rng.standard_normal((n, 1)))
+    factor = np.exp(p["g0"] + p["tau_c"] * rng.standard_normal((n, 1)))
+    return (
+        factor * sd * noise()
+        + mu_new * d
+        + sigma_new * d ** p["power"] * noise()
+        + p["rho"] * sd * d * noise()
+        + p["kappa"] * noise()
+    )
+
+
+def variant_scores(cases: pd.DataFrame, name: str, variant: str, seed: int = 0) -> pd.DataFrame:
+    """Leave-one-source-out scores of one variant (fitted without the scored source)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for source in sorted(cases["source"].unique()):
+        held = cases[cases["source"] == source].reset_index(drop=True)
+        others = cases[cases["source"] != source]
+        idata, _ = run_nuts(
+            build_model(others, variant),
+            check_vars=["mu0", "tau_mu", "lam0", "tau_sigma", "kappa"],
+            seed=seed,
+            target_accept=0.9,
+        )
+        post = idata["posterior"].dataset.stack(sample=("chain", "draw"))
+        posterior = {k: np.asarray(post[k].values, dtype=float) for k in PARAMETERS}
+        posterior = {k: np.broadcast_to(v, post.sizes["sample"]) for k, v in posterior.items()}
+        frames.append(score(held, predictive(held, posterior, rng), name))
+        divergences = int(idata["sample_stats"].dataset["diverging"].sum())
+        means = ", ".join(f"{k} {posterior[k].mean():.3f}" for k in ("g0", "tau_c", "rho", "power"))
+        print(f"{name}: {source} held out, {divergences} divergences; {means}", flush=True)
+    return pd.concat(frames, ignore_index=True)
+
+
+def main() -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from extrapolation_check import BIN_LABELS, BINS, _summary, top_signed_error
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=Path, default=Path("bench_out/cases.csv"))
+    parser.add_argument("--fits", type=Path, default=Path("bench_out/loss_case_fits"))
+    parser.add_argument("--studentt-cases", type=Path, default=Path("bench_out/cases_t.csv"))
+    parser.add_argument("--studentt-fits", type=Path, default=Path("bench_out/loss_case_fits_t"))
+    parser.add_argument("--out", type=Path, default=Path("bench_out/discrepancy_variants.csv"))
+    args = parser.parse_args()
+    start = time.perf_counter()
+    tables = {}
+    for path, fits, options in (
+        (args.cases, args.fits, None),
+        (args.studentt_cases, args.studentt_fits, {"likelihood": "studentt"}),
+    ):
+        if not path.exists():
+            build_cases(fits_dir=fits, fit_options=options).to_csv(path, index=False)
+        tables[path] = pd.read_csv(path)
+    cases, cases_t = tables[args.cases], tables[args.studentt_cases]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        frames = [leave_one_source_out(cases)]
+        shipped_t = leave_one_source_out(cases_t)
+        shipped_t = shipped_t[shipped_t["method"] == "learned (LOSO)"]
+        frames.append(shipped_t.assign(method="learned, Student-t case fits"))
+        for name, variant in VARIANTS.items():
+            frames.append(variant_scores(cases, name, variant))
+    frame = pd.concat(frames, ignore_index=True)
+    print(f"{time.perf_counter() - start:.0f} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out, index=False)
+    frame["distance"] = pd.cut(frame["d"], BINS, labels=BIN_LABELS, right=False)
+    pd.set_option("display.width", 200)
+    print("\n== per distance bin (e-folds beyond the data) ==")
+    print(_summary(frame, ["distance", "method"]).to_string())
+    print("\n== overall ==")
+    print(_summary(frame, ["method"]).to_string())
+    print("\n== mean signed error at the largest extrapolation of each source (%) ==")
+    print(top_signed_error(frame).to_string())
+    converged = {p: bool(t["converged"].all()) for p, t in tables.items()}
+    print(f"\nevery case fit converged: {converged}")
+
+
+if __name__ == "__main__":
+    main()
