@@ -33,8 +33,8 @@ Usage::
 
     .venv/bin/python benchmarks/discrepancy_variants.py --cases bench_out/cases.csv
 
-About 8 minutes on 2 cores with the case fits present (45 leave-one-source-out fits
-of the discrepancy models), plus about 8 minutes for the Student-t case fits the first
+About 9 minutes on 2 cores with the case fits present (54 leave-one-source-out fits
+of the discrepancy models), plus 3.5 minutes for the 17 Student-t case fits the first
 time.
 """
 

@@ -46,7 +46,7 @@ problem. For :func:`problem_log_lik` (PSIS-LOO that leaves out a whole problem)
 :math:`u_j` is integrated out for every problem, by quadrature.
 
 **The shape of the tail near** :math:`p = 0`. Forecasts far beyond the attempts made
-depend on how many problems are very hard, which the counts barely show. Two families
+depend on how many problems are very hard, which the counts barely show. Three families
 of difficulty distribution (``difficulty=``):
 
 * ``"normal"``: :math:`h(u) = u`.

@@ -180,3 +180,27 @@ def test_cases_through_fit_many_score_as_a_fit_in_process(tmp_path) -> None:
     again = discrepancy_build.build_cases([case], fits_dir=tmp_path, max_workers=1, verbose=False)
     pd.testing.assert_frame_equal(again, rows)
     assert fits[0].stat().st_mtime_ns == stamp  # reused, not refitted
+
+
+def test_case_fit_options_reach_every_fit_many_task(monkeypatch) -> None:
+    """build_cases(fit_options=...) adds the options to every case's task (the Student-t
+    case fits of benchmarks/discrepancy_variants.py); the stacked cases refuse them."""
+    import bayescale.batch
+
+    seen: list = []
+
+    def capture(tasks, **kwargs):  # the tasks fit_many was given; no fit finishes
+        seen.extend(tasks)
+        return pd.DataFrame({"key": [t.key for t in tasks], "status": "failed", "error": "x"})
+
+    monkeypatch.setattr(bayescale.batch, "fit_many", capture)
+    case = next(c for c in discrepancy_build.CASES if c.label.endswith("val_de-en_100 N<=1e9"))
+    with pytest.raises(RuntimeError, match="no held-out case"):
+        discrepancy_build.build_cases(
+            [case], verbose=False, fit_options={"likelihood": "studentt"}
+        )
+    assert len(seen) == 1
+    assert seen[0].options["likelihood"] == "studentt"
+    assert seen[0].options["extrapolation_rate"] == 0.0  # the case fits' own options stay
+    with pytest.raises(SpecificationError, match="fit_many only"):
+        discrepancy_build.build_cases([case], stacked=True, fit_options={"likelihood": "normal"})
