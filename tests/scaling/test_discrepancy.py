@@ -196,9 +196,7 @@ def test_case_fit_options_reach_every_fit_many_task(monkeypatch) -> None:
     monkeypatch.setattr(bayescale.batch, "fit_many", capture)
     case = next(c for c in discrepancy_build.CASES if c.label.endswith("val_de-en_100 N<=1e9"))
     with pytest.raises(RuntimeError, match="no held-out case"):
-        discrepancy_build.build_cases(
-            [case], verbose=False, fit_options={"likelihood": "studentt"}
-        )
+        discrepancy_build.build_cases([case], verbose=False, fit_options={"likelihood": "studentt"})
     assert len(seen) == 1
     assert seen[0].options["likelihood"] == "studentt"
     assert seen[0].options["extrapolation_rate"] == 0.0  # the case fits' own options stay
