@@ -653,7 +653,7 @@ def main() -> None:
         if "held" not in args.skip:
             held_out(full, Cache(out, "held"), fits)
         if "loo" not in args.skip and not args.quick:
-            methods = ("beta", "shared", "shared_flex")
+            methods = tuple(m for m in METHODS if m in args.methods)
             if not Cache(out, "loo").has("loo|pythia, 100 attempts"):
                 for method in methods:
                     at_100(method)
