@@ -345,7 +345,9 @@ def _add_cell(
     )
 
 
-def held_out(full: pd.DataFrame, cache: Cache, fits: Fits) -> None:
+def held_out(
+    full: pd.DataFrame, cache: Cache, fits: Fits, methods: Iterable[str] = ("beta", "shared")
+) -> None:
     ks = [100.0, 1000.0, 10000.0]
     real = truth(full, ks)
     small = subsample(full, 100, seed=100)
@@ -353,7 +355,7 @@ def held_out(full: pd.DataFrame, cache: Cache, fits: Fits) -> None:
     jobs = [
         (model, method)
         for model in HELD_OUT
-        for method in ("beta", "shared")
+        for method in methods
         if not cache.has(f"held|{model}|{method}")
     ]
     rests = {model: small[small["model"] != model] for model in HELD_OUT}
@@ -363,7 +365,7 @@ def held_out(full: pd.DataFrame, cache: Cache, fits: Fits) -> None:
         if fitted is not None:
             result, seconds = fitted
             params = {model: float(sizes[model])}
-            if method == "shared":  # the same problems, from their difficulties, measured
+            if method != "beta":  # the same problems, from their difficulties, measured
                 attempts = full[["model", "problem", "n_samples"]]
                 table = result.coverage(ks, params=params, ci_prob=0.9, attempts=attempts)
             else:  # new problems, from the trend in size
@@ -651,7 +653,8 @@ def main() -> None:
         if "advice" not in args.skip:
             advice_section(full, lambda: at_100("shared"), small, Cache(out, "advice"), fits)
         if "held" not in args.skip:
-            held_out(full, Cache(out, "held"), fits)
+            held = [m for m in ("beta", "shared", "shared_skew") if m in args.methods]
+            held_out(full, Cache(out, "held"), fits, held)
         if "loo" not in args.skip and not args.quick:
             methods = tuple(m for m in METHODS if m in args.methods)
             if not Cache(out, "loo").has("loo|pythia, 100 attempts"):
