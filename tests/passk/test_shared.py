@@ -562,3 +562,36 @@ def test_flexible_fits_saved_before_keep_their_scale() -> None:
     assert difficulty_scale_name(old) == "sigma_d"
     new = old.assign({SCALE_OF_H: old["sigma_d"] / 2.0})
     assert difficulty_scale_name(new) == SCALE_OF_H == "sigma_h"
+
+
+@pytest.mark.parametrize(("difficulty", "tolerance"), [("normal", 2e-5), ("skewed", 5e-6)])
+def test_unsolved_quadrature_matches_adaptive_quadrature(difficulty: str, tolerance: float) -> None:
+    """The trapezoid rule on UNSOLVED_NODES against scipy's adaptive quadrature: the log of
+    int phi(u) prod_m BB(0 | n_m, a_m, b_m e^{d(u)}) du for random populations (the check
+    behind the node counts in UNSOLVED_NODES' comment, on 40 draws)."""
+    from scipy.special import logsumexp
+
+    from bayescale.passk.shared import UNSOLVED_NODES, _unsolved_log_weights
+
+    rng = np.random.default_rng(1)
+    worst = 0.0
+    for _ in range(40):
+        sigma_d, skew = rng.uniform(0.5, 6.0), rng.normal(0.0, 0.7)
+        shape = (skew, 0.0) if difficulty == "skewed" else ()
+        sigma_h = sigma_d / np.cosh(skew) if shape else sigma_d
+        log_a, log_b = rng.normal(-0.5, 0.5, 7), rng.normal(3.0, 1.5, 7)
+        n = rng.choice([10.0, 100.0, 1000.0, 10000.0], 7)
+
+        def log_fail(u: np.ndarray, sigma_h=sigma_h, shape=shape, log_a=log_a, log_b=log_b, n=n):
+            d = difficulty_transform(np.asarray(u)[..., None], sigma_h, *shape)
+            b = np.exp(log_b + d)
+            return (log_rising(b, n) - log_rising(np.exp(log_a) + b, n)).sum(-1)
+
+        def density(u: float, log_fail=log_fail) -> float:
+            return float(stats.norm.pdf(u) * np.exp(log_fail(u)))
+
+        exact = np.log(integrate.quad(density, -12, 12, epsabs=0, epsrel=1e-12, limit=400)[0])
+        nodes = UNSOLVED_NODES[difficulty]
+        rule = logsumexp(log_fail(nodes) + _unsolved_log_weights(nodes))
+        worst = max(worst, abs(rule - exact))
+    assert worst < tolerance
