@@ -51,6 +51,7 @@ import pandas as pd
 
 from bayescale.core.errors import ConvergenceWarning
 from bayescale.core.sampling import run_nuts
+from bayescale.scaling.discrepancy import declare_population
 from bayescale.scaling.discrepancy_backtest import N_DRAWS, leave_one_source_out, score
 from bayescale.scaling.discrepancy_build import build_cases
 
@@ -73,13 +74,7 @@ def build_model(cases: pd.DataFrame, variant: str) -> Any:
     sd = cases["sd"].to_numpy(float)
     zero = pm.math.constant(0.0)
     with pm.Model(coords={"source": sources}) as model:
-        mu0 = pm.Normal("mu0", 0.0, 0.02)
-        tau_mu = pm.HalfNormal("tau_mu", 0.01)
-        z = pm.Normal("z", 0.0, 1.0, dims="source")
-        lam0 = pm.Normal("lam0", np.log(0.02), 1.0)
-        tau_sigma = pm.HalfNormal("tau_sigma", 0.5)
-        w = pm.Normal("w", 0.0, 1.0, dims="source")
-        kappa = pm.HalfNormal("kappa", 0.02)
+        p = declare_population()  # the shipped model's parameters and priors
         if variant in ("global", "pooled"):
             g0 = pm.Normal("g0", 0.0, 0.5)
         else:
@@ -96,10 +91,13 @@ def build_model(cases: pd.DataFrame, variant: str) -> Any:
             power = pm.LogNormal("power", 0.0, 0.5)
         else:
             power = pm.Deterministic("power", pm.math.constant(1.0))
-        mu_s = mu0 + tau_mu * z
-        sigma_s = pm.math.exp(lam0 + tau_sigma * w)
+        mu_s = p["mu0"] + p["tau_mu"] * p["z"]
+        sigma_s = pm.math.exp(p["lam0"] + p["tau_sigma"] * p["w"])
         scale = pm.math.sqrt(
-            (factor * sd) ** 2 + (sigma_s[idx] * d**power) ** 2 + (rho * sd * d) ** 2 + kappa**2
+            (factor * sd) ** 2
+            + (sigma_s[idx] * d**power) ** 2
+            + (rho * sd * d) ** 2
+            + p["kappa"] ** 2
         )
         pm.Normal("err", mu_s[idx] * d, scale, observed=cases["err"].to_numpy(float))
     return model
@@ -157,7 +155,7 @@ def main() -> None:
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from extrapolation_check import BIN_LABELS, BINS, _summary, top_signed_error
+    from extrapolation_check import report
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=Path, default=Path("bench_out/cases.csv"))
@@ -188,14 +186,7 @@ def main() -> None:
     print(f"{time.perf_counter() - start:.0f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index=False)
-    frame["distance"] = pd.cut(frame["d"], BINS, labels=BIN_LABELS, right=False)
-    pd.set_option("display.width", 200)
-    print("\n== per distance bin (e-folds beyond the data) ==")
-    print(_summary(frame, ["distance", "method"]).to_string())
-    print("\n== overall ==")
-    print(_summary(frame, ["method"]).to_string())
-    print("\n== mean signed error at the largest extrapolation of each source (%) ==")
-    print(top_signed_error(frame).to_string())
+    report(frame, per_source=False)
     converged = {p: bool(t["converged"].all()) for p, t in tables.items()}
     print(f"\nevery case fit converged: {converged}")
 

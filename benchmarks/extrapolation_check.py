@@ -92,6 +92,22 @@ def top_signed_error(frame: pd.DataFrame) -> pd.DataFrame:
     return top.groupby(["method", "source"])["signed_%"].mean().round(2).unstack(0)
 
 
+def report(frame: pd.DataFrame, per_source: bool = True) -> None:
+    """Print the tables of the scores (per source, per distance bin, overall, and the mean
+    signed error at each source's largest extrapolation); adds the ``distance`` column."""
+    frame["distance"] = pd.cut(frame["d"], BINS, labels=BIN_LABELS, right=False)
+    pd.set_option("display.width", 200)
+    if per_source:
+        print("\n== per source (leave one source out) ==")
+        print(_summary(frame, ["source", "method"]).to_string())
+    print("\n== per distance bin (e-folds beyond the data) ==")
+    print(_summary(frame, ["distance", "method"]).to_string())
+    print("\n== overall ==")
+    print(_summary(frame, ["method"]).to_string())
+    print("\n== mean signed error at the largest extrapolation of each source (%) ==")
+    print(top_signed_error(frame).to_string())
+
+
 def figures(frame: pd.DataFrame, out_dir: Path) -> None:
     """Reliability (nominal against observed coverage) and PIT histograms per method."""
     from matplotlib.figure import Figure
@@ -155,16 +171,7 @@ def main() -> None:
     print(f"leave-one-source-out fits and scores: {time.perf_counter() - start:.0f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index=False)
-    frame["distance"] = pd.cut(frame["d"], BINS, labels=BIN_LABELS, right=False)
-    pd.set_option("display.width", 200)
-    print("\n== per source (leave one source out) ==")
-    print(_summary(frame, ["source", "method"]).to_string())
-    print("\n== per distance bin (e-folds beyond the data) ==")
-    print(_summary(frame, ["distance", "method"]).to_string())
-    print("\n== overall ==")
-    print(_summary(frame, ["method"]).to_string())
-    print("\n== mean signed error at the largest extrapolation of each source (%) ==")
-    print(top_signed_error(frame).to_string())
+    report(frame)
     if args.figures:
         figures(frame, args.figures)
 

@@ -75,6 +75,7 @@ __all__ = [
     "CASE_COLUMNS",
     "DISCREPANCY_REFERENCE",
     "DiscrepancyFit",
+    "declare_population",
     "fit_discrepancy",
     "load_discrepancy",
     "load_population",
@@ -117,6 +118,27 @@ def _validate_cases(cases: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def declare_population() -> dict[str, Any]:
+    """Declare the population and per-source parameters with their priors (module
+    docstring) in the PyMC model being built, which needs a ``source`` coordinate; returns
+    them by name (``mu0``, ``tau_mu``, ``z``, ``lam0``, ``tau_sigma``, ``w``, ``kappa``).
+
+    The discrepancy model is built on them, and so are the alternatives scored against it
+    in ``benchmarks/discrepancy_variants.py``.
+    """
+    import pymc as pm
+
+    return {
+        "mu0": pm.Normal("mu0", 0.0, 0.02),
+        "tau_mu": pm.HalfNormal("tau_mu", 0.01),
+        "z": pm.Normal("z", 0.0, 1.0, dims="source"),
+        "lam0": pm.Normal("lam0", np.log(0.02), 1.0),
+        "tau_sigma": pm.HalfNormal("tau_sigma", 0.5),
+        "w": pm.Normal("w", 0.0, 1.0, dims="source"),
+        "kappa": pm.HalfNormal("kappa", 0.02),
+    }
+
+
 def _build_model(cases: pd.DataFrame) -> Any:
     import pymc as pm
 
@@ -126,16 +148,12 @@ def _build_model(cases: pd.DataFrame) -> Any:
     with pm.Model(coords=coords) as model:
         d = pm.Data("d", cases["d"].to_numpy(float), dims="case")
         sd = pm.Data("sd", cases["sd"].to_numpy(float), dims="case")
-        mu0 = pm.Normal("mu0", 0.0, 0.02)
-        tau_mu = pm.HalfNormal("tau_mu", 0.01)
-        z = pm.Normal("z", 0.0, 1.0, dims="source")
-        lam0 = pm.Normal("lam0", np.log(0.02), 1.0)
-        tau_sigma = pm.HalfNormal("tau_sigma", 0.5)
-        w = pm.Normal("w", 0.0, 1.0, dims="source")
-        kappa = pm.HalfNormal("kappa", 0.02)
-        mu_s = pm.Deterministic("mu_source", mu0 + tau_mu * z, dims="source")
-        sigma_s = pm.Deterministic("sigma_source", pm.math.exp(lam0 + tau_sigma * w), dims="source")
-        scale = pm.math.sqrt(sd**2 + (sigma_s[idx] * d) ** 2 + kappa**2)
+        p = declare_population()
+        mu_s = pm.Deterministic("mu_source", p["mu0"] + p["tau_mu"] * p["z"], dims="source")
+        sigma_s = pm.Deterministic(
+            "sigma_source", pm.math.exp(p["lam0"] + p["tau_sigma"] * p["w"]), dims="source"
+        )
+        scale = pm.math.sqrt(sd**2 + (sigma_s[idx] * d) ** 2 + p["kappa"] ** 2)
         pm.Normal("err", mu_s[idx] * d, scale, observed=cases["err"].to_numpy(float), dims="case")
     return model
 
