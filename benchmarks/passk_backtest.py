@@ -23,9 +23,10 @@ forecasts of the expected coverage are scored too (``target == "expected"`` in
 cover (per row also its 90% interval when whole fits are resampled), mean width, for
 
 * ``beta``: ``passk.fit(model="beta")``, the per-model zero-inflated Beta-binomial;
-* ``shared``: ``passk.fit(model="shared_difficulty")``, problem difficulty shared across
-  sizes (``difficulty="normal"``), ``shared_flex`` (``difficulty="flexible"``) and
-  ``shared_skew`` (``difficulty="skewed"``) at the levels given by ``--flex-levels``
+* ``shared``: ``passk.fit(model="shared_difficulty", difficulty="normal")``, problem
+  difficulty shared across sizes, ``shared_flex`` (``difficulty="flexible"``) and
+  ``shared_skew`` (``difficulty="skewed"``, the default since bayescale 0.2) at the
+  levels given by ``--flex-levels``
   (``--methods`` picks the Bayesian methods);
 * ``mle``: the per-model Beta-binomial maximum likelihood of Schaeffer et al. / Kazdan et
   al. with Fisher intervals (SABER), :func:`bayescale.passk.mle_coverage`.
@@ -175,7 +176,7 @@ def extra_attempts(
 #: ``passk.fit`` options of each Bayesian method.
 METHODS: dict[str, dict[str, Any]] = {
     "beta": {"model": "beta"},
-    "shared": {"model": "shared_difficulty"},
+    "shared": {"model": "shared_difficulty", "difficulty": "normal"},
     "shared_flex": {"model": "shared_difficulty", "difficulty": "flexible"},
     "shared_skew": {"model": "shared_difficulty", "difficulty": "skewed"},
 }

@@ -56,11 +56,11 @@ def add_passk_parser(sub: Any, *, number: Any, probability: Any, positive_int: A
     )
     p.add_argument(
         "--difficulty",
-        choices=("normal", "flexible", "skewed"),
-        default="normal",
-        help="with --shared-difficulty: distribution of problem difficulties (normal; "
-        "flexible: skewness and tail weight learnt from the data; skewed: the skewness "
-        "only)",
+        choices=("skewed", "normal", "flexible"),
+        default=None,
+        help="with --shared-difficulty: distribution of problem difficulties (skewed, the "
+        "default: a skewness learnt from the data; normal; flexible: skewness and tail "
+        "weight, experimental: it often does not converge where successes are few)",
     )
     p.add_argument("--ci", type=probability, default=0.9, help="interval probability (0.9)")
     p.add_argument("--draws", type=positive_int, default=1000, help="draws per chain (1000)")
@@ -120,7 +120,7 @@ def cmd_passk_fit(args: argparse.Namespace, out: TextIO) -> int:
 
     ds = validate_counts(args.counts)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    if args.difficulty != "normal" and not args.shared_difficulty:
+    if args.difficulty is not None and not args.shared_difficulty:
         raise SpecificationError("--difficulty is an option of --shared-difficulty")
     result = fit(
         ds,

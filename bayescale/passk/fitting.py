@@ -77,7 +77,7 @@ def fit(
     model_effects: bool | None = None,
     priors: Mapping[str, tuple[float, float]] | None = None,
     model: str = "beta",
-    difficulty: str = "normal",
+    difficulty: str | None = None,
     problem_slopes: bool | None = None,
     seed: int = 0,
     draws: int = 1000,
@@ -120,10 +120,14 @@ def fit(
         never-solvable problems is a property of the problem
         (:mod:`bayescale.passk.shared`). Fit one model family at a time with it.
     difficulty
-        With ``model="shared_difficulty"``: the distribution of problem difficulties,
-        ``"normal"``, ``"flexible"`` (sinh-arcsinh: skewness and tail weight learnt from
-        the data, whose uncertainty widens forecasts far beyond the attempts made) or
-        ``"skewed"`` (the skewness alone, the tails as heavy as the normal's).
+        With ``model="shared_difficulty"``: the distribution of problem difficulties.
+        ``"skewed"`` (default; :data:`~bayescale.passk.shared.DEFAULT_DIFFICULTY`): a
+        sinh-arcsinh transform of a normal with its skewness learnt from the data and the
+        normal's tail weight, so the counts decide how many problems lie just out of
+        reach, and the skewness's uncertainty widens forecasts far beyond the attempts
+        made. ``"normal"``: the difficulties are normal (bayescale 0.1's default).
+        ``"flexible"`` (experimental): skewness and tail weight both learnt; where
+        successes are few it often does not converge (``docs/passk.md``), and says so.
     seed
         Seed of the first NUTS run (a rerun ``i`` uses ``seed + i``).
     draws, tune, chains, nuts_sampler, progressbar

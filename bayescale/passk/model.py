@@ -113,7 +113,9 @@ class PassKSpec:
     notes: list[str] = field(default_factory=list)
     #: ``"beta"`` (this module) or ``"shared_difficulty"`` (:mod:`bayescale.passk.shared`).
     model: str = "beta"
-    #: Difficulty distribution of the shared-difficulty model (``"normal"``, ``"flexible"``).
+    #: Difficulty distribution of the shared-difficulty model (``"skewed"``, ``"normal"``,
+    #: ``"flexible"``; ``"normal"`` in the per-model model, which has none, and in files
+    #: written before the field was recorded).
     difficulty: str = "normal"
     #: Shared-difficulty model: each problem's difficulty changes with model size.
     problem_slopes: bool = False
@@ -167,14 +169,16 @@ def make_passk_spec(
     model_effects: bool | None = None,
     priors: dict[str, tuple[float, float]] | None = None,
     model: str = "beta",
-    difficulty: str = "normal",
+    difficulty: str | None = None,
     problem_slopes: bool | None = None,
 ) -> PassKSpec:
     """Resolve the defaults of :func:`bayescale.passk.fit` against validated counts."""
-    from bayescale.passk.shared import DIFFICULTIES, SHARED_PRIORS
+    from bayescale.passk.shared import DEFAULT_DIFFICULTY, DIFFICULTIES, SHARED_PRIORS
 
     if model not in MODELS:
         raise SpecificationError(f"model must be one of {MODELS}, not {model!r}")
+    if difficulty is None:  # each model's default (the per-model model has none)
+        difficulty = DEFAULT_DIFFICULTY if model == "shared_difficulty" else "normal"
     if difficulty not in DIFFICULTIES:
         raise SpecificationError(f"difficulty must be one of {DIFFICULTIES}, not {difficulty!r}")
     if model != "shared_difficulty" and difficulty != "normal":

@@ -73,6 +73,16 @@ def test_bad_options_say_what_is_allowed(sim: pd.DataFrame) -> None:
         make_passk_spec(validate_counts(two), model="shared_difficulty")
 
 
+def test_the_default_difficulty_is_skewed_and_the_beta_model_has_none(sim: pd.DataFrame) -> None:
+    ds = validate_counts(sim)
+    assert make_passk_spec(ds, model="shared_difficulty").difficulty == "skewed"
+    assert make_passk_spec(ds, model="shared_difficulty", difficulty="normal").difficulty == (
+        "normal"
+    )
+    assert make_passk_spec(ds).difficulty == "normal"  # unused by the per-model model
+    assert make_passk_spec(ds, difficulty="normal").difficulty == "normal"  # as in 0.1
+
+
 def test_specifications_of_earlier_files_read_as_the_beta_model() -> None:
     old = {
         "trend": True,
@@ -549,6 +559,8 @@ def test_cli_fits_the_shared_difficulty_model(
         assert "wrote" in capsys.readouterr().out
         fit = passk.load(out)
         assert (fit.spec.model, fit.spec.difficulty) == ("shared_difficulty", "flexible")
+        assert main([*args, "--shared-difficulty"]) == 0
+        assert passk.load(out).spec.difficulty == "skewed"
         assert main([*args, "--difficulty", "flexible"]) != 0
     assert "--difficulty is an option of --shared-difficulty" in capsys.readouterr().err
 
