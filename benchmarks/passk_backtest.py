@@ -38,7 +38,9 @@ on the 100-attempt subsample (and on all 10,000 attempts with ``--loo-full``), a
 **where to sample next**: from a 100-attempt fit, :func:`bayescale.passk.sampling_advice`
 for a model's coverage at 10,000 attempts with a budget of 12,800 further attempts; the
 advised attempts and the same number spread evenly over that model's problems are drawn
-from the real attempts the fit did not see, and the fit is rerun with each.
+from the real attempts the fit did not see (``--advice-draws`` times, seeds 7, 8, ...),
+and the fit (``--advice-method``, by default the package's default ``shared_skew``) is
+rerun with each; the summary compares the widths per draw.
 
 Usage::
 
@@ -410,61 +412,106 @@ def loo_section(fits: dict[str, Any], cache: Cache) -> None:
 
 
 def advice_section(
-    full: pd.DataFrame, base_fit: Callable[[], Any], kept: pd.DataFrame, cache: Cache, fits: Fits
+    full: pd.DataFrame,
+    base_fit: Callable[[], Any],
+    kept: pd.DataFrame,
+    cache: Cache,
+    fits: Fits,
+    method: str,
+    seeds: Iterable[int],
 ) -> None:
+    """Advice against the even spread, for each target and each draw (``seeds``) of the
+    further attempts from the ones the fit did not see; the fits are ``method``'s."""
     from bayescale import passk
 
     real = truth(full, [10000.0])
+    index = kept.reset_index(drop=True)
+    row_of = {
+        (m, str(p)): i
+        for i, (m, p) in enumerate(zip(index["model"], index["problem"], strict=True))
+    }
     for target in ADVICE_TARGETS:
-        key = f"advice|{target}"
-        if cache.has(key):
+        todo = [s for s in seeds if not cache.has(f"advice|{method}|{target}|{s}")]
+        if not todo:
             continue
         base = base_fit()
         start = time.perf_counter()
         advice = passk.sampling_advice(base, ADVICE_BUDGET, model=target, k=10_000)
-        print(f"{key}: advice in {time.perf_counter() - start:.0f} s", flush=True)
-        index = kept.reset_index(drop=True)
-        row_of = {
-            (m, str(p)): i
-            for i, (m, p) in enumerate(zip(index["model"], index["problem"], strict=True))
-        }
+        print(f"advice|{method}|{target}: in {time.perf_counter() - start:.0f} s", flush=True)
         advised = pd.Series(
             {row_of[(r.model, r.problem)]: r.extra_attempts for r in advice.allocation.itertuples()}
         )
         own = np.flatnonzero(index["model"].to_numpy() == target)
         even = pd.Series(ADVICE_BUDGET // own.size, index=own)
-        rows = []
-        before = base.coverage([10000.0], models=target, ci_prob=0.9)
-        for strategy, extra in (("now", None), ("advised", advised), ("even", even)):
-            if extra is None:
-                table, record = before, diag_record(base, 0.0)
-            else:
-                counts = extra_attempts(full.reset_index(drop=True), index, extra, seed=7)
-                fitted = fits.run([(counts, "shared", 0)])[0]
-                if fitted is None:
-                    continue
-                result, seconds = fitted
-                table = result.coverage([10000.0], models=target, ci_prob=0.9)
-                record = diag_record(result, seconds)
-            scored = score(table, real).assign(
-                target=target,
-                strategy=strategy,
-                attempts=0 if extra is None else int(extra.sum()),
-                pairs=0 if extra is None else int((extra > 0).sum()),
-                **record,
-            )
-            rows.append(scored)
         expected = advice.expected.assign(target=target).rename(
             columns={"width": "expected_width", "sd": "expected_sd"}
         )
-        out = pd.concat(rows, ignore_index=True).merge(
-            expected[["strategy", "target", "expected_width"]],
-            on=["strategy", "target"],
-            how="left",
+        before = score(base.coverage([10000.0], models=target, ci_prob=0.9), real).assign(
+            strategy="now", attempts=0, pairs=0, **diag_record(base, 0.0)
         )
-        cache.add(key, out)
-        shown = ["strategy", "attempts", "pairs", "median", "width", "expected_width"]
-        print(f"{key}:\n{out[[*shown, 'truth', 'covered']].round(4)}")
+        plans = [
+            (seed, name, extra)
+            for seed in todo
+            for name, extra in (("advised", advised), ("even", even))
+        ]
+        jobs = [
+            (extra_attempts(full.reset_index(drop=True), index, extra, seed=seed), method, 0)
+            for seed, _, extra in plans
+        ]
+        done = fits.run(jobs)
+        for seed in todo:
+            rows = [before]
+            for (plan_seed, name, extra), fitted in zip(plans, done, strict=True):
+                if plan_seed != seed or fitted is None:
+                    continue
+                result, seconds = fitted
+                table = result.coverage([10000.0], models=target, ci_prob=0.9)
+                rows.append(
+                    score(table, real).assign(
+                        strategy=name,
+                        attempts=int(extra.sum()),
+                        pairs=int((extra > 0).sum()),
+                        **diag_record(result, seconds),
+                    )
+                )
+            out = (
+                pd.concat(rows, ignore_index=True)
+                .assign(target=target, method=method, seed=seed)
+                .merge(expected[["strategy", "target", "expected_width"]], how="left")
+            )
+            key = f"advice|{method}|{target}|{seed}"
+            cache.add(key, out)
+            shown = ["strategy", "attempts", "pairs", "median", "width", "expected_width"]
+            print(f"{key}:\n{out[[*shown, 'truth', 'covered']].round(4)}", flush=True)
+
+
+def advice_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per method, target and strategy: the draws of further attempts, the mean width and
+    its range, how many intervals cover, and how often the strategy was the narrower."""
+    runs = frame[frame["strategy"] != "now"].dropna(subset=["method"])
+    if runs.empty:
+        return pd.DataFrame()
+    wide = runs.pivot_table(index=["method", "target", "seed"], columns="strategy", values="width")
+    narrower = (wide["advised"] < wide["even"]).groupby(["method", "target"]).sum()
+    out = (
+        frame.dropna(subset=["method"])
+        .groupby(["method", "target", "strategy"], sort=False)
+        .agg(
+            draws=("seed", "nunique"),
+            mean_width=("width", "mean"),
+            min_width=("width", "min"),
+            max_width=("width", "max"),
+            mean_abs_error=("error", lambda e: float(np.mean(np.abs(e)))),
+            covered=("covered", "sum"),
+            expected_width=("expected_width", "mean"),
+        )
+        .reset_index()
+    )
+    out["advised_narrower"] = [
+        int(narrower.get((m, t), 0)) if s == "advised" else np.nan
+        for m, t, s in zip(out["method"], out["target"], out["strategy"], strict=True)
+    ]
+    return out
 
 
 # -- report ----------------------------------------------------------------------------
@@ -575,6 +622,13 @@ def summarise(out: Path) -> str:
         path = out / f"{name}.csv"
         if path.exists():
             frame = pd.read_csv(path).drop(columns=["key"], errors="ignore")
+            if name == "advice" and "method" in frame:
+                lines += [
+                    "## advice against the even spread",
+                    "",
+                    _markdown(advice_summary(frame)),
+                    "",
+                ]
             lines += [f"## {name}", "", _markdown(frame), ""]
     text = "\n".join(lines)
     (out / "summary.md").write_text(text)
@@ -595,6 +649,18 @@ def main() -> None:
         help="Bayesian methods of the grid (all; the MLE always runs)",
     )
     parser.add_argument("--skip", nargs="*", default=[], help="grid, held, loo, advice")
+    parser.add_argument(
+        "--advice-method",
+        default="shared_skew",
+        choices=list(METHODS),
+        help="the fits of the advice section (shared_skew: the package's default)",
+    )
+    parser.add_argument(
+        "--advice-draws",
+        type=int,
+        default=3,
+        help="draws of the further attempts per target and strategy (seeds 7, 8, ...)",
+    )
     parser.add_argument("--quick", action="store_true", help="n' = 100, one rep, Pythia only")
     parser.add_argument(
         "--loo-full", action="store_true", help="PSIS-LOO on all 10,000 attempts too (3 fits)"
@@ -652,7 +718,15 @@ def main() -> None:
             return group[method]
 
         if "advice" not in args.skip:
-            advice_section(full, lambda: at_100("shared"), small, Cache(out, "advice"), fits)
+            advice_section(
+                full,
+                lambda: at_100(args.advice_method),
+                small,
+                Cache(out, "advice"),
+                fits,
+                args.advice_method,
+                range(7, 7 + args.advice_draws),
+            )
         if "held" not in args.skip:
             held = [m for m in ("beta", "shared", "shared_skew") if m in args.methods]
             held_out(full, Cache(out, "held"), fits, held)
