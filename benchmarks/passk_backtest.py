@@ -671,6 +671,10 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=None, help="fit_many processes")
     args = parser.parse_args()
+    if args.advice_draws < 1 and "advice" not in args.skip:
+        parser.error(
+            f"--advice-draws must be at least 1, not {args.advice_draws} (or --skip advice)"
+        )
     if args.quick:
         args.levels, args.reps, args.datasets, args.flex_levels = [100], 1, ["pythia"], []
     warnings.simplefilter("ignore")
