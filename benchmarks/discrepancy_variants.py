@@ -28,14 +28,23 @@ the cases of all *other* sources and scored on the held-out one, exactly as
 ``Student-t case fits``
     the shipped model on cases whose laws were fitted with ``likelihood="studentt"``
     (built through ``fit_many`` into ``--studentt-fits``, reused by a later run).
+``smallest runs left out``
+    the shipped model on cases whose laws were fitted without the runs in the smallest
+    fifth of the log range of :math:`N` of each training set (:func:`drop_smallest`; the
+    Hitchhiker's Guide, Choshen et al. 2024, advises fitting the larger models), the
+    held-out runs and their distances unchanged (built into ``--trimmed-fits``).
 
 Usage::
 
     .venv/bin/python benchmarks/discrepancy_variants.py --cases bench_out/cases.csv
+    .venv/bin/python benchmarks/discrepancy_variants.py --cases bench_out/cases.csv \
+        --variants trimmed
 
 About 9 minutes on 2 cores with the case fits present (54 leave-one-source-out fits
-of the discrepancy models), plus 3.5 minutes for the 17 Student-t case fits the first
-time.
+of the discrepancy models), plus 3.5 minutes for the 17 Student-t case fits and 4.5
+minutes for the 17 trimmed case fits the first time. ``--variants`` picks some of
+``factor``, ``pooled``, ``rho``, ``power``, ``studentt`` and ``trimmed`` (default: all);
+the shipped model and the fixed rate are always scored beside them.
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +64,7 @@ from bayescale.core.errors import ConvergenceWarning
 from bayescale.core.sampling import run_nuts
 from bayescale.scaling.discrepancy import declare_population
 from bayescale.scaling.discrepancy_backtest import N_DRAWS, leave_one_source_out, score
-from bayescale.scaling.discrepancy_build import build_cases
+from bayescale.scaling.discrepancy_build import CASES, build_cases
 
 VARIANTS = {
     "spread factor": "global",
@@ -61,7 +72,34 @@ VARIANTS = {
     "drift with the fit's spread": "rho",
     "spread growing as d^p": "power",
 }
+#: ``--variants`` names of :data:`VARIANTS` and of the variants with their own case fits.
+CHOICES = {
+    "factor": "global",
+    "pooled": "pooled",
+    "rho": "rho",
+    "power": "power",
+    "studentt": "studentt",
+    "trimmed": "trimmed",
+}
+#: Share of each training set's log range of N left out by :func:`drop_smallest`.
+SMALLEST_SHARE = 0.2
 PARAMETERS = ("mu0", "tau_mu", "lam0", "tau_sigma", "kappa", "g0", "tau_c", "rho", "power")
+
+
+def drop_smallest(
+    load: Callable[[], tuple[pd.DataFrame, pd.DataFrame]], share: float = SMALLEST_SHARE
+) -> Callable[[], tuple[pd.DataFrame, pd.DataFrame]]:
+    r"""A case's loader whose training runs keep :math:`\log N \ge \log N_{\min} +
+    s\,(\log N_{\max} - \log N_{\min})` (:math:`s` = ``share``); the held-out runs, and so
+    their distances beyond the largest training run, are unchanged."""
+
+    def load_trimmed() -> tuple[pd.DataFrame, pd.DataFrame]:
+        train, test = load()
+        log_n = np.log(train["params"].to_numpy(float))
+        keep = log_n >= log_n.min() + share * (log_n.max() - log_n.min())
+        return train[keep].reset_index(drop=True), test
+
+    return load_trimmed
 
 
 def build_model(cases: pd.DataFrame, variant: str) -> Any:
@@ -162,32 +200,59 @@ def main() -> None:
     parser.add_argument("--fits", type=Path, default=Path("bench_out/loss_case_fits"))
     parser.add_argument("--studentt-cases", type=Path, default=Path("bench_out/cases_t.csv"))
     parser.add_argument("--studentt-fits", type=Path, default=Path("bench_out/loss_case_fits_t"))
+    parser.add_argument("--trimmed-cases", type=Path, default=Path("bench_out/cases_trim.csv"))
+    parser.add_argument("--trimmed-fits", type=Path, default=Path("bench_out/loss_case_fits_trim"))
     parser.add_argument("--out", type=Path, default=Path("bench_out/discrepancy_variants.csv"))
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        choices=sorted(CHOICES),
+        default=sorted(CHOICES),
+        help="the variants to score beside the shipped model (default: all)",
+    )
     args = parser.parse_args()
+    chosen = {CHOICES[v] for v in args.variants}
     start = time.perf_counter()
+    trimmed_cases = [replace(case, load=drop_smallest(case.load)) for case in CASES]
+    builds = {
+        "shipped": (args.cases, args.fits, None, None),
+        "studentt": (args.studentt_cases, args.studentt_fits, {"likelihood": "studentt"}, None),
+        "trimmed": (args.trimmed_cases, args.trimmed_fits, None, trimmed_cases),
+    }
     tables = {}
-    for path, fits, options in (
-        (args.cases, args.fits, None),
-        (args.studentt_cases, args.studentt_fits, {"likelihood": "studentt"}),
-    ):
+    for name, (path, fits, options, case_list) in builds.items():
+        if name != "shipped" and name not in chosen:
+            continue
         if not path.exists():
-            build_cases(fits_dir=fits, fit_options=options).to_csv(path, index=False)
-        tables[path] = pd.read_csv(path)
-    cases, cases_t = tables[args.cases], tables[args.studentt_cases]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            table = build_cases(case_list, fits_dir=fits, fit_options=options)
+            table.to_csv(path, index=False)
+        tables[name] = pd.read_csv(path)
+    cases = tables["shipped"]
+    labels = {
+        "studentt": "learned, Student-t case fits",
+        "trimmed": "learned, smallest runs left out",
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         frames = [leave_one_source_out(cases)]
-        shipped_t = leave_one_source_out(cases_t)
-        shipped_t = shipped_t[shipped_t["method"] == "learned (LOSO)"]
-        frames.append(shipped_t.assign(method="learned, Student-t case fits"))
+        for name, label in labels.items():
+            if name in tables:
+                other = leave_one_source_out(tables[name])
+                other = other[other["method"] == "learned (LOSO)"]
+                frames.append(other.assign(method=label))
         for name, variant in VARIANTS.items():
-            frames.append(variant_scores(cases, name, variant))
+            if variant in chosen:
+                frames.append(variant_scores(cases, name, variant))
     frame = pd.concat(frames, ignore_index=True)
     print(f"{time.perf_counter() - start:.0f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index=False)
-    report(frame, per_source=False)
-    converged = {p: bool(t["converged"].all()) for p, t in tables.items()}
+    report(frame, per_source="trimmed" in chosen)
+    converged = {
+        p: f"{t.groupby('case')['converged'].first().sum()} of {t['case'].nunique()}"
+        for p, t in tables.items()
+    }
     print(f"\nevery case fit converged: {converged}")
 
 
