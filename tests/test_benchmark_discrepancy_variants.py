@@ -1,0 +1,25 @@
+"""The trimmed cases of ``benchmarks/discrepancy_variants.py``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from discrepancy_variants import drop_smallest
+
+
+def test_drop_smallest_trims_the_training_runs_only() -> None:
+    """The runs in the smallest fifth of the log range of N leave the fit; the held-out
+    runs (and so their distances beyond the data) stay as they are."""
+    params = np.array([1e7, 2e7, 5e7, 1e8, 1e9, 1e10])  # log range 1e7..1e10: cut at 10^7.6
+    train = pd.DataFrame({"params": params, "tokens": 20 * params, "value": 3.0})
+    test = pd.DataFrame({"params": [1e11], "tokens": [2e12], "value": [2.0]})
+    kept, held = drop_smallest(lambda: (train, test))()
+    assert kept["params"].tolist() == [5e7, 1e8, 1e9, 1e10]
+    pd.testing.assert_frame_equal(held, test)
+    everything, _ = drop_smallest(lambda: (train, test), share=0.0)()
+    assert len(everything) == len(train)
