@@ -10,10 +10,9 @@ curves, Slice-and-Sandwich, sigmoid and quanta fits). It
    (:func:`bayescale.core.diagnostics.check_convergence`);
 3. on divergences with nutpie's low-rank mass matrix (chosen by default, not by the user),
    samples once more with the diagonal one; on slow mixing *without* divergences (R-hat or
-   bulk ESS short), once more with twice the ``tune`` and ``draws`` of the run before (so
-   a run that is still short after doubling is sampled with four times them). Divergences
-   are never answered with longer chains: they are reported. At most three runs; every
-   rerun is a sentence in ``notes``;
+   bulk ESS short), once more with twice ``tune`` and ``draws``. Divergences are never
+   answered with longer chains: they are reported. At most three runs; every rerun is a
+   sentence in ``notes``;
 4. adds the pointwise log-likelihood (:func:`pymc.compute_log_likelihood`) when asked; a
    failure there is a warning and the posterior is kept.
 
@@ -270,8 +269,7 @@ def run_nuts(
     cores
         Chains run in parallel.
     extend_if_slow
-        Rerun with twice the ``tune`` and ``draws`` of the run before on slow mixing
-        without divergences (at most three runs in all).
+        Rerun with twice ``tune`` and ``draws`` on slow mixing without divergences.
     diag_fallback
         Rerun with the diagonal mass matrix on divergences with the default low-rank one.
     log_likelihood
@@ -351,16 +349,12 @@ def run_nuts(
                 f"sampled again with nutpie's diagonal mass matrix: the low-rank one gave {diag}"
             )
             nuts_options["adaptation"] = run.adaptation = "diag"
-        elif not diag.divergences and extend_if_slow:
-            # slow mixing (a ridge, not bad geometry: no divergences) is answered with
-            # longer chains, doubled again when the doubled run still falls short
-            if run.extended_after is None:
-                run.extended_after = str(diag)
-            before = (n_tune, n_draws)
-            n_draws, n_tune = 2 * n_draws, 2 * n_tune
+        elif not diag.divergences and extend_if_slow and run.extended_after is None:
+            run.extended_after = str(diag)
+            n_draws, n_tune = 2 * draws, 2 * tune
             run.reruns.append(
                 f"sampled again with tune={n_tune}, draws={n_draws}: the run with "
-                f"tune={before[0]}, draws={before[1]} fell short ({diag})"
+                f"tune={tune}, draws={draws} fell short ({diag})"
             )
         else:
             break

@@ -141,9 +141,8 @@ def fit(
     warn_convergence
         Warn (:class:`~bayescale.core.errors.ConvergenceWarning`) when diagnostics fall short.
     extend_if_slow
-        When R-hat or bulk ESS fall short without divergences, sample again with twice
-        ``tune`` and ``draws`` (four times if that still falls short; recorded in
-        ``fit.notes``). With zero inflation the
+        When R-hat or bulk ESS fall short without divergences, sample once more with twice
+        ``tune`` and ``draws`` (recorded in ``fit.notes``). With zero inflation the
         share :math:`\pi` of never-solved problems is often barely identified (near 0),
         and its chains then mix slowly.
     sampler

@@ -129,7 +129,7 @@ DIFFICULTIES = ("normal", "flexible", "skewed")
 #: The default family (since bayescale 0.2; ``"normal"`` before): in the back-test of
 #: ``docs/passk.md`` its 90% intervals cover 88-92% from 30, 100 and 1,000 attempts per
 #: problem and 86% from 300 (over four subsamples), where the normal's cover 70% from
-#: 1,000 and 83% from 300; 53 of its 54 fits there converge (the normal's 52), and
+#: 1,000 and 83% from 300; 52 of its 54 fits there converge (the normal's 52), and
 #: those that do not say so.
 DEFAULT_DIFFICULTY = "skewed"
 

@@ -490,9 +490,9 @@ def fit_voting_curve(
     warn_convergence
         Warn (:class:`~bayescale.core.errors.ConvergenceWarning`) when diagnostics fall short.
     extend_if_slow
-        On slow mixing without divergences, sample again with twice ``tune`` and
-        ``draws``, four times if that still falls short (bayescale's retry policy,
-        :mod:`bayescale.core.sampling`; noted in ``fit.notes``).
+        On slow mixing without divergences, sample once more with twice ``tune`` and
+        ``draws`` (bayescale's retry policy, :mod:`bayescale.core.sampling`; noted in
+        ``fit.notes``).
     sampler
         Draws instead of NUTS (a :class:`~bayescale.core.sampling.Sampler`; tests pass
         prior draws).

@@ -198,9 +198,8 @@ def fit(
         Warn (:class:`~bayescale.core.errors.ConvergenceWarning`) when diagnostics fall short.
     extend_if_slow
         When R-hat or bulk ESS fall short *without* divergences (slow mixing along the
-        E-A-alpha ridge, not bad geometry), sample again with twice ``tune`` and
-        ``draws`` (four times if that still falls short); ``fit.sampler["extended_after"]``
-        and ``fit.spec.notes`` record it.
+        E-A-alpha ridge, not bad geometry), sample once more with twice ``tune`` and
+        ``draws``; ``fit.sampler["extended_after"]`` and ``fit.spec.notes`` record it.
         Divergences are never "fixed" by longer chains: they are reported. (Divergences
         with the default low-rank mass matrix do lead to one run with the diagonal one,
         see ``docs/diagnostics.md``; choosing ``nuts={"adaptation": ...}`` turns that off.)

@@ -77,28 +77,6 @@ def test_slow_mixing_is_sampled_again_with_twice_the_draws() -> None:
     assert len(notes) == 1 and "tune=600, draws=1000" in notes[0] and "R-hat" in notes[0]
 
 
-def test_a_doubled_run_still_short_is_doubled_again_and_then_reported() -> None:
-    """Slow twice: 1x, 2x, 4x; still slow at 4x: no fourth run, the last one is returned."""
-    sampler, calls = _fake_sampler(
-        lambda n, draws: _tree([0.0, 3.0] if n < 3 else [0.0, 0.0], draws)
-    )  # chains disagree in the first two runs
-    notes: list[str] = []
-    idata, run = run_nuts(
-        None, check_vars=["mu"], draws=500, tune=300, chains=2, seed=7, notes=notes, sampler=sampler
-    )
-    assert [(c["draws"], c["tune"], c["seed"]) for c in calls] == [
-        (500, 300, 7),
-        (1000, 600, 8),
-        (2000, 1200, 9),
-    ]
-    assert idata["posterior"].sizes["draw"] == 2000 and (run.draws, run.tune) == (2000, 1200)
-    assert "tune=1200, draws=2000: the run with tune=600, draws=1000" in notes[1]
-    assert run.extended_after is not None and "tune" not in run.extended_after
-    always_slow, calls = _fake_sampler(lambda n, draws: _tree([0.0, 3.0], draws))
-    run_nuts(None, check_vars=["mu"], draws=500, tune=300, chains=2, seed=7, sampler=always_slow)
-    assert [c["draws"] for c in calls] == [500, 1000, 2000]
-
-
 def test_divergences_are_not_sampled_away_with_a_chosen_adaptation() -> None:
     sampler, calls = _fake_sampler(lambda n, draws: _tree([0.0, 3.0], draws, divergences=5))
     notes: list[str] = []
