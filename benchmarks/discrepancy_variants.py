@@ -95,6 +95,13 @@ def drop_smallest(
 
     def load_trimmed() -> tuple[pd.DataFrame, pd.DataFrame]:
         train, test = load()
+        if "params" not in train or train["params"].isna().any():
+            rows = [] if "params" not in train else np.flatnonzero(train["params"].isna()).tolist()
+            raise ValueError(
+                "drop_smallest needs the parameters of every training run: column 'params' "
+                + ("is missing" if "params" not in train else f"is empty in rows {rows}")
+                + "; leave this case out of the trimmed variant or give its runs' N"
+            )
         log_n = np.log(train["params"].to_numpy(float))
         keep = log_n >= log_n.min() + share * (log_n.max() - log_n.min())
         return train[keep].reset_index(drop=True), test
@@ -253,7 +260,7 @@ def main() -> None:
         p: f"{t.groupby('case')['converged'].first().sum()} of {t['case'].nunique()}"
         for p, t in tables.items()
     }
-    print(f"\nevery case fit converged: {converged}")
+    print(f"\ncase fits that converged: {converged}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from discrepancy_variants import drop_smallest
@@ -23,3 +24,11 @@ def test_drop_smallest_trims_the_training_runs_only() -> None:
     pd.testing.assert_frame_equal(held, test)
     everything, _ = drop_smallest(lambda: (train, test), share=0.0)()
     assert len(everything) == len(train)
+
+
+def test_drop_smallest_names_the_runs_without_a_size() -> None:
+    train = pd.DataFrame({"params": [1e7, np.nan, 1e9], "value": 3.0})
+    with pytest.raises(ValueError, match=r"empty in rows \[1\]"):
+        drop_smallest(lambda: (train, train))()
+    with pytest.raises(ValueError, match="'params' is missing"):
+        drop_smallest(lambda: (train.drop(columns="params"), train))()
