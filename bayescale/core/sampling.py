@@ -10,9 +10,10 @@ curves, Slice-and-Sandwich, sigmoid and quanta fits). It
    (:func:`bayescale.core.diagnostics.check_convergence`);
 3. on divergences with nutpie's low-rank mass matrix (chosen by default, not by the user),
    samples once more with the diagonal one; on slow mixing *without* divergences (R-hat or
-   bulk ESS short), once more with twice ``tune`` and ``draws``. Divergences are never
-   answered with longer chains: they are reported. At most three runs; every rerun is a
-   sentence in ``notes``;
+   bulk ESS short), once more with twice ``tune`` and ``draws`` (``extend_if_slow``; a fit
+   kind may allow more than one such rerun, each doubling the last: the pass@k fits allow
+   two). Divergences are never answered with longer chains: they are reported. Every
+   rerun is a sentence in ``notes``;
 4. adds the pointwise log-likelihood (:func:`pymc.compute_log_likelihood`) when asked; a
    failure there is a warning and the posterior is kept.
 
@@ -239,7 +240,7 @@ def run_nuts(
     key: Hashable | None = None,
     nuts: Mapping[str, Any] | None = None,
     cores: int | None = None,
-    extend_if_slow: bool = True,
+    extend_if_slow: bool | int = True,
     diag_fallback: bool = True,
     log_likelihood: Sequence[str] | None = None,
     sampler: Sampler | None = None,
@@ -269,7 +270,9 @@ def run_nuts(
     cores
         Chains run in parallel.
     extend_if_slow
-        Rerun with twice ``tune`` and ``draws`` on slow mixing without divergences.
+        On slow mixing without divergences, rerun with twice ``tune`` and ``draws``;
+        an integer ``n`` allows up to ``n`` such reruns, each with twice the last run's
+        (``True`` is 1, ``False`` 0).
     diag_fallback
         Rerun with the diagonal mass matrix on divergences with the default low-rank one.
     log_likelihood
@@ -317,9 +320,11 @@ def run_nuts(
         nuts_sampler=nuts_sampler,
         adaptation=nuts_options.get("adaptation") if is_nutpie else None,
     )
+    max_extensions = _extensions(extend_if_slow)
     n_draws, n_tune = draws, tune
     idata: xr.DataTree | None = None
-    for attempt in range(3):
+    extensions, attempt = 0, 0
+    while True:
         idata = draw_fn(
             model,
             key=key,
@@ -339,7 +344,7 @@ def run_nuts(
         names = check_vars(idata) if callable(check_vars) else check_vars
         post = idata["posterior"].dataset
         diag = check_convergence(idata, var_names=[v for v in names if v in post], warn=False)
-        if diag.ok or attempt == 2:
+        if diag.ok:
             break
         if diag.divergences and fallback and nuts_options.get("adaptation") == "low_rank":
             # The low-rank metric, estimated during tuning, can misfit a posterior far from
@@ -349,15 +354,19 @@ def run_nuts(
                 f"sampled again with nutpie's diagonal mass matrix: the low-rank one gave {diag}"
             )
             nuts_options["adaptation"] = run.adaptation = "diag"
-        elif not diag.divergences and extend_if_slow and run.extended_after is None:
-            run.extended_after = str(diag)
-            n_draws, n_tune = 2 * draws, 2 * tune
+        elif not diag.divergences and extensions < max_extensions:
+            if run.extended_after is None:
+                run.extended_after = str(diag)
+            extensions += 1
+            last = f"tune={n_tune}, draws={n_draws}"
+            n_draws, n_tune = 2 * n_draws, 2 * n_tune
             run.reruns.append(
                 f"sampled again with tune={n_tune}, draws={n_draws}: the run with "
-                f"tune={tune}, draws={draws} fell short ({diag})"
+                f"{last} fell short ({diag})"
             )
         else:
             break
+        attempt += 1
         _log.info(run.reruns[-1])
     assert idata is not None
     run.draws, run.tune = n_draws, n_tune
@@ -366,6 +375,17 @@ def run_nuts(
     if log_likelihood:
         add_log_likelihood(model, idata, log_likelihood)
     return idata, run
+
+
+def _extensions(extend_if_slow: bool | int) -> int:
+    """How many longer reruns ``extend_if_slow`` allows (``True`` 1, ``False`` 0)."""
+    n = int(extend_if_slow)
+    if n < 0:
+        raise SpecificationError(
+            f"extend_if_slow={extend_if_slow!r}: give True, False or a number of longer "
+            "reruns (0 or more)"
+        )
+    return n
 
 
 def add_log_likelihood(model: Any, idata: xr.DataTree, var_names: Sequence[str]) -> None:
@@ -429,7 +449,7 @@ def sample_until_converged(
     tune: int,
     chains: int,
     seed: Any,
-    extend_if_slow: bool = True,
+    extend_if_slow: bool | int = True,
     notes: list[str] | None = None,
     sampler: Sampler | None = None,
     **options: Any,

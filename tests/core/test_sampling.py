@@ -77,6 +77,39 @@ def test_slow_mixing_is_sampled_again_with_twice_the_draws() -> None:
     assert len(notes) == 1 and "tune=600, draws=1000" in notes[0] and "R-hat" in notes[0]
 
 
+@pytest.mark.parametrize("extend", [True, 1, 2, 3])
+def test_a_fit_kind_can_allow_more_than_one_longer_run(extend: bool | int) -> None:
+    """``extend_if_slow=n``: up to n longer runs, each twice the last, while still slow."""
+    sampler, calls = _fake_sampler(
+        lambda n, draws: _tree([0.0, 3.0] if n < 3 else [0.0, 0.0], draws)
+    )  # chains disagree twice, then agree
+    idata, run = run_nuts(
+        None,
+        check_vars=["mu"],
+        draws=500,
+        tune=300,
+        seed=7,
+        sampler=sampler,
+        extend_if_slow=extend,
+    )
+    runs = min(int(extend), 2) + 1
+    assert [(c["draws"], c["tune"]) for c in calls] == [(500, 300), (1000, 600), (2000, 1200)][
+        :runs
+    ]
+    assert idata["posterior"].sizes["draw"] == run.draws == 500 * 2 ** (runs - 1)
+    assert len(run.reruns) == runs - 1 and "R-hat" in str(run.extended_after)
+    if runs == 3:
+        assert "the run with tune=600, draws=1000 fell short" in run.reruns[1]
+
+
+def test_no_longer_run_when_not_allowed_and_a_negative_count_is_refused() -> None:
+    sampler, calls = _fake_sampler(lambda n, draws: _tree([0.0, 3.0], draws))
+    _, run = run_nuts(None, check_vars=["mu"], seed=7, sampler=sampler, extend_if_slow=False)
+    assert len(calls) == 1 and run.reruns == [] and run.extended_after is None
+    with pytest.raises(SpecificationError, match="extend_if_slow=-1"):
+        run_nuts(None, check_vars=["mu"], sampler=sampler, extend_if_slow=-1)
+
+
 def test_divergences_are_not_sampled_away_with_a_chosen_adaptation() -> None:
     sampler, calls = _fake_sampler(lambda n, draws: _tree([0.0, 3.0], draws, divergences=5))
     notes: list[str] = []

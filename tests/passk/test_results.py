@@ -225,8 +225,13 @@ def test_cli_fit_saves_the_fit(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "inference-loss exponent" in printed and f"wrote {out}" in printed
     fit = bayescale.load(out)
     assert isinstance(fit, passk.PassKFit) and fit.models[0] == "sim-1e8"
-    # 40 draws, or 80 after the engine's one longer run (prior draws mix slowly)
-    assert fit.idata["posterior"].sizes["draw"] == fit.sampler["draws"] in (40, 80)
+    # 40 draws, or 80 and 160 after the pass@k fit's two longer runs (prior draws mix
+    # slowly); each longer run is a note
+    assert fit.idata["posterior"].sizes["draw"] == fit.sampler["draws"] in (40, 80, 160)
+    assert (
+        sum("sampled again with" in n for n in fit.notes)
+        == {40: 0, 80: 1, 160: 2}[fit.sampler["draws"]]
+    )
     assert main(["passk", "forecast", str(out), "--k", "100", "--target", "0.99", "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert {r["quantity"] for r in record["coverage"]} == {"coverage"}
