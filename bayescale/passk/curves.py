@@ -114,10 +114,12 @@ def sample_problem_p(
 def observed_coverage(p: np.ndarray, k: np.ndarray) -> np.ndarray:
     r"""Coverage :math:`\frac1P\sum_j 1 - (1-p_j)^k` of a problem set, per draw.
 
-    ``p`` has shape ``S x P``; returns ``S x K``.
+    ``p`` has shape ``S x P``; returns ``S x K``. A problem with :math:`p_j = 1` counts
+    as solved at every :math:`k \ge 1` (its :math:`\log(1 - p_j)` is taken at the
+    largest double below 1, so no division by zero).
     """
     k = np.asarray(k, dtype=float)
-    log_q = np.log1p(-np.minimum(p, 1.0 - 1e-300))  # S x P
+    log_q = np.log1p(-np.minimum(p, np.nextafter(1.0, 0.0)))  # S x P
     out = np.empty((p.shape[0], k.size))
     for i, kk in enumerate(k):
         out[:, i] = -np.expm1(kk * log_q).mean(axis=1)

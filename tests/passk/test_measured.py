@@ -50,6 +50,14 @@ def test_the_draws_average_to_the_expected_coverage() -> None:
     assert out[:, 0].var() < 0.2 * out[:, 2].var()
 
 
+def test_a_certain_problem_is_solved_at_every_k_without_a_warning() -> None:
+    p = np.array([[1.0, 0.0, 0.5]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = observed_coverage(p, np.array([0.0, 1.0, 2.0, 1e6]))
+    np.testing.assert_allclose(out[0], [0.0, 0.5, (1 + 0.75) / 3, (1 + 1) / 3], atol=1e-12)
+
+
 def test_made_attempts_are_kept() -> None:
     # a problem solved once in the made attempts stays solved at k = n_total
     rng = np.random.default_rng(2)
