@@ -141,15 +141,9 @@ def fit(
     warn_convergence
         Warn (:class:`~bayescale.core.errors.ConvergenceWarning`) when diagnostics fall short.
     extend_if_slow
-        When R-hat or bulk ESS fall short without divergences, sample again with twice
-        ``tune`` and ``draws``, and, if still short, once more with twice those (the
-        default 2: at most two longer runs; ``True`` or 1 allows one, as the other fits
-        of bayescale, ``False`` none; each is recorded in ``fit.notes``). With zero
-        inflation the share :math:`\pi` of never-solved problems is often barely
-        identified (near 0), and its chains then mix slowly; in the shared-difficulty
-        model :math:`\sigma_d` and the problems' difficulties can mix slowly together
-        (docs/passk.md, "Convergence, re-measured": the third GSM8K subsample from 300
-        attempts needs the second longer run).
+        Longer runs when R-hat or bulk ESS fall short without divergences, each with twice
+        the last run's ``tune`` and ``draws`` (default 2, the other fits 1; each recorded in
+        ``fit.notes``): ``sigma_d``, ``pi`` and the difficulties can mix slowly together.
     sampler
         Draws instead of NUTS (a :class:`~bayescale.core.sampling.Sampler`; tests pass
         prior draws). Default: the one set by :func:`~bayescale.core.sampling.use_sampler`,
