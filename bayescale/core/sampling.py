@@ -379,7 +379,7 @@ def run_nuts(
 
 def _extensions(extend_if_slow: bool | int) -> int:
     """How many longer reruns ``extend_if_slow`` allows (``True`` 1, ``False`` 0)."""
-    n = int(extend_if_slow)
+    n = int(extend_if_slow) if isinstance(extend_if_slow, (bool, int, np.integer)) else -1
     if n < 0:
         raise SpecificationError(
             f"extend_if_slow={extend_if_slow!r}: give True, False or a number of longer "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pymc as pm
 import pytest
@@ -108,6 +110,27 @@ def test_no_longer_run_when_not_allowed_and_a_negative_count_is_refused() -> Non
     assert len(calls) == 1 and run.reruns == [] and run.extended_after is None
     with pytest.raises(SpecificationError, match="extend_if_slow=-1"):
         run_nuts(None, check_vars=["mu"], sampler=sampler, extend_if_slow=-1)
+    with pytest.raises(SpecificationError, match=r"extend_if_slow=1\.5"):
+        run_nuts(None, check_vars=["mu"], sampler=sampler, extend_if_slow=1.5)  # type: ignore[arg-type]
+
+
+def test_passk_fits_allow_two_longer_runs_by_default() -> None:
+    """Prior draws (ESS = draws, below 400 at 160 x 2 chains) stay short: 3 runs, 40-80-160."""
+    from bayescale import passk
+
+    draws: list[int] = []
+
+    def counting(model, **kw):
+        draws.append(kw["draws"])
+        return prior_sampler(model, **kw)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = passk.fit(
+            passk.example_counts(), draws=40, tune=10, chains=2, progressbar=False, sampler=counting
+        )
+    assert draws == [40, 80, 160] and fit.sampler["draws"] == 160
+    assert sum("sampled again with" in n for n in fit.notes) == 2
 
 
 def test_divergences_are_not_sampled_away_with_a_chosen_adaptation() -> None:
