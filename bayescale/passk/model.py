@@ -173,7 +173,12 @@ def make_passk_spec(
     problem_slopes: bool | None = None,
 ) -> PassKSpec:
     """Resolve the defaults of :func:`bayescale.passk.fit` against validated counts."""
-    from bayescale.passk.shared import DEFAULT_DIFFICULTY, DIFFICULTIES, SHARED_PRIORS
+    from bayescale.passk.shared import (
+        DEFAULT_DIFFICULTY,
+        DIFFICULTIES,
+        SHARED_PRIORS,
+        check_sigma_d_prior,
+    )
 
     if model not in MODELS:
         raise SpecificationError(f"model must be one of {MODELS}, not {model!r}")
@@ -224,6 +229,8 @@ def make_passk_spec(
             f"unknown prior(s) {sorted(unknown)}; model={model!r} has {sorted(defaults)}"
         )
     resolved = {**defaults, **{k: tuple(map(float, v)) for k, v in (priors or {}).items()}}
+    if model == "shared_difficulty":
+        check_sigma_d_prior(*resolved["sigma_d"])
     center = float(np.mean(np.log(params))) if trend else 0.0
     return PassKSpec(
         trend=bool(trend),

@@ -95,6 +95,7 @@ import xarray as xr
 from scipy.special import betaln, gammaln
 
 from bayescale.core import dims
+from bayescale.passk.shared_priors import SHARED_PRIORS, check_sigma_d_prior, sigma_d_prior
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -111,6 +112,7 @@ __all__ = [
     "UnsolvedPatterns",
     "build_shared_model",
     "centred_problems",
+    "check_sigma_d_prior",
     "difficulty_nodes",
     "difficulty_scale_name",
     "difficulty_transform",
@@ -121,6 +123,7 @@ __all__ = [
     "problem_log_lik",
     "problem_shift",
     "shift_nodes",
+    "sigma_d_prior",
     "unsolved_patterns",
 ]
 
@@ -134,35 +137,6 @@ DIFFICULTIES = ("normal", "flexible", "skewed")
 #: 85.6% to 92.5% in every row from 10 to 1,000 attempts, and 51 of its 54 fits converge.
 DEFAULT_DIFFICULTY = "skewed"
 
-#: Default priors of the shared-difficulty model: (mean, sd) of Normals, the scale of a
-#: HalfNormal for ``sigma_d``, and (degrees of freedom :math:`\nu`, scale :math:`s`) of
-#: the model effects ``effects_*``. ``a`` and ``b`` on the log scale (``b`` of a problem
-#: of median difficulty), ``pi`` (the share of problems no model solves) on the logit
-#: scale, slopes per e-fold of N; ``skew`` is :math:`\epsilon` and ``log_tail`` is
-#: :math:`\log\delta` of the ``"flexible"`` difficulty distribution. Model effects are
-#: i.i.d. :math:`\mathcal N(0, \tau^2)` with :math:`\tau^2 \sim
-#: \mathrm{InvGamma}(\nu/2, \nu s^2/2)` integrated out (a Student-t of :math:`\nu`
-#: degrees of freedom and scale :math:`s`: :math:`\nu = 4, s = 0.25` puts the typical
-#: :math:`\tau` near 0.25, like the per-model model's HalfNormal(0.3)). ``effects_a``
-#: has scale 0.5 since December 2026: fitted to 300 attempts per problem, the sizes of
-#: early training checkpoints (Schaeffer et al.'s MATH and GSM8K tables) depart from a
-#: straight trend in :math:`\log a` by 0.4 to 0.9 (root mean square of the effects;
-#: 0.3 to 0.4 in :math:`\log b`, 0.24 to 0.36 and 0.2 for the Pythia counts), and with
-#: 0.25 a fit of 10 attempts shrank them to the trend: the 90% intervals from 10 attempts
-#: covered 83.5% of the back-test's forecasts, 85.6% with 0.5 (``docs/passk.md``).
-SHARED_PRIORS: dict[str, tuple[float, float]] = {
-    "mu_a": (float(np.log(0.5)), 1.0),
-    "mu_b": (float(np.log(100.0)), 2.5),
-    "mu_pi": (-2.0, 1.5),
-    "slope_a": (0.0, 0.5),
-    "slope_b": (0.0, 0.5),
-    "effects_a": (4.0, 0.5),
-    "effects_b": (4.0, 0.25),
-    "sigma_d": (2.0, 0.0),
-    "sigma_g": (0.5, 0.0),
-    "skew": (0.0, 0.5),
-    "log_tail": (0.0, 0.5),
-}
 
 #: Gauss-Hermite nodes (probabilists') for expectations over a new problem's difficulty.
 _GH_NODES = 48
@@ -570,7 +544,7 @@ def build_shared_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
         mu_b = pm.Normal("mu_b", *pr["mu_b"])
         log_b = pm.Deterministic("log_b", mu_b + rel_b, dims=dims.MODEL)
         pm.Deterministic("b", pt.exp(log_b), dims=dims.MODEL)
-        sigma = pm.HalfNormal("sigma_d", pr["sigma_d"][0])
+        sigma = sigma_d_prior(*pr["sigma_d"])
         shape: tuple[Any, ...] = ()
         if spec.difficulty in ("flexible", "skewed"):
             skew = pm.Normal("skew", *pr["skew"])

@@ -83,6 +83,29 @@ def test_the_default_difficulty_is_skewed_and_the_beta_model_has_none(sim: pd.Da
     assert make_passk_spec(ds, difficulty="normal").difficulty == "normal"  # as in 0.1
 
 
+def test_sigma_d_prior_is_a_halfnormal_or_a_gamma(sim: pd.DataFrame) -> None:
+    """``(scale, 0)``: HalfNormal (the default, (2, 0)); ``(shape, rate)``: a Gamma, which
+    keeps sigma_d from 0; anything else is refused with what to give."""
+    import pymc as pm
+
+    ds = validate_counts(sim)
+    spec = make_passk_spec(ds, model="shared_difficulty", difficulty="normal")
+    assert spec.priors["sigma_d"] == (2.0, 0.0)
+    default = build_passk_model(ds, spec)["sigma_d"].owner.op
+    assert isinstance(default, type(pm.HalfNormal.dist(2.0).owner.op))
+    gamma = make_passk_spec(
+        ds, model="shared_difficulty", difficulty="normal", priors={"sigma_d": (2.0, 1.0)}
+    )
+    model = build_passk_model(ds, gamma)
+    logp = model.compile_fn(model.logp(vars=[model["sigma_d"]], jacobian=False))
+    for value in (0.05, 0.5, 2.0, 6.0):
+        got = logp({"sigma_d_log__": np.log(value)})
+        assert got == pytest.approx(stats.gamma(2.0, scale=1.0).logpdf(value), rel=1e-6)
+    for bad in [(0.0, 1.0), (2.0, -1.0), (float("nan"), 1.0)]:
+        with pytest.raises(SpecificationError, match=r"priors\['sigma_d'\]"):
+            make_passk_spec(ds, model="shared_difficulty", priors={"sigma_d": bad})
+
+
 def test_specifications_of_earlier_files_read_as_the_beta_model() -> None:
     old = {
         "trend": True,
@@ -502,6 +525,33 @@ def test_value_of_attempts_matches_the_conjugate_answer(alpha: float, beta: floa
     # nothing to learn about a quantity independent of p
     unrelated = np.random.default_rng(6).normal(size=p.size)
     assert abs(passk.expected_variance_reduction(p, unrelated, [100])[0]) < 0.02
+
+
+def test_joint_value_of_attempts_counts_a_shared_parameter_once() -> None:
+    """Known answer: every pair's success probability is one shared p ~ Beta(2, 40), and
+    the forecast is p itself. e attempts at each of R pairs are then R e attempts at p,
+    worth Var(p) R e / (alpha + beta + R e); the sum of the pairs' values on their own
+    would count the shared p once per pair (the advice before December 2026)."""
+    from bayescale.passk.advice import _Preposterior
+
+    alpha, beta, pairs, e = 2.0, 40.0, 10, 10
+    p = np.random.default_rng(8).beta(alpha, beta, size=8000)
+    pre = _Preposterior(
+        np.repeat(p[:, None], pairs, axis=1),
+        p[:, None],
+        np.zeros(pairs, dtype=int),
+        np.random.default_rng(9),
+    )
+    var = alpha * beta / ((alpha + beta) ** 2 * (alpha + beta + 1))
+    joint = pre.explained(dict.fromkeys(range(pairs), e))
+    assert joint == pytest.approx(var * pairs * e / (alpha + beta + pairs * e), rel=0.1)
+    alone = pre.explained({0: e})
+    assert alone == pytest.approx(var * e / (alpha + beta + e), rel=0.15)
+    assert joint < 0.5 * pairs * alone
+    # the greedy allocation of the same budget explains as much wherever it puts it
+    extra, credited = pre.allocate(pairs * e, e)
+    assert extra.sum() == pairs * e
+    assert credited.sum() == pytest.approx(joint, rel=0.15)
 
 
 def test_advice_spends_the_budget_where_the_forecast_is_uncertain() -> None:
