@@ -583,6 +583,22 @@ def test_advice_spends_the_budget_where_the_forecast_is_uncertain() -> None:
         passk.sampling_advice(fit, 10, params={"D": 1e11}, k=1000)
 
 
+def test_advice_for_a_new_size_and_a_fitted_one_with_the_shared_model(
+    shared_fit: passk.PassKFit,
+) -> None:
+    """Every pair of every size is a candidate; the budget is spent in whole batches and
+    the advised attempts are expected to narrow the forecast at least as much as nothing."""
+    for target in ({"params": {"new": 3e9}}, {"model": "m1"}):
+        advice = passk.sampling_advice(shared_fit, 400, k=1000, step=40, **target)  # type: ignore[arg-type]
+        alloc = advice.allocation
+        assert alloc["extra_attempts"].sum() == 400
+        assert (alloc["extra_attempts"] % 40 == 0).all()
+        assert set(alloc["model"]) <= {"m0", "m1", "m2", "m3"}
+        sd = advice.expected.set_index("strategy")["sd"]
+        assert sd["advised"] <= sd["now"] and sd["even"] <= sd["now"]
+    assert advice.target["model"] == "m1"
+
+
 def test_pass_at_k_reference_is_exact() -> None:
     """cell_log_lik is the Beta-binomial pmf (scipy's)."""
     n, c, a, b = 40.0, np.array([0.0, 3.0, 40.0]), 0.7, 12.0
