@@ -52,7 +52,7 @@ the interval with the one after spreading the same budget evenly (``docs/passk.m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -207,9 +207,11 @@ class _Preposterior:
         scale = max(float(np.abs(r).max()), 1e-300)
         return q[:, np.abs(np.diag(r)) > 1e-9 * scale]
 
-    def allocate(self, budget: int, step: int) -> tuple[np.ndarray, np.ndarray]:
-        """Greedy batches of ``step`` attempts (module docstring): the attempts per row and
-        the gain credited to each row.
+    def allocate(
+        self, budget: int, step: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Greedy batches of ``step`` attempts (module docstring) over the rows where
+        ``allowed`` (default: all): the attempts per row and the gain credited to each row.
 
         A row not chosen yet is scored by what its batch's summaries add to the regression
         on the chosen rows' summaries, less the share ``rank / S`` of the residual variance
@@ -265,6 +267,8 @@ class _Preposterior:
                 swapped[2 * b : 2 * b + 2, 2 * b : 2 * b + 2] = xtx[r]
                 swapped_cov[2 * b : 2 * b + 2] = xtf[r]
                 g[r] = solve(swapped, swapped_cov) - fitted
+            if allowed is not None:
+                g[~allowed] = -np.inf
             best = int(np.argmax(g))
             extra[best] += size
             credited[best] += g[best]
@@ -297,6 +301,7 @@ def sampling_advice(
     k: float,
     model: str | None = None,
     params: Mapping[str, float] | None = None,
+    sample_models: Sequence[str] | None = None,
     step: int | None = None,
     ci_prob: float = 0.9,
     max_draws: int = 4000,
@@ -317,6 +322,12 @@ def sampling_advice(
     params
         ``{"label": N}``: a model size that was not run, forecast on the fitted problems
         (``model="shared_difficulty"`` only).
+    sample_models
+        The fitted models whose further attempts can be had (default: every one). The
+        advice may spend the budget on another size's attempts at the same problems
+        (with the shared difficulty they place the problems for the chosen model too);
+        name only the chosen model where its own attempts are all that can be run, or
+        where the models' attempts differ much in cost.
     step
         Attempts per greedy batch (default ``budget // 50``, at least 1).
     ci_prob
@@ -393,13 +404,24 @@ def sampling_advice(
     )
     pre = _Preposterior(p_rows, f_terms, term_of_row, np.random.default_rng(seed + 1))
 
-    # every row is a candidate: another model's attempts inform the trend and, with the
-    # shared model, the problem's difficulty
+    # every row of sample_models is a candidate: another model's attempts inform the
+    # trend and, with the shared model, the problem's difficulty
+    if sample_models is None:
+        allowed = np.ones(model_idx.size, dtype=bool)
+    else:
+        unknown = sorted(set(map(str, sample_models)) - set(fit.models))
+        if unknown or not len(sample_models):
+            raise SpecificationError(
+                f"sample_models must name fitted models; {unknown or 'none given'} not in "
+                f"{fit.models}"
+            )
+        allowed = np.isin(np.asarray(fit.models)[model_idx], [str(m) for m in sample_models])
     if pre.var > 0:
-        extra, credited = pre.allocate(budget, step)
+        extra, credited = pre.allocate(budget, step, allowed)
     else:  # the forecast is certain (every draw the same): nothing to learn
         extra, credited = np.zeros(model_idx.size, dtype=int), np.zeros(model_idx.size)
-        extra[np.flatnonzero(own)[:1] if own.any() else 0] = budget
+        first = np.flatnonzero(own & allowed)
+        extra[first[0] if first.size else np.flatnonzero(allowed)[0]] = budget
     spent = int(extra.sum())
 
     var_now = float(coverage.var())
@@ -407,7 +429,9 @@ def sampling_advice(
     width_now = float(hi - lo)
     # the even spread: over the chosen model's problems (over every fitted row for a new
     # size, which has none)
-    even_rows = np.flatnonzero(own) if params is None else np.arange(model_idx.size)
+    even_rows = np.flatnonzero(own & allowed) if params is None else np.flatnonzero(allowed)
+    if even_rows.size == 0:  # the chosen model's attempts cannot be had
+        even_rows = np.flatnonzero(allowed)
     per_row = budget // max(even_rows.size, 1)
     advised_gain = pre.explained({int(r): int(e) for r, e in enumerate(extra) if e})
     even_gain = pre.explained(dict.fromkeys(map(int, even_rows), per_row)) if per_row else 0.0
