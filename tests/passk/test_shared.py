@@ -599,6 +599,8 @@ def test_advice_for_a_new_size_and_a_fitted_one_with_the_shared_model(
     assert advice.target["model"] == "m1"
     own = passk.sampling_advice(shared_fit, 400, k=1000, model="m1", step=40, sample_models=["m1"])
     assert set(own.allocation["model"]) == {"m1"}
+    one = passk.sampling_advice(shared_fit, 80, k=1000, model="m1", step=40, sample_models="m2")
+    assert set(one.allocation["model"]) == {"m2"}  # a single name, not its characters
     assert own.allocation["extra_attempts"].sum() == 400
     with pytest.raises(SpecificationError, match="sample_models"):
         passk.sampling_advice(shared_fit, 40, k=1000, model="m1", sample_models=["m9"])
