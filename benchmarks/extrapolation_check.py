@@ -26,6 +26,14 @@ Usage::
 
     .venv/bin/python benchmarks/extrapolation_check.py               # fits every case
     .venv/bin/python benchmarks/extrapolation_check.py --cases bench_out/cases.csv
+    .venv/bin/python benchmarks/extrapolation_check.py --cases bench_out/cases.csv \
+        --inner bench_out/inner_cases.csv        # and the calibrated own spread
+
+With ``--inner``, every case's *training* runs are split once more (the largest third of
+their log range of model size held out, :func:`holdout_split`), the law is fitted to the
+rest and the largest training runs are forecast: these inner cases calibrate a factor on
+the case's own spread (:meth:`ScalingFit.calibrate_spread`), scored as method
+``"learned (LOSO), own spread"``. They never contain the case's held-out runs.
 """
 
 from __future__ import annotations
@@ -153,6 +161,20 @@ def main() -> None:
         help="also score the stacking mixture of chinchilla, power_law:compute and "
         "broken_power_law (cases written to / read from CSV)",
     )
+    parser.add_argument(
+        "--inner",
+        type=Path,
+        metavar="CSV",
+        help="also score the fit's own spread calibrated on its largest training runs "
+        "(ScalingFit.calibrate_spread): the inner cases are written to / read from CSV, "
+        "their fits kept in --inner-fits",
+    )
+    parser.add_argument(
+        "--inner-fits",
+        type=Path,
+        default=Path("bench_out/loss_inner_fits"),
+        help="folder of the inner case fits (reused by a later run)",
+    )
     args = parser.parse_args()
     if args.cases and args.cases.exists():
         cases = pd.read_csv(args.cases)
@@ -166,8 +188,17 @@ def main() -> None:
     also = {}
     if args.stacking:  # finished cases are read back from the CSV, the rest are fitted
         also["stacked"] = build_cases(stacked=True, checkpoint=args.stacking)
+    inner = None
+    if args.inner and args.inner.exists():
+        inner = pd.read_csv(args.inner)
+    elif args.inner:
+        start = time.perf_counter()
+        inner = build_cases(inner=True, fits_dir=args.inner_fits, max_workers=args.workers)
+        print(f"inner cases: {len(inner)} runs in {time.perf_counter() - start:.0f} s")
+        args.inner.parent.mkdir(parents=True, exist_ok=True)
+        inner.to_csv(args.inner, index=False)
     start = time.perf_counter()
-    frame = leave_one_source_out(cases, also=also)
+    frame = leave_one_source_out(cases, also=also, inner=inner)
     print(f"leave-one-source-out fits and scores: {time.perf_counter() - start:.0f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index=False)

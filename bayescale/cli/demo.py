@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import pandas as pd
 
 from bayescale.scaling.report import (
@@ -179,7 +180,8 @@ def run_demo(
         ``tokens``, ``actual``, ``curve_median``, ``median``, ``lower``, ``upper`` (the
         new-run forecast), ``covered``, ``abs_rel_error``, ``ci_prob``), and
         ``heldout_stacked`` (the same table for the stacked forecast, ``None`` without
-        ``stacked``).
+        ``stacked``) and ``heldout_calibrated`` (for the fit with its spread calibrated on
+        its own largest runs, :meth:`~bayescale.scaling.fitting.ScalingFit.calibrate_spread`).
     """
     from bayescale import datasets
     from bayescale.scaling.fitting import fit as fit_law
@@ -246,6 +248,22 @@ def run_demo(
     points = heldout[["family", "params", "tokens"]].reset_index(drop=True)
     table = _heldout_table(fit.forecast(points, ci_prob=CI), heldout, CI)
     _print_heldout(table, CI, out)
+    _section("The same runs, the new-run spread calibrated on the fit's own largest runs", out)
+    calibrated = fit.calibrate_spread(seed=seed)
+    cal = calibrated.idata["spread_calibration"].dataset
+    factor = cal["factor"].values
+    lo, hi = (float(q) for q in np.quantile(factor, [0.05, 0.95]))
+    print(
+        f"  The law fitted again to the {cal.attrs['inner_runs_fitted']} runs with N <= "
+        f"{fmt_sci(cal.attrs['cut'])} forecasts the {cal.sizes['inner_run']} runs above them.\n"
+        f"  Inner fit: {cal.attrs['inner_diagnostics']}.\n"
+        f"  Their errors against its spread give a factor on the fit's own spread of "
+        f"{float(np.median(factor)):.2f} [{lo:.2f}, {hi:.2f}]\n"
+        "  (fit.calibrate_spread(); docs/forecasting.md). Medians unchanged, intervals:\n",
+        file=out,
+    )
+    calibrated_table = _heldout_table(calibrated.forecast(points, ci_prob=CI), heldout, CI)
+    _print_heldout(calibrated_table, CI, out, explain=False)
     stacked_table = None
     if stacked:
         from bayescale.scaling.stacking import stacked_forecast
@@ -316,4 +334,5 @@ def run_demo(
         "diagnostics": diag,
         "heldout": table,
         "heldout_stacked": stacked_table,
+        "heldout_calibrated": calibrated_table,
     }

@@ -207,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
         "docs/forecasting.md)",
     )
     p.add_argument(
+        "--calibrate-spread",
+        action="store_true",
+        help="calibrate the new-run spread on the fit's own largest runs (one more fit of "
+        "the runs below them; ScalingFit.calibrate_spread, docs/forecasting.md)",
+    )
+    p.add_argument(
         "--columns",
         metavar="MAP",
         type=_column_map,
@@ -507,6 +513,11 @@ def cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         progressbar=not args.quiet,
         warn_convergence=False,
     )
+    if args.calibrate_spread:
+        before = len(result.notes)
+        result = result.calibrate_spread(seed=args.seed)
+        for note in result.notes[before:]:
+            print(f"note: {note}", file=out)
     saved = result.save(out_path)
     print("", file=out)
     print(format_summary(result, ci_prob=0.9), file=out)

@@ -74,6 +74,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CASE_COLUMNS",
     "DISCREPANCY_REFERENCE",
+    "POPULATION_GROUP",
     "DiscrepancyFit",
     "declare_population",
     "fit_discrepancy",
@@ -85,6 +86,8 @@ __all__ = [
 CASE_COLUMNS = ("source", "err", "sd", "d")
 #: Name of the shipped reference in ``models/``.
 DISCREPANCY_REFERENCE = "extrapolation_discrepancy"
+#: Group of a scaling fit's DataTree holding the population draws it forecasts with.
+POPULATION_GROUP = "extrapolation_discrepancy"
 #: Population parameters, in the order of the ``parameter`` dimension of the draws.
 POPULATION = ("mu0", "tau_mu", "lam0", "tau_sigma", "kappa")
 _SAMPLED = ("mu0", "tau_mu", "z", "lam0", "tau_sigma", "w", "kappa")

@@ -19,6 +19,7 @@ import pandas as pd
 
 from bayescale.core.errors import ConvergenceWarning
 from bayescale.scaling.discrepancy import DiscrepancyFit, discrepancy_draws, fit_discrepancy
+from bayescale.scaling.spread_calibration import spread_factor_draws
 
 __all__ = ["FIXED_RATE", "leave_one_source_out", "score"]
 
@@ -57,13 +58,19 @@ def leave_one_source_out(
     fit: Callable[..., DiscrepancyFit] = fit_discrepancy,
     verbose: bool = True,
     also: Mapping[str, pd.DataFrame] | None = None,
+    inner: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Scores of the learned discrepancy (fitted without each source) and the fixed rate.
 
     ``fit`` fits the discrepancy to a cases table (default :func:`fit_discrepancy`); it
     is never given the rows of the source being scored. ``also`` holds other case tables
     of the same runs (e.g. the stacking mixture of several laws), scored with the same
-    discrepancy as method ``"learned (LOSO), <name>"``.
+    discrepancy as method ``"learned (LOSO), <name>"``. ``inner`` holds the inner cases of
+    each case (:func:`~bayescale.scaling.discrepancy_build.build_cases` with ``inner=True``:
+    forecasts of the largest *training* runs of the case from the rest); with it, method
+    ``"learned (LOSO), own spread"`` scales each case's own spread by the factor calibrated
+    on its inner cases (:func:`~bayescale.scaling.spread_calibration.spread_factor_draws`,
+    with the population fitted without the source as its prior).
     """
     rng = np.random.default_rng(seed)
     frames = []
@@ -82,6 +89,16 @@ def leave_one_source_out(
                 continue
             more = discrepancy_draws(population, other["d"].to_numpy(float), rng, n=N_DRAWS)
             frames.append(score(other, _predictive(other, more, rng), f"learned (LOSO), {name}"))
+        if inner is not None:
+            for label, part in held.groupby("case", sort=False):
+                mine = inner[inner["case"] == label]
+                if mine.empty:
+                    continue
+                part = part.reset_index(drop=True)
+                factor, _ = spread_factor_draws(mine, population, n_draws=N_DRAWS, seed=rng)
+                more = discrepancy_draws(population, part["d"].to_numpy(float), rng, n=N_DRAWS)
+                pred = factor[:, None] * _predictive(part, np.zeros_like(more), rng) + more
+                frames.append(score(part, pred, "learned (LOSO), own spread"))
         fixed = (
             FIXED_RATE
             * held["d"].to_numpy(float)[None, :]

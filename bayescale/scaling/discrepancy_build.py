@@ -349,8 +349,15 @@ def build_cases(
     fits_dir: str | os.PathLike[str] | None = None,
     max_workers: int | None = None,
     fit_options: Mapping[str, Any] | None = None,
+    inner: bool = False,
 ) -> pd.DataFrame:
     """Held-out cases of every available source (:data:`CASES`), one row per held-out run.
+
+    With ``inner``, each case's *training* runs are split again
+    (:func:`bayescale.scaling.spread_calibration.holdout_split`) and the rows are the
+    forecasts of their largest runs from the rest: the inner cases from which a fit
+    calibrates its own spread (:func:`~bayescale.scaling.spread_calibration.calibrate_spread`),
+    which never see the case's held-out runs.
 
     Cases whose data are not present (the shared data folder is absent) are skipped with a
     printed note; a case whose fit fails is reported and skipped, never the finished ones.
@@ -366,9 +373,15 @@ def build_cases(
     their law); with ``checkpoint`` (a CSV path), its finished cases are written there as
     they finish and read back on the next call instead of being fitted again.
     """
+    available = _available(cases or CASES, verbose)
+    if inner:
+        from bayescale.scaling.laws import get_law
+        from bayescale.scaling.spread_calibration import holdout_split
+
+        available = [(c, *holdout_split(train, get_law(c.law))) for c, train, _ in available]
     if not stacked:
         return _cases_through_fit_many(
-            _available(cases or CASES, verbose),
+            available,
             seed=seed,
             verbose=verbose,
             fits_dir=fits_dir,
@@ -382,7 +395,7 @@ def build_cases(
     if checkpoint is not None and Path(checkpoint).exists():
         done = pd.read_csv(checkpoint)
         frames.append(done)
-    for case, train, test in _available(cases or CASES, verbose):
+    for case, train, test in available:
         if not done.empty and case.label in set(done["case"]):
             continue
         start = time.perf_counter()

@@ -31,7 +31,12 @@ from bayescale.core.results import load as load_any
 from bayescale.core.sampling import ADAPTATIONS, SAMPLERS, Sampler, run_nuts
 from bayescale.scaling import predictive
 from bayescale.scaling.data import has_run_effects, validate
-from bayescale.scaling.discrepancy import DISCREPANCY_REFERENCE, DiscrepancyFit, load_population
+from bayescale.scaling.discrepancy import (
+    DISCREPANCY_REFERENCE,
+    POPULATION_GROUP,
+    DiscrepancyFit,
+    load_population,
+)
 from bayescale.scaling.forecast import PointsLike, forecast_draws, summarise
 from bayescale.scaling.laws import Law, get_law
 from bayescale.scaling.model import (
@@ -42,7 +47,14 @@ from bayescale.scaling.model import (
     structure_key,
 )
 from bayescale.scaling.predictive import closed_form_available
-from bayescale.scaling.priors import DataSummary, PriorSpec, resolve_pooling, resolve_priors
+from bayescale.scaling.priors import (
+    DataSummary,
+    PriorSpec,
+    default_prior,
+    resolve_pooling,
+    resolve_priors,
+)
+from bayescale.scaling.spread_calibration import SPREAD_GROUP
 
 __all__ = ["ScalingFit", "fit", "load", "make_spec"]
 
@@ -51,7 +63,7 @@ _log = logging.getLogger("bayescale")
 FORMAT_VERSION = 2
 DATA_GROUP = "fit_data"
 #: Group of a fit's DataTree holding the population draws of the learned discrepancy.
-DISCREPANCY_GROUP = "extrapolation_discrepancy"
+DISCREPANCY_GROUP = POPULATION_GROUP
 
 
 def make_spec(
@@ -547,6 +559,11 @@ class ScalingFit(FitResult):
             if DISCREPANCY_GROUP in self.idata.children
             else None
         )
+        factor = (
+            self.idata[SPREAD_GROUP].dataset["factor"].values
+            if SPREAD_GROUP in self.idata.children
+            else None
+        )
         return forecast_draws(
             self.posterior,
             self.spec,
@@ -555,6 +572,76 @@ class ScalingFit(FitResult):
             family=family,
             seed=seed,
             discrepancy=population,
+            spread_factor=factor,
+        )
+
+    def refit(self, data: Any, **options: Any) -> ScalingFit:
+        """Fit the same model to other runs (e.g. a subset, for a back-test).
+
+        Keeps this fit's law, pooling, likelihood, space, interval probability, run effects,
+        extrapolation setting, sampler settings (draws, tune, chains, target acceptance,
+        NUTS sampler, seed) and the priors that are not the data-driven defaults (those
+        are recomputed from ``data``); ``options`` (keywords of :func:`fit`) override any
+        of them.
+        """
+        spec, settings = self.spec, self.sampler or {}
+        kwargs: dict[str, Any] = {
+            "law": spec.law,
+            "pooling": dict(spec.pooling),
+            "priors": {
+                name: prior
+                for name, prior in spec.priors.items()
+                if prior != default_prior(self.law, name, spec.summary)
+            },
+            "likelihood": spec.likelihood,
+            "nu": spec.nu,
+            "space": spec.space,
+            "interval_prob": spec.interval_prob,
+            "run_effects": spec.run_effects,
+            "extrapolation_rate": spec.extrapolation_rate,
+            "draws": int(settings.get("draws", 1000)),
+            "tune": int(settings.get("tune", 1000)),
+            "chains": int(settings.get("chains", 4)),
+            "target_accept": float(settings.get("target_accept", 0.95)),
+            "nuts_sampler": str(settings.get("nuts_sampler", "nutpie")),
+        }
+        if settings.get("seed") is not None:
+            kwargs["seed"] = int(settings["seed"])
+        if spec.extrapolation_rate is None and spec.discrepancy not in ("", "given"):
+            kwargs["discrepancy"] = spec.discrepancy
+        kwargs.update(options)
+        if (
+            kwargs.get("extrapolation_rate") is None
+            and spec.discrepancy == "given"
+            and "discrepancy" not in options
+        ):
+            raise SpecificationError(
+                "this fit was given its discrepancy as an object; pass discrepancy= (or "
+                "extrapolation_rate=) to refit"
+            )
+        return fit(data, **kwargs)
+
+    def calibrate_spread(
+        self,
+        *,
+        share: float = 1 / 3,
+        prior_sd: float = 0.5,
+        seed: int = 0,
+        progressbar: bool = False,
+        sampler: Sampler | None = None,
+    ) -> ScalingFit:
+        """A copy of this fit whose new-run spread is calibrated on its own largest runs
+        (one more fit of the runs below them; see
+        :func:`bayescale.scaling.spread_calibration.calibrate_spread`)."""
+        from bayescale.scaling.spread_calibration import calibrate_spread
+
+        return calibrate_spread(
+            self,
+            share=share,
+            prior_sd=prior_sd,
+            seed=seed,
+            progressbar=progressbar,
+            sampler=sampler,
         )
 
     def forecast(

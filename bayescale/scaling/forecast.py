@@ -230,6 +230,7 @@ def forecast_draws(
     family: str | None = None,
     seed: int | np.random.Generator | None = 0,
     discrepancy: xr.Dataset | None = None,
+    spread_factor: np.ndarray | None = None,
 ) -> xr.Dataset:
     """Posterior draws of the curve and of a new run at each point.
 
@@ -252,6 +253,9 @@ def forecast_draws(
     discrepancy
         Population draws of the learned extrapolation discrepancy (needed when
         ``spec.extrapolation_rate`` is ``None``; stored with the fit).
+    spread_factor
+        Draws of the factor on the fit's own new-run spread of a calibrated fit
+        (:mod:`bayescale.scaling.spread_calibration`), applied before the discrepancy.
 
     Returns
     -------
@@ -300,6 +304,10 @@ def forecast_draws(
         new_run = np.exp(eta + run_shift + sigma * noise)
     else:
         new_run = np.exp(eta) + run_shift + sigma * noise
+    if spread_factor is not None:
+        from bayescale.scaling.spread_calibration import scale_spread
+
+        new_run = scale_spread(new_run, spread_factor, spec.space, rng)
     if spec.extrapolation_rate is None and discrepancy is not None:
         new_run = _apply_discrepancy(new_run, discrepancy, beyond, rng)
     labels = [f if f is not None else NEW_FAMILY for f in fams]

@@ -57,7 +57,14 @@ import xarray as xr
 from bayescale.core.errors import SpecificationError
 from bayescale.scaling.laws import Law
 
-__all__ = ["DataSummary", "PriorSpec", "default_pooling", "resolve_pooling", "resolve_priors"]
+__all__ = [
+    "DataSummary",
+    "PriorSpec",
+    "default_pooling",
+    "default_prior",
+    "resolve_pooling",
+    "resolve_priors",
+]
 
 Pooling = Literal["shared", "pooled", "independent"]
 POOLING_CHOICES: tuple[str, ...] = ("shared", "pooled", "independent")
@@ -133,7 +140,8 @@ class DataSummary:
         return asdict(self)
 
 
-def _default_prior(law: Law, name: str, summary: DataSummary) -> PriorSpec:
+def default_prior(law: Law, name: str, summary: DataSummary) -> PriorSpec:
+    """The data-driven default prior of parameter (or noise scale) ``name``."""
     ymin = max(summary.y_min, 1e-12)
     ymed = max(summary.y_median, ymin)
     if name == "sigma":
@@ -182,7 +190,7 @@ def resolve_priors(
         )
     out: dict[str, PriorSpec] = {}
     for name in names:
-        default = _default_prior(law, name, summary)
+        default = default_prior(law, name, summary)
         user = priors.get(name)
         if user is None:
             out[name] = default

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import xarray as xr
 
 import bayescale as bs
 from bayescale.cli.main import main, parse_pooling
-from bayescale.core.errors import SpecificationError
+from bayescale.core.errors import ConvergenceWarning, SpecificationError
 from bayescale.core.sampling import use_sampler
 from bayescale.scaling.report import render_table
 from tests.helpers import prior_sampler
@@ -140,6 +141,19 @@ def test_fit_reads_a_pooling_list(
     assert pooling["beta"] == "pooled"
     assert pooling["E"] == "independent"
     assert "alpha " in stdout and "alpha[fam_a]" not in stdout  # one shared alpha
+
+
+def test_fit_calibrate_spread_saves_the_factor(
+    mock_pymc_sample: None, runs_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "calibrated.nc"
+    argv = ["fit", str(runs_csv), "--out", str(out), "--calibrate-spread", *FAST]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # prior draws never converge
+        code, stdout, err = run(argv, capsys)
+    assert code == 0, err
+    assert "note: new-run spread calibrated on the fit's own" in stdout
+    assert "spread_calibration" in bs.load(out).idata.children
 
 
 @pytest.mark.parametrize(
@@ -398,6 +412,11 @@ def test_demo_holds_out_the_large_runs(demo_result: tuple[dict, str]) -> None:
     assert "abs_rel_error" in heldout
     assert result["fit"].data.sizes["obs"] == 95
     assert result["heldout_stacked"] is None  # only with stacked=True
+    calibrated = result["heldout_calibrated"]  # the fit's spread calibrated on its largest runs
+    assert len(calibrated) == 9
+    np.testing.assert_allclose(calibrated["actual"], heldout["actual"])
+    assert "calibrated on the fit's own largest runs" in report
+    assert "the 23 runs above them" in report
     for key in ("fit_path", "forecast_path"):
         assert Path(result[key]).exists()
     assert pd.read_csv(result["forecast_path"]).shape[0] == 9

@@ -270,3 +270,26 @@ def test_rhat_just_above_the_threshold_is_not_printed_as_the_threshold() -> None
     assert _fmt_rhat(1.0104) == "1.0104"
     assert _fmt_rhat(1.0096) == "1.010"
     assert _fmt_rhat(1.05) == "1.050"
+
+
+def test_refit_keeps_the_options_and_recomputes_the_default_priors(runs) -> None:
+    original = fit_mocked(
+        runs,
+        pooling={"alpha": "shared"},
+        priors={"E": {"mu": 0.3}},
+        likelihood="studentt",
+        extrapolation_rate=0.01,
+    )
+    small = runs[runs["params"] <= runs["params"].median()]
+    again = original.refit(
+        small, sampler=prior_sampler, warn_convergence=False, extend_if_slow=False
+    )
+    assert again.data.sizes["obs"] == len(small)
+    assert again.spec.pooling == original.spec.pooling
+    assert again.spec.likelihood == "studentt" and again.spec.extrapolation_rate == 0.01
+    assert again.spec.priors["E"].mu == 0.3  # the user's prior is kept
+    assert again.spec.priors["A_ref"] != original.spec.priors["A_ref"]  # a default follows the data
+    assert again.sampler["draws"] == original.sampler["draws"]
+    assert original.refit(small, sampler=prior_sampler, likelihood="normal").spec.likelihood == (
+        "normal"
+    )

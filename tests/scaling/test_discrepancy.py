@@ -202,3 +202,24 @@ def test_case_fit_options_reach_every_fit_many_task(monkeypatch) -> None:
     assert seen[0].options["extrapolation_rate"] == 0.0  # the case fits' own options stay
     with pytest.raises(SpecificationError, match="fit_many only"):
         discrepancy_build.build_cases([case], stacked=True, fit_options={"likelihood": "normal"})
+
+
+def test_inner_cases_fit_only_the_training_runs_below_the_inner_cut(monkeypatch) -> None:
+    """build_cases(inner=True): each case's task fits the runs of its *training* set below
+    the inner cut (the largest third of its sizes held out), never a held-out run."""
+    import bayescale.batch
+
+    seen: list = []
+
+    def capture(tasks, **kwargs):
+        seen.extend(tasks)
+        return pd.DataFrame({"key": [t.key for t in tasks], "status": "failed", "error": "x"})
+
+    monkeypatch.setattr(bayescale.batch, "fit_many", capture)
+    case = next(c for c in discrepancy_build.CASES if c.label.endswith("val_de-en_100 N<=1e9"))
+    train, _ = case.load()
+    with pytest.raises(RuntimeError, match="no held-out case"):
+        discrepancy_build.build_cases([case], verbose=False, inner=True)
+    fitted = seen[0].data
+    assert fitted["params"].max() < train["params"].max()
+    assert len(fitted) < len(train) and fitted["params"].nunique() == 3
