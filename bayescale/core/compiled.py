@@ -14,7 +14,7 @@ The second and later fits swap their data into the compiled model
 them) and only sample: a reused model gives the draws a fresh compile gives.
 
 Every fit kind gives a key: scaling laws (:func:`bayescale.scaling.model.structure_key`),
-pass@k (:func:`bayescale.passk.fitting.structure_key`), Slice-and-Sandwich and sigmoid
+pass@k (:func:`bayescale.passk.model.structure_key`), Slice-and-Sandwich and sigmoid
 fits (the ``structure_key`` attribute of the models of
 :func:`bayescale.emergence.sandwich_model.build_model` and
 :func:`bayescale.emergence.sigmoid_model.build_model`).

@@ -9,11 +9,12 @@ curves, Slice-and-Sandwich, sigmoid and quanta fits). It
 2. checks convergence of the sampled variables
    (:func:`bayescale.core.diagnostics.check_convergence`);
 3. on divergences with nutpie's low-rank mass matrix (chosen by default, not by the user),
-   samples once more with the diagonal one; on slow mixing *without* divergences (R-hat or
-   bulk ESS short), once more with twice ``tune`` and ``draws`` (``extend_if_slow``; a fit
-   kind may allow more than one such rerun, each doubling the last: the pass@k fits allow
-   two). Divergences are never answered with longer chains: they are reported. Every
-   rerun is a sentence in ``notes``;
+   samples once more with the diagonal one; a fit kind may then allow one more run with a
+   higher ``target_accept`` (``accept_on_divergence``: the pass@k fits); on slow mixing
+   *without* divergences (R-hat or bulk ESS short), once more with twice ``tune`` and
+   ``draws`` (``extend_if_slow``; a fit kind may allow more than one such rerun, each
+   doubling the last: the pass@k fits allow two). Divergences are never answered with
+   longer chains: they are reported. Every rerun is a sentence in ``notes``;
 4. adds the pointwise log-likelihood (:func:`pymc.compute_log_likelihood`) when asked; a
    failure there is a warning and the posterior is kept.
 
@@ -242,6 +243,7 @@ def run_nuts(
     cores: int | None = None,
     extend_if_slow: bool | int = True,
     diag_fallback: bool = True,
+    accept_on_divergence: float | None = None,
     log_likelihood: Sequence[str] | None = None,
     sampler: Sampler | None = None,
     notes: list[str] | None = None,
@@ -275,6 +277,11 @@ def run_nuts(
         (``True`` is 1, ``False`` 0).
     diag_fallback
         Rerun with the diagonal mass matrix on divergences with the default low-rank one.
+    accept_on_divergence
+        On divergences that remain after the diagonal rerun (or where there is none),
+        sample once more with ``target_accept`` raised to this value (a smaller step
+        size); ``None`` (default): report them. For fit kinds whose geometry was fixed
+        first and that still leave a stray divergence on some data (the pass@k fits).
     log_likelihood
         Observed variables whose pointwise log-likelihood to add (``None``: none).
     sampler
@@ -354,6 +361,16 @@ def run_nuts(
                 f"sampled again with nutpie's diagonal mass matrix: the low-rank one gave {diag}"
             )
             nuts_options["adaptation"] = run.adaptation = "diag"
+        elif (
+            diag.divergences
+            and accept_on_divergence is not None
+            and accept_on_divergence > run.target_accept
+        ):
+            run.reruns.append(
+                f"sampled again with target_accept={accept_on_divergence:g}: the run with "
+                f"target_accept={run.target_accept:g} gave {diag}"
+            )
+            target_accept = run.target_accept = float(accept_on_divergence)
         elif not diag.divergences and extensions < max_extensions:
             if run.extended_after is None:
                 run.extended_after = str(diag)

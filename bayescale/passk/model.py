@@ -74,6 +74,7 @@ __all__ = [
     "cells",
     "effect_scale_draws",
     "make_passk_spec",
+    "structure_key",
 ]
 
 #: The pass@k models :func:`bayescale.passk.fit` offers (``model=``).
@@ -320,7 +321,7 @@ def build_passk_model(ds: xr.Dataset, spec: PassKSpec) -> pm.Model:
     n_models = ds.sizes[dims.MODEL]
     cell_model, cell_n, cell_c, weight, _ = cells(ds)
     # The cells' dim is defined by the pm.Data containers (not fixed by coords), so new
-    # counts of the same structure reuse the compiled model (passk.fitting.structure_key).
+    # counts of the same structure reuse the compiled model (passk.model.structure_key).
     coords = {dims.MODEL: [str(m) for m in ds[dims.MODEL].values]}
     pr = spec.priors
     with pm.Model(coords=coords) as model:
@@ -486,3 +487,40 @@ def effect_scale_draws(
     sq = (w**2).sum(str(w.dims[-1]))
     lam: xr.DataArray = (nu + sq) / 2.0 / rng.gamma((nu + k) / 2.0, size=sq.shape)
     return s * lam**0.5
+
+
+def structure_key(ds: xr.Dataset, spec: PassKSpec) -> tuple[Any, ...]:
+    """What the compiled model of ``spec`` depends on besides its data.
+
+    The compile-once cache of :mod:`bayescale.core.compiled` reuses a compiled model for
+    new counts with the same key. ``model="beta"``: the options, the priors and the number
+    of models (not the number of problems or cells, which are ``pm.Data``);
+    ``"shared_difficulty"``: also the numbers of problems and of rows.
+    """
+    if not spec.shared:
+        return (
+            "passk",
+            spec.model,
+            2,  # the graph's version (bayescale.passk.model.build_passk_model)
+            spec.trend,
+            spec.model_effects,
+            spec.zero_inflation,
+            tuple(sorted(spec.priors.items())),
+            ds.sizes[dims.MODEL],
+        )
+    from bayescale.passk.shared import problem_cells
+
+    cells = problem_cells(ds)
+    return (
+        "passk",
+        spec.model,
+        spec.difficulty,
+        spec.problem_slopes,
+        spec.trend,
+        spec.model_effects,
+        spec.zero_inflation,
+        tuple(sorted(spec.priors.items())),
+        ds.sizes[dims.MODEL],
+        cells.problems.size,
+        ds.sizes[dims.OBS],
+    )

@@ -60,7 +60,9 @@ def _fake_sampler(trees):
     calls: list[dict] = []
 
     def sample(model, *, key, draws, tune, chains, seed, target_accept, progressbar, **options):
-        calls.append({"draws": draws, "tune": tune, "seed": seed, **options})
+        calls.append(
+            {"draws": draws, "tune": tune, "seed": seed, "target_accept": target_accept, **options}
+        )
         return trees(len(calls), draws)
 
     return sample, calls
@@ -158,6 +160,44 @@ def test_divergences_with_the_default_low_rank_metric_fall_back_to_the_diagonal(
     assert [c["adaptation"] for c in calls] == ["low_rank", "diag"]
     assert run.adaptation == "diag" and "diagonal mass matrix" in run.reruns[0]
     assert idata["sample_stats"].dataset["diverging"].sum() == 0
+
+
+def test_divergences_left_after_the_diagonal_get_one_run_with_a_higher_target_accept() -> None:
+    """``accept_on_divergence``: low-rank, diagonal, then one run at the higher target
+    acceptance (recorded); divergences that remain then are reported, never sampled away
+    with longer runs."""
+    sampler, calls = _fake_sampler(
+        lambda n, draws: _tree([0.0, 0.0], draws, divergences=1 if n <= 2 else 0)
+    )
+    idata, run = run_nuts(
+        None,
+        check_vars=["mu"],
+        draws=500,
+        tune=300,
+        seed=1,
+        target_accept=0.9,
+        sampler=sampler,
+        accept_on_divergence=0.97,
+    )
+    assert [(c["adaptation"], c["target_accept"]) for c in calls] == [
+        ("low_rank", 0.9),
+        ("diag", 0.9),
+        ("diag", 0.97),
+    ]
+    assert run.target_accept == 0.97 and "target_accept=0.97" in run.reruns[1]
+    assert idata["sample_stats"].dataset["diverging"].sum() == 0
+    stuck, calls = _fake_sampler(lambda n, draws: _tree([0.0, 0.0], draws, divergences=1))
+    _, run = run_nuts(
+        None,
+        check_vars=["mu"],
+        draws=500,
+        tune=300,
+        seed=1,
+        target_accept=0.9,
+        sampler=stuck,
+        accept_on_divergence=0.97,
+    )
+    assert len(calls) == 3 and [c["draws"] for c in calls] == [500, 500, 500]
 
 
 def test_an_injected_default_sampler_is_used_by_every_fit_in_the_block() -> None:
