@@ -116,28 +116,50 @@ def report(frame: pd.DataFrame, per_source: bool = True) -> None:
     print(top_signed_error(frame).to_string())
 
 
-def figures(frame: pd.DataFrame, out_dir: Path) -> None:
-    """Reliability (nominal against observed coverage) and PIT histograms per method."""
+def _reliability(pit: np.ndarray, levels: np.ndarray) -> list[float]:
+    """Observed coverage of the central intervals at ``levels``, from the PIT values."""
+    return [float(np.mean(np.abs(pit - 0.5) <= p / 2)) for p in levels]
+
+
+def figures(frame: pd.DataFrame, out_dir: Path, min_runs: int = 20) -> None:
+    """Reliability (nominal against observed coverage) and PIT histograms per method (top
+    row), and the reliability per source for each method (bottom row; sources with fewer
+    than ``min_runs`` held-out runs pooled as one curve)."""
     from matplotlib.figure import Figure
 
     levels = np.linspace(0.05, 0.95, 19)
-    methods = frame["method"].nunique()
-    fig = Figure(figsize=(3 * (1 + methods), 3.6), layout="constrained")
-    ax = fig.add_subplot(1, 1 + methods, 1)
-    for method, grp in frame.groupby("method"):
-        pit = grp["pit"].to_numpy()
-        observed = [np.mean(np.abs(pit - 0.5) <= p / 2) for p in levels]
-        ax.plot(levels, observed, marker="o", ms=3, label=method)
+    groups = list(frame.groupby("method"))
+    cols = 1 + len(groups)
+    fig = Figure(figsize=(3 * cols, 7.0), layout="constrained")
+    ax = fig.add_subplot(2, cols, 1)
+    for method, grp in groups:
+        ax.plot(levels, _reliability(grp["pit"].to_numpy(), levels), marker="o", ms=3, label=method)
     ax.plot([0, 1], [0, 1], color="0.5", lw=0.8)
     ax.set_xlabel("nominal coverage")
     ax.set_ylabel("observed coverage (held-out runs)")
     ax.legend(fontsize=7)
-    for i, (method, grp) in enumerate(frame.groupby("method")):
-        ax = fig.add_subplot(1, 1 + methods, 2 + i)
+    for i, (method, grp) in enumerate(groups):
+        ax = fig.add_subplot(2, cols, 2 + i)
         ax.hist(grp["pit"], bins=np.linspace(0, 1, 11), color=f"C{i}", alpha=0.8)
         ax.axhline(len(grp) / 10, color="0.3", lw=0.8)
         ax.set_title(f"PIT, {method}", fontsize=9)
         ax.set_xlabel("PIT (share of draws below the observed loss)", fontsize=8)
+        ax = fig.add_subplot(2, cols, cols + 2 + i)
+        runs = grp.groupby("source")["pit"].transform("size")
+        label = np.where(runs >= min_runs, grp["source"], f"others (< {min_runs} runs each)")
+        for j, (source, part) in enumerate(grp.groupby(label)):
+            ax.plot(
+                levels,
+                _reliability(part["pit"].to_numpy(), levels),
+                marker="o",
+                ms=2,
+                color=f"C{j}",
+                label=f"{source} ({len(part)})",
+            )
+        ax.plot([0, 1], [0, 1], color="0.5", lw=0.8)
+        ax.set_title(f"per source, {method}", fontsize=9)
+        ax.set_xlabel("nominal coverage", fontsize=8)
+        ax.legend(fontsize=6)
     out_dir.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_dir / "extrapolation_calibration.png", dpi=120)
 

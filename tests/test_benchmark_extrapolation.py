@@ -38,3 +38,24 @@ def test_summary_counts_fits_and_gives_the_interval() -> None:
     assert table.loc["m", "runs"] == 5 and table.loc["m", "fits"] == 2
     assert table.loc["m", "cov90"] == 0.8
     assert table.loc["m", "cov90_fits_90%"] == "[0.50, 1.00]"
+
+
+def test_reliability_from_pit_and_the_figure(tmp_path) -> None:
+    """Uniform PIT values are calibrated at every level; the figure (per method and per
+    source, small sources pooled) is written."""
+    import numpy as np
+    from extrapolation_check import _reliability, figures
+
+    levels = np.array([0.5, 0.9])
+    pit = (np.arange(1000) + 0.5) / 1000
+    np.testing.assert_allclose(_reliability(pit, levels), levels, atol=0.002)
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "method": np.repeat(["a", "b"], 60),
+            "source": np.tile(np.repeat(["big", "small1", "small2"], [40, 10, 10]), 2),
+            "pit": rng.uniform(size=120),
+        }
+    )
+    figures(frame, tmp_path)
+    assert (tmp_path / "extrapolation_calibration.png").stat().st_size > 10_000
