@@ -192,6 +192,13 @@ def main() -> None:
         "their fits kept in --inner-fits",
     )
     parser.add_argument(
+        "--inner-share",
+        type=float,
+        default=1 / 3,
+        help="share of the log range of model size held out of each case's training runs "
+        "for its inner cases (default 1/3, as ScalingFit.calibrate_spread)",
+    )
+    parser.add_argument(
         "--inner-fits",
         type=Path,
         default=Path("bench_out/loss_inner_fits"),
@@ -215,7 +222,12 @@ def main() -> None:
         inner = pd.read_csv(args.inner)
     elif args.inner:
         start = time.perf_counter()
-        inner = build_cases(inner=True, fits_dir=args.inner_fits, max_workers=args.workers)
+        inner = build_cases(
+            inner=True,
+            inner_share=args.inner_share,
+            fits_dir=args.inner_fits,
+            max_workers=args.workers,
+        )
         print(f"inner cases: {len(inner)} runs in {time.perf_counter() - start:.0f} s")
         args.inner.parent.mkdir(parents=True, exist_ok=True)
         inner.to_csv(args.inner, index=False)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayescale.core.errors import ConvergenceWarning, SpecificationError
+from bayescale.core.errors import ConvergenceWarning, DataError, SpecificationError
 from bayescale.scaling.discrepancy import DISCREPANCY_REFERENCE, fit_discrepancy
 
 __all__ = [
@@ -350,6 +350,7 @@ def build_cases(
     max_workers: int | None = None,
     fit_options: Mapping[str, Any] | None = None,
     inner: bool = False,
+    inner_share: float = 1 / 3,
 ) -> pd.DataFrame:
     """Held-out cases of every available source (:data:`CASES`), one row per held-out run.
 
@@ -357,7 +358,8 @@ def build_cases(
     (:func:`bayescale.scaling.spread_calibration.holdout_split`) and the rows are the
     forecasts of their largest runs from the rest: the inner cases from which a fit
     calibrates its own spread (:func:`~bayescale.scaling.spread_calibration.calibrate_spread`),
-    which never see the case's held-out runs.
+    which never see the case's held-out runs (``inner_share``: the share of the log range
+    of model size held out). A case without inner runs is skipped with a printed note.
 
     Cases whose data are not present (the shared data folder is absent) are skipped with a
     printed note; a case whose fit fails is reported and skipped, never the finished ones.
@@ -378,7 +380,13 @@ def build_cases(
         from bayescale.scaling.laws import get_law
         from bayescale.scaling.spread_calibration import holdout_split
 
-        available = [(c, *holdout_split(train, get_law(c.law))) for c, train, _ in available]
+        split = []
+        for case, train, _ in available:
+            try:
+                split.append((case, *holdout_split(train, get_law(case.law), share=inner_share)))
+            except DataError as exc:  # one case without inner runs must not stop the rest
+                print(f"skipped {case.label} (no inner cases): {exc}")
+        available = split
     if not stacked:
         return _cases_through_fit_many(
             available,

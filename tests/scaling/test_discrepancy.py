@@ -223,3 +223,19 @@ def test_inner_cases_fit_only_the_training_runs_below_the_inner_cut(monkeypatch)
     fitted = seen[0].data
     assert fitted["params"].max() < train["params"].max()
     assert len(fitted) < len(train) and fitted["params"].nunique() == 3
+
+
+def test_a_case_without_inner_runs_is_skipped_with_a_note(monkeypatch, capsys) -> None:
+    import bayescale.batch
+
+    def capture(tasks, **kwargs):
+        return pd.DataFrame({"key": [t.key for t in tasks], "status": "failed", "error": "x"})
+
+    monkeypatch.setattr(bayescale.batch, "fit_many", capture)
+    gadre = next(c for c in discrepancy_build.CASES if c.label.endswith("val_de-en_100 N<=1e9"))
+    few = discrepancy_build.Case(
+        "toy", "three sizes", lambda: (gadre.load()[0].query("params < 2e8"), gadre.load()[1])
+    )
+    with pytest.raises(RuntimeError, match="no held-out case"):
+        discrepancy_build.build_cases([few, gadre], verbose=False, inner=True)
+    assert "skipped three sizes (no inner cases)" in capsys.readouterr().out
