@@ -106,6 +106,7 @@ __all__ = [
     "CENTRED_FROM",
     "DEFAULT_DIFFICULTY",
     "DIFFICULTIES",
+    "MIN_CENTRED",
     "SCALE_OF_H",
     "SHARED_PRIORS",
     "ProblemCells",
@@ -199,6 +200,8 @@ SCALE_OF_H = "sigma_h"
 #: A problem's difficulty is sampled centred when all models together answered it
 #: correctly at least this often (:func:`centred_problems`).
 CENTRED_FROM = 10
+#: ... but only when at least this many problems qualify; with fewer, none is centred.
+MIN_CENTRED = 3
 
 
 def centred_problems(cells: ProblemCells, threshold: int = CENTRED_FROM) -> np.ndarray:
@@ -209,11 +212,18 @@ def centred_problems(cells: ProblemCells, threshold: int = CENTRED_FROM) -> np.n
     to about :math:`1/\sqrt{C_j}` (0.3 at 10), well inside the spread :math:`\sigma_d` of
     difficulties, and the centred form has no funnel. With fewer, the counts only bound
     the difficulty and its prior dominates: the non-centred form avoids the funnel
-    between :math:`\sigma_d` and the difficulties. The choice changes the geometry only,
+    between :math:`\sigma_d` and the difficulties. When fewer than :data:`MIN_CENTRED`
+    problems qualify, none is centred: the other problems then leave :math:`\sigma_d`
+    free to approach 0, where a lone centred difficulty makes the funnel itself (a GSM8K
+    subsample of 300 attempts with one such problem diverged at :math:`\sigma_d` 0.05 even
+    at ``target_accept=0.97``; ``docs/passk.md``). The choice changes the geometry only,
     not the model.
     """
     total = np.bincount(cells.problem_idx, weights=cells.c, minlength=cells.problems.size)
-    return (total >= threshold).astype(float)
+    centred = total >= threshold
+    if centred.sum() < MIN_CENTRED:
+        centred[:] = False
+    return centred.astype(float)
 
 
 def _difficulty_v_logp(

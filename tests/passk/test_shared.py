@@ -23,6 +23,7 @@ from bayescale.passk.curves import attempts_for_coverage, population_coverage
 from bayescale.passk.model import PassKSpec, build_passk_model, make_passk_spec
 from bayescale.passk.shared import (
     CENTRED_FROM,
+    MIN_CENTRED,
     cell_log_lik,
     centred_problems,
     difficulty_logpdf,
@@ -295,6 +296,11 @@ def test_difficulties_are_centred_where_the_counts_pin_them(sim: pd.DataFrame) -
     np.testing.assert_array_equal(centred, (total >= CENTRED_FROM).astype(float))
     assert centred.any() and not centred.all()
     assert not centred[cells.all_zero].any()
+    # with fewer than MIN_CENTRED qualifying problems, none is centred
+    ranked = np.sort(total)[::-1]
+    assert ranked[MIN_CENTRED - 2] > ranked[MIN_CENTRED - 1]  # no tie at the edge
+    assert centred_problems(cells, threshold=ranked[MIN_CENTRED - 2]).sum() == 0
+    assert centred_problems(cells, threshold=ranked[MIN_CENTRED - 1]).sum() >= MIN_CENTRED
 
 
 def test_log_rising_factorial_keeps_its_digits_for_huge_arguments() -> None:
