@@ -10,7 +10,13 @@ import pytest
 import xarray as xr
 
 from bayescale.core.errors import SpecificationError
-from bayescale.core.sampling import run_nuts, sample_posterior, sample_until_converged, use_sampler
+from bayescale.core.sampling import (
+    SamplingRun,
+    run_nuts,
+    sample_posterior,
+    sample_until_converged,
+    use_sampler,
+)
 from tests.helpers import prior_sampler
 
 
@@ -166,19 +172,18 @@ def test_divergences_left_after_the_diagonal_get_one_run_with_a_higher_target_ac
     """``accept_on_divergence``: low-rank, diagonal, then one run at the higher target
     acceptance (recorded); divergences that remain then are reported, never sampled away
     with longer runs."""
-    sampler, calls = _fake_sampler(
-        lambda n, draws: _tree([0.0, 0.0], draws, divergences=1 if n <= 2 else 0)
-    )
-    idata, run = run_nuts(
-        None,
-        check_vars=["mu"],
-        draws=500,
-        tune=300,
-        seed=1,
-        target_accept=0.9,
-        sampler=sampler,
-        accept_on_divergence=0.97,
-    )
+
+    def sample(divergent_runs: int) -> tuple[xr.DataTree, SamplingRun, list[dict]]:
+        sampler, calls = _fake_sampler(
+            lambda n, draws: _tree([0.0, 0.0], draws, divergences=int(n <= divergent_runs))
+        )
+        idata, run = run_nuts(
+            None, check_vars=["mu"], draws=500, tune=300, seed=1, target_accept=0.9,
+            sampler=sampler, accept_on_divergence=0.97,
+        )  # fmt: skip
+        return idata, run, calls
+
+    idata, run, calls = sample(divergent_runs=2)
     assert [(c["adaptation"], c["target_accept"]) for c in calls] == [
         ("low_rank", 0.9),
         ("diag", 0.9),
@@ -186,18 +191,8 @@ def test_divergences_left_after_the_diagonal_get_one_run_with_a_higher_target_ac
     ]
     assert run.target_accept == 0.97 and "target_accept=0.97" in run.reruns[1]
     assert idata["sample_stats"].dataset["diverging"].sum() == 0
-    stuck, calls = _fake_sampler(lambda n, draws: _tree([0.0, 0.0], draws, divergences=1))
-    _, run = run_nuts(
-        None,
-        check_vars=["mu"],
-        draws=500,
-        tune=300,
-        seed=1,
-        target_accept=0.9,
-        sampler=stuck,
-        accept_on_divergence=0.97,
-    )
-    assert len(calls) == 3 and [c["draws"] for c in calls] == [500, 500, 500]
+    _, run, calls = sample(divergent_runs=99)  # still divergent at 0.97
+    assert [c["draws"] for c in calls] == [500, 500, 500] and len(run.reruns) == 2
 
 
 def test_an_injected_default_sampler_is_used_by_every_fit_in_the_block() -> None:
