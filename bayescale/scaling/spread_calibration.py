@@ -101,6 +101,8 @@ def holdout_split(
     if not 0 < share < 1:
         raise SpecificationError(f"share must be in (0, 1), not {share}")
     key = _size_key(law, frame)
+    if key not in frame:
+        raise DataError(f"the runs lack column {key!r}, the size the law {law.name!r} is split by")
     x = frame[key].to_numpy(float)
     sizes = np.unique(x)
     if sizes.size < 4:
@@ -157,6 +159,11 @@ def _population_samples(
     return mu, sigma, p["kappa"]
 
 
+def _check_prior_sd(prior_sd: float) -> None:
+    if not (np.isfinite(prior_sd) and prior_sd > 0):
+        raise SpecificationError(f"prior_sd must be a number > 0, not {prior_sd!r}")
+
+
 def spread_factor_draws(
     cases: pd.DataFrame,
     population: xr.Dataset | None,
@@ -192,13 +199,21 @@ def spread_factor_draws(
         mode (the Monte Carlo error of the marginal likelihood there; a few hundred is
         plenty for one factor) and the number of cases.
     """
-    if not prior_sd > 0:
-        raise SpecificationError(f"prior_sd must be > 0, not {prior_sd}")
+    _check_prior_sd(prior_sd)
     for col in ("err", "sd", "d"):
         if col not in cases:
-            raise DataError(f"the inner cases lack column {col!r}")
-        if not np.isfinite(cases[col].to_numpy(float)).all():
-            raise DataError(f"column {col!r} of the inner cases is not finite everywhere")
+            raise DataError(
+                f"the inner cases lack column {col!r}; they need 'err', 'sd' and 'd' "
+                "(inner_cases gives them)"
+            )
+        values = pd.to_numeric(cases[col], errors="coerce").to_numpy(float)
+        bad = np.flatnonzero(~np.isfinite(values) | ((values < 0) if col != "err" else False))
+        if bad.size:
+            raise DataError(
+                f"column {col!r} of the inner cases: not a finite number"
+                f"{'' if col == 'err' else ' >= 0'} in rows {bad[:8].tolist()} (0-based); "
+                "fix or remove those rows"
+            )
     rng = np.random.default_rng(seed)
     mu, sigma, kappa = _population_samples(population, rate, n_mc, rng)
     e, v, d = (cases[c].to_numpy(float) for c in ("err", "sd", "d"))
@@ -249,6 +264,7 @@ def calibrate_spread(
     from bayescale.scaling.discrepancy import POPULATION_GROUP
     from bayescale.scaling.model import ModelSpec
 
+    _check_prior_sd(prior_sd)  # before the inner fit, not after it
     spec = result.spec
     train, test = holdout_split(
         to_frame(result.data).reset_index(drop=True), result.law, share=share

@@ -142,3 +142,28 @@ def test_leave_one_source_out_scores_the_own_spread_from_each_case_inner_cases()
     width = own.groupby("source")["halfwidth90_%"].mean()
     base = plain.groupby("source")["halfwidth90_%"].mean()
     assert width["s0"] < base["s0"] and width["s1"] > base["s1"]
+
+
+def test_bad_input_is_a_clear_error_before_any_fit(monkeypatch) -> None:
+    from bayescale.core.errors import SpecificationError
+
+    good = pd.DataFrame({"err": [0.01, -0.02], "sd": [0.02, 0.02], "d": [0.5, 0.7]})
+    with pytest.raises(DataError, match=r"column 'sd'.*rows \[1\]"):
+        spread_factor_draws(good.assign(sd=[0.02, -1.0]), None, rate=0.02)
+    with pytest.raises(DataError, match=r"column 'err'.*rows \[0\]"):
+        spread_factor_draws(good.assign(err=[np.nan, 0.0]), None, rate=0.02)
+    with pytest.raises(DataError, match="lack column 'd'"):
+        spread_factor_draws(good.drop(columns="d"), None, rate=0.02)
+    with pytest.raises(DataError, match="lack column 'params'"):
+        holdout_split(good, get_law("chinchilla"))
+    result = fit_mocked(simulate_runs())
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted before checking the options")
+
+    monkeypatch.setattr(fitting, "fit", no_fit)
+    for bad in (0.0, float("nan")):
+        with pytest.raises(SpecificationError, match="prior_sd"):
+            result.calibrate_spread(prior_sd=bad)
+    with pytest.raises(SpecificationError, match="share"):
+        result.calibrate_spread(share=1.5)
