@@ -24,10 +24,14 @@ absolute error (MAE) in a cell is a floor for that cell's MAE.
 Usage (the fits of all attempts are kept in ``OUT/full_*.nc`` and reused)::
 
     python benchmarks/passk_oracle.py [--reps 2] [--out bench_out/passk_oracle]
-        [--grid bench_out/passk_backtest/cells.csv]
+        [--difficulty skewed] [--grid bench_out/passk_backtest/cells.csv]
+        [--figures docs/figures]
 
-``--grid`` adds the back-test's MAE per method beside the oracle's. Results go to
-``OUT/oracle.csv`` and ``OUT/summary.md`` (docs/passk.md).
+``--difficulty`` is the family of the population (``skewed``, the package's default;
+``normal``; ``flexible``). ``--grid`` adds the back-test's MAE per method beside the
+oracle's, and ``--figures`` draws ``passk_error_floor.png`` from both (why the MAE at 100x
+stays above the target: :func:`error_floor_figure`). Results go to ``OUT/oracle.csv`` and
+``OUT/summary.md`` (docs/passk.md).
 """
 
 from __future__ import annotations
@@ -88,7 +92,8 @@ def oracle_coverage(
     n = counts["n_samples"].to_numpy(float)[:, None]
     c = counts["n_correct"].to_numpy(float)[:, None]
     a = np.exp(pop["log_a"][midx])[:, None]
-    shape = (pop["skew"], pop["log_tail"]) if "skew" in pop else ()
+    # the skewed family is the flexible one with delta = 1 (log_tail = 0)
+    shape = (pop["skew"], pop.get("log_tail", 0.0)) if "skew" in pop else ()
     d = difficulty_transform(NODES, pop["sigma_d"], *shape)
     b = np.exp(pop["log_b"][midx][:, None] + d[None, :])  # R x G
     log_binom = gammaln(n + 1) - gammaln(c + 1) - gammaln(n - c + 1)
@@ -123,12 +128,106 @@ def oracle_coverage(
     return pd.DataFrame(rows)
 
 
+#: The back-test's target for the MAE of the median at 100x the attempts (issue 19).
+TARGET_MAE_100X = 0.03
+
+#: E|x - median| of a normal is sqrt(2/pi) sd, and its 90% interval is 3.29 sd wide: a
+#: calibrated forecast whose 90% interval is w wide errs by about this times w.
+MAE_PER_WIDTH = float(np.sqrt(2.0 / np.pi) / (2.0 * 1.6448536))
+
+
+def error_floor_figure(oracle: pd.DataFrame, grid: pd.DataFrame, folder: Path) -> Path:
+    """Why the MAE at 100x stays above the target: three panels, written to
+    ``folder/passk_error_floor.png``.
+
+    (a) MAE of the median by multiple of the attempts: every method of the grid, the oracle
+    and the coin-flip floor, with the target at 100x. (b) MAE at 100x per subsample against
+    the correct attempts it holds, the default and the oracle on the same subsamples.
+    (c) Each forecast's absolute error at 100x against its 90% interval's width (and their
+    means over fifths of the widths), with the error a calibrated normal forecast of that
+    width makes on average (:data:`MAE_PER_WIDTH` times the width).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    default = "shared_skew"
+    grid = grid.assign(abs_error=grid["error"].abs())
+    successes = oracle.groupby(["dataset", "n_keep", "rep"])["successes"].first()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    ax = axes[0]
+    by = grid.groupby(["method", "multiple"])["abs_error"].mean().unstack("method")
+    labels = {default: "default (shared_skew)", "mle": "Beta-binomial MLE (baseline)"}
+    for method in [m for m in pb.ORDER if m in by]:
+        ax.plot(by.index, by[method], marker="o", label=labels.get(method, method))
+    orc = oracle.groupby("multiple")[["abs_error", "floor"]].mean()
+    ax.plot(orc.index, orc["abs_error"], "k--", marker="s", label="oracle (population known)")
+    ax.plot(orc.index, orc["floor"], "k:", label="coin-flip floor (Pythia)")
+    ax.plot([100], [TARGET_MAE_100X], "r*", markersize=14, label="target at 100x")
+    ax.set(xscale="log", xlabel="k / n' (multiple of the attempts)", ylabel="MAE of the median")
+    ax.set_title("(a) error by multiple, all cells")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    at = grid[(grid["method"] == default) & (grid["multiple"] == 100)]
+    per_fit = at.groupby(["dataset", "n_keep", "rep"])["abs_error"].mean()
+    orc_fit = (
+        oracle[oracle["multiple"] == 100].groupby(["dataset", "n_keep", "rep"])["abs_error"].mean()
+    )
+    markers = {"pythia": "o", "math": "^", "gsm8k": "s"}
+    for name, marker in markers.items():
+        if name not in per_fit.index.get_level_values("dataset"):
+            continue
+        mine = per_fit.xs(name, level="dataset")
+        x = successes.xs(name, level="dataset").reindex(mine.index)
+        ax.scatter(x, mine, marker=marker, color="C3", label=f"default, {name}")
+        theirs = orc_fit.xs(name, level="dataset").reindex(mine.index)
+        ax.scatter(x, theirs, marker=marker, facecolors="none", edgecolors="k")
+    hollow = {"facecolors": "none", "edgecolors": "k"}
+    ax.scatter([], [], marker="o", label="oracle, same subsample", **hollow)
+    ax.axhline(TARGET_MAE_100X, color="r", ls="--", lw=1, label="target")
+    ax.set(xscale="log", xlabel="correct attempts in the subsample (all sizes)")
+    ax.set(ylabel="MAE of the median at 100x")
+    ax.set_title("(b) per subsample: the error falls with the successes")
+    ax.legend(fontsize=8)
+    ax = axes[2]
+    width = at["upper"] - at["lower"]
+    ax.scatter(width, at["abs_error"], s=8, color="C3", alpha=0.3, label="default, one forecast")
+    bins = pd.qcut(width, 5)
+    binned = at.assign(width=width).groupby(bins, observed=True)
+    mean_w, mean_e = binned["width"].mean(), binned["abs_error"].mean()
+    se = binned["abs_error"].std() / np.sqrt(binned["abs_error"].size())
+    ax.errorbar(mean_w, mean_e, yerr=se, fmt="o-", color="C3", label="default, mean per fifth")
+    w = np.linspace(0.0, float(width.max()), 50)
+    ax.plot(w, MAE_PER_WIDTH * w, "k--", label="mean error of a calibrated forecast")
+    ax.axhline(TARGET_MAE_100X, color="r", ls=":", lw=1, label="target (MAE)")
+    ax.set(xlabel="width of the 90% interval at 100x", ylabel="|median - truth|")
+    ax.set_title(f"(c) at 100x: MAE {at['abs_error'].mean():.3f}, mean width {width.mean():.2f}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "passk_error_floor.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=2, help="subsamples per cell")
     parser.add_argument("--out", default="bench_out/passk_oracle")
     parser.add_argument("--grid", default=None, help="cells.csv of passk_backtest.py")
-    parser.add_argument("--difficulty", default="normal", choices=["normal", "flexible"])
+    parser.add_argument(
+        "--difficulty",
+        default="skewed",
+        choices=["normal", "flexible", "skewed"],
+        help="family of the oracle's population (skewed: the package's default)",
+    )
+    parser.add_argument(
+        "--figures",
+        default=None,
+        help="folder for passk_error_floor.png (needs --grid)",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -146,6 +245,7 @@ def main() -> None:
             for rep in range(args.reps):
                 small = pb.subsample(full, n_keep, seed=1000 * rep + n_keep)
                 table = oracle_coverage(small, pop, ks).merge(real, on=["model", "k"])
+                table["successes"] = int(small["n_correct"].sum())
                 table = table.dropna(subset=["truth"])
                 # the coin-flip floor only where k is every attempt made (else the truth
                 # averages over subsets of the attempts and is less random)
@@ -173,6 +273,11 @@ def main() -> None:
     text = "\n".join(lines)
     (out / "summary.md").write_text(text)
     print(text)
+    if args.figures:
+        if grid is None:
+            parser.error("--figures needs --grid")
+        path = error_floor_figure(cells, grid, Path(args.figures))
+        print(f"figure: {path}")
 
 
 if __name__ == "__main__":

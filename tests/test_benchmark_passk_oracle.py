@@ -55,3 +55,54 @@ def test_a_problem_no_size_solved_may_be_never_solvable() -> None:
     free = oracle_coverage(counts, _population(1.0, -40.0), [1000.0])
     capped = oracle_coverage(counts, _population(1.0, 0.0), [1000.0])
     assert (capped["oracle"].to_numpy() < free["oracle"].to_numpy() - 0.01).all()
+
+
+def test_the_skewed_population_without_skew_is_the_normal_one() -> None:
+    """The skewed family is the sinh-arcsinh one with delta = 1: at skew 0 it is the normal,
+    so the oracle's forecasts agree; a skew towards hard problems lowers them."""
+    counts = _counts()
+    normal = oracle_coverage(counts, _population(1.5, -3.0), [100.0])
+    flat = oracle_coverage(counts, _population(1.5, -3.0) | {"skew": np.asarray(0.0)}, [100.0])
+    np.testing.assert_allclose(flat["oracle"], normal["oracle"], rtol=1e-9)
+    hard = oracle_coverage(counts, _population(1.5, -3.0) | {"skew": np.asarray(-0.8)}, [100.0])
+    assert not np.allclose(hard["oracle"], normal["oracle"], rtol=1e-3)
+
+
+def test_the_error_figure_is_drawn_from_the_grid_and_the_oracle(tmp_path: Path) -> None:
+    import passk_oracle
+
+    keys = [("pythia", 10, 0), ("math", 10, 0), ("gsm8k", 100, 1)]
+    oracle = pd.DataFrame(
+        [
+            {
+                "dataset": d,
+                "n_keep": n,
+                "rep": r,
+                "multiple": m,
+                "abs_error": 0.02,
+                "floor": 0.02,
+                "successes": 50 * (i + 1),
+            }
+            for i, (d, n, r) in enumerate(keys)
+            for m in (10, 100)
+        ]
+    )
+    grid = pd.DataFrame(
+        [
+            {
+                "dataset": d,
+                "n_keep": n,
+                "rep": r,
+                "multiple": m,
+                "method": method,
+                "error": 0.05,
+                "lower": 0.3,
+                "upper": 0.6,
+            }
+            for d, n, r in keys
+            for m in (10, 100)
+            for method in ("beta", "shared_skew", "mle")
+        ]
+    )
+    path = passk_oracle.error_floor_figure(oracle, grid, tmp_path / "figures")
+    assert path.name == "passk_error_floor.png" and path.stat().st_size > 10_000
