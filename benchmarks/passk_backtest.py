@@ -24,10 +24,10 @@ cover (per row also its 90% interval when whole fits are resampled), mean width,
 
 * ``beta``: ``passk.fit(model="beta")``, the per-model zero-inflated Beta-binomial;
 * ``shared``: ``passk.fit(model="shared_difficulty", difficulty="normal")``, problem
-  difficulty shared across sizes, ``shared_flex`` (``difficulty="flexible"``) and
-  ``shared_skew`` (``difficulty="skewed"``, the default since bayescale 0.2) at the
-  levels given by ``--flex-levels``
-  (``--methods`` picks the Bayesian methods);
+  difficulty shared across sizes, and ``shared_skew`` (``difficulty="skewed"``, the
+  default since bayescale 0.2) at the levels given by ``--flex-levels`` (``--methods``
+  picks the Bayesian methods; ``shared_flex``, ``difficulty="flexible"``, was withdrawn
+  from bayescale, and its cells in an earlier run's ``cells.csv`` are still summarised);
 * ``mle``: the per-model Beta-binomial maximum likelihood of Schaeffer et al. / Kazdan et
   al. with Fisher intervals (SABER), :func:`bayescale.passk.mle_coverage`.
 
@@ -179,11 +179,10 @@ def extra_attempts(
 METHODS: dict[str, dict[str, Any]] = {
     "beta": {"model": "beta"},
     "shared": {"model": "shared_difficulty", "difficulty": "normal"},
-    "shared_flex": {"model": "shared_difficulty", "difficulty": "flexible"},
     "shared_skew": {"model": "shared_difficulty", "difficulty": "skewed"},
 }
-#: The methods whose levels ``--flex-levels`` sets (the sinh-arcsinh difficulties).
-SINH_ARCSINH = ("shared_flex", "shared_skew")
+#: The methods whose levels ``--flex-levels`` sets (the sinh-arcsinh difficulty).
+SINH_ARCSINH = ("shared_skew",)
 
 
 class Fits:
@@ -515,6 +514,7 @@ def advice_summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- report ----------------------------------------------------------------------------
+#: Column order of the summaries (``shared_flex``: cells of runs before its withdrawal).
 ORDER = ("beta", "shared", "shared_flex", "shared_skew", "mle")
 
 

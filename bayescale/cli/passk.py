@@ -56,11 +56,10 @@ def add_passk_parser(sub: Any, *, number: Any, probability: Any, positive_int: A
     )
     p.add_argument(
         "--difficulty",
-        choices=("skewed", "normal", "flexible"),
+        choices=("skewed", "normal"),
         default=None,
         help="with --shared-difficulty: distribution of problem difficulties (skewed, the "
-        "default: a skewness learnt from the data; normal; flexible: skewness and tail "
-        "weight, experimental: it often does not converge where successes are few)",
+        "default: a skewness learnt from the data; normal)",
     )
     p.add_argument("--ci", type=probability, default=0.9, help="interval probability (0.9)")
     p.add_argument("--draws", type=positive_int, default=1000, help="draws per chain (1000)")

@@ -130,8 +130,8 @@ def fit(
         normal's tail weight, so the counts decide how many problems lie just out of
         reach, and the skewness's uncertainty widens forecasts far beyond the attempts
         made. ``"normal"``: the difficulties are normal (bayescale 0.1's default).
-        ``"flexible"`` (experimental): skewness and tail weight both learnt; where
-        successes are few it often does not converge (``docs/passk.md``), and says so.
+        (``"flexible"``, experimental in bayescale 0.2, is withdrawn:
+        :data:`~bayescale.passk.shared.WITHDRAWN_DIFFICULTIES`.)
     seed
         Seed of the first NUTS run (a rerun ``i`` uses ``seed + i``).
     draws, tune, chains, nuts_sampler, progressbar

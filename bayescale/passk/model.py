@@ -114,9 +114,9 @@ class PassKSpec:
     notes: list[str] = field(default_factory=list)
     #: ``"beta"`` (this module) or ``"shared_difficulty"`` (:mod:`bayescale.passk.shared`).
     model: str = "beta"
-    #: Difficulty distribution of the shared-difficulty model (``"skewed"``, ``"normal"``,
-    #: ``"flexible"``; ``"normal"`` in the per-model model, which has none, and in files
-    #: written before the field was recorded).
+    #: Difficulty distribution of the shared-difficulty model (``"skewed"``, ``"normal"``;
+    #: ``"flexible"`` in files of bayescale 0.2, withdrawn since; ``"normal"`` in the
+    #: per-model model, which has none, and in files written before the field was recorded).
     difficulty: str = "normal"
     #: Shared-difficulty model: each problem's difficulty changes with model size.
     problem_slopes: bool = False
@@ -178,6 +178,7 @@ def make_passk_spec(
         DEFAULT_DIFFICULTY,
         DIFFICULTIES,
         SHARED_PRIORS,
+        WITHDRAWN_DIFFICULTIES,
         check_sigma_d_prior,
     )
 
@@ -185,6 +186,8 @@ def make_passk_spec(
         raise SpecificationError(f"model must be one of {MODELS}, not {model!r}")
     if difficulty is None:  # each model's default (the per-model model has none)
         difficulty = DEFAULT_DIFFICULTY if model == "shared_difficulty" else "normal"
+    if difficulty in WITHDRAWN_DIFFICULTIES:
+        raise SpecificationError(WITHDRAWN_DIFFICULTIES[difficulty])
     if difficulty not in DIFFICULTIES:
         raise SpecificationError(f"difficulty must be one of {DIFFICULTIES}, not {difficulty!r}")
     if model != "shared_difficulty" and difficulty != "normal":

@@ -20,8 +20,8 @@ __all__ = ["SHARED_PRIORS", "check_sigma_d_prior", "sigma_d_prior"]
 #: and (degrees of freedom :math:`\nu`, scale :math:`s`) of the model effects
 #: ``effects_*``. ``a`` and ``b`` on the log scale (``b`` of a problem of median difficulty),
 #: ``pi`` (the share of problems no model solves) on the logit
-#: scale, slopes per e-fold of N; ``skew`` is :math:`\epsilon` and ``log_tail`` is
-#: :math:`\log\delta` of the ``"flexible"`` difficulty distribution. Model effects are
+#: scale, slopes per e-fold of N; ``skew`` is :math:`\epsilon` of the ``"skewed"``
+#: difficulty distribution. Model effects are
 #: i.i.d. :math:`\mathcal N(0, \tau^2)` with :math:`\tau^2 \sim
 #: \mathrm{InvGamma}(\nu/2, \nu s^2/2)` integrated out (a Student-t of :math:`\nu`
 #: degrees of freedom and scale :math:`s`: :math:`\nu = 4, s = 0.25` puts the typical
@@ -43,7 +43,6 @@ SHARED_PRIORS: dict[str, tuple[float, float]] = {
     "sigma_d": (2.0, 0.0),
     "sigma_g": (0.5, 0.0),
     "skew": (0.0, 0.5),
-    "log_tail": (0.0, 0.5),
 }
 
 

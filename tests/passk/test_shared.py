@@ -53,7 +53,7 @@ def sim() -> pd.DataFrame:
     return passk.simulate_shared_counts(n_problems=30, n_samples=50, seed=3)
 
 
-@pytest.fixture(scope="module", params=["normal", "flexible", "skewed"])
+@pytest.fixture(scope="module", params=["normal", "skewed"])
 def shared_fit(request: pytest.FixtureRequest, sim: pd.DataFrame) -> passk.PassKFit:
     return _prior_fit(sim, model="shared_difficulty", difficulty=request.param)
 
@@ -66,7 +66,9 @@ def test_bad_options_say_what_is_allowed(sim: pd.DataFrame) -> None:
     with pytest.raises(SpecificationError, match="difficulty must be one of"):
         make_passk_spec(ds, model="shared_difficulty", difficulty="cauchy")
     with pytest.raises(SpecificationError, match="option of model='shared_difficulty'"):
-        make_passk_spec(ds, difficulty="flexible")
+        make_passk_spec(ds, difficulty="skewed")
+    with pytest.raises(SpecificationError, match=r"flexible.*withdrawn.*difficulty='skewed'"):
+        make_passk_spec(ds, model="shared_difficulty", difficulty="flexible")
     with pytest.raises(SpecificationError, match="sigma_d"):
         make_passk_spec(ds, priors={"sigma_d": (1.0, 0.0)})  # a prior of the other model
     two = sim.assign(family=np.where(sim["model"] == "m0", "pythia", "llama"))
@@ -152,7 +154,7 @@ def _reference_log_lik(ds, spec, point: dict[str, np.ndarray]) -> float:
 
 @pytest.mark.parametrize(
     ("difficulty", "slopes"),
-    [("normal", False), ("flexible", False), ("skewed", False), ("normal", True)],
+    [("normal", False), ("skewed", False), ("normal", True)],
 )
 def test_model_likelihood_is_the_zero_inflated_beta_binomial(
     sim: pd.DataFrame, difficulty: str, slopes: bool
@@ -186,7 +188,7 @@ def test_model_likelihood_is_the_zero_inflated_beta_binomial(
     assert float(potential) == pytest.approx(_reference_log_lik(ds, spec, named), rel=1e-9)
 
 
-@pytest.mark.parametrize("difficulty", ["normal", "flexible", "skewed"])
+@pytest.mark.parametrize("difficulty", ["normal", "skewed"])
 def test_unsolved_difficulties_are_drawn_from_their_conditional(
     sim: pd.DataFrame, difficulty: str
 ) -> None:
@@ -634,14 +636,42 @@ def test_cli_fits_the_shared_difficulty_model(
     args = ["passk", "fit", str(csv), "--out", str(out), "-q", "--draws", "30", "--chains", "2"]
     with use_sampler(prior_sampler), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert main([*args, "--shared-difficulty", "--difficulty", "flexible"]) == 0
+        assert main([*args, "--shared-difficulty", "--difficulty", "normal"]) == 0
         assert "wrote" in capsys.readouterr().out
         fit = passk.load(out)
-        assert (fit.spec.model, fit.spec.difficulty) == ("shared_difficulty", "flexible")
+        assert (fit.spec.model, fit.spec.difficulty) == ("shared_difficulty", "normal")
         assert main([*args, "--shared-difficulty"]) == 0
         assert passk.load(out).spec.difficulty == "skewed"
-        assert main([*args, "--difficulty", "flexible"]) != 0
+        assert main([*args, "--difficulty", "normal"]) != 0
     assert "--difficulty is an option of --shared-difficulty" in capsys.readouterr().err
+    # withdrawn: not among the choices
+    assert main([*args, "--shared-difficulty", "--difficulty", "flexible"]) == 2
+    assert "invalid choice: 'flexible'" in capsys.readouterr().err
+
+
+def test_fits_saved_with_the_withdrawn_flexible_tail_load_and_forecast(
+    sim: pd.DataFrame, tmp_path: Path
+) -> None:
+    """difficulty='flexible' (bayescale 0.2) is refused for new fits, with the reason, but
+    a file saved with it loads, forecasts with its tail weight and scores PSIS-LOO."""
+    from bayescale.passk.shared import WITHDRAWN_DIFFICULTIES
+
+    with pytest.raises(SpecificationError, match="withdrawn") as refused:
+        passk.fit(sim, model="shared_difficulty", difficulty="flexible")
+    assert str(refused.value) == WITHDRAWN_DIFFICULTIES["flexible"]
+    skewed = _prior_fit(sim, model="shared_difficulty", difficulty="skewed")
+    legacy = passk.load(skewed.save(tmp_path / "skewed.nc"))
+    legacy.spec.difficulty = "flexible"  # what a flexible fit of bayescale 0.2 holds
+    post = legacy.idata["posterior"].to_dataset()
+    legacy.idata["posterior"] = post.assign(log_tail=xr.full_like(post["log_tail"], -0.5))
+    loaded = passk.load(legacy.save(tmp_path / "flexible.nc"))
+    assert loaded.spec.difficulty == "flexible"
+    # a new problem's difficulty comes from the family, with the file's tail weight
+    heavy = loaded.coverage([1e4], problems="population", ci_prob=0.9)
+    light = skewed.coverage([1e4], problems="population", ci_prob=0.9)
+    assert np.isfinite(heavy["median"]).all()
+    assert not np.allclose(heavy["median"], light["median"], rtol=1e-3)
+    assert np.isfinite(loaded.loo(by="problem").elpd)
 
 
 def test_flexible_fits_saved_before_keep_their_scale() -> None:
