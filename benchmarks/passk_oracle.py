@@ -153,6 +153,13 @@ def error_floor_figure(oracle: pd.DataFrame, grid: pd.DataFrame, folder: Path) -
     import matplotlib.pyplot as plt
 
     default = "shared_skew"
+    at_100x = (grid["method"] == default) & (grid["multiple"] == 100)
+    if not at_100x.any():
+        raise ValueError(
+            f"the grid has no {default!r} forecasts at 100x the attempts (methods: "
+            f"{sorted(grid['method'].unique())}); run passk_backtest.py with --methods "
+            f"{default} and levels of at most 100 attempts"
+        )
     grid = grid.assign(abs_error=grid["error"].abs())
     successes = oracle.groupby(["dataset", "n_keep", "rep"])["successes"].first()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))

@@ -106,3 +106,35 @@ def test_the_error_figure_is_drawn_from_the_grid_and_the_oracle(tmp_path: Path) 
     )
     path = passk_oracle.error_floor_figure(oracle, grid, tmp_path / "figures")
     assert path.name == "passk_error_floor.png" and path.stat().st_size > 10_000
+
+
+def test_mean_error_per_width_is_the_normal_ones() -> None:
+    """A calibrated normal forecast: E|x - median| = sqrt(2/pi) sd, 90% width 2 z_0.95 sd."""
+    import passk_oracle
+    from scipy import stats
+
+    sd = 0.7
+    width = stats.norm.ppf(0.95, scale=sd) - stats.norm.ppf(0.05, scale=sd)
+    mean_abs = stats.halfnorm(scale=sd).mean()
+    assert passk_oracle.MAE_PER_WIDTH * width == pytest.approx(mean_abs, rel=1e-6)
+
+
+def test_the_error_figure_needs_the_default_at_100x(tmp_path: Path) -> None:
+    import passk_oracle
+
+    grid = pd.DataFrame(
+        [
+            {
+                "dataset": "pythia",
+                "n_keep": 10,
+                "rep": 0,
+                "multiple": 100,
+                "method": "beta",
+                "error": 0.1,
+                "lower": 0.2,
+                "upper": 0.5,
+            }
+        ]
+    )
+    with pytest.raises(ValueError, match=r"no 'shared_skew' forecasts at 100x.*--methods"):
+        passk_oracle.error_floor_figure(pd.DataFrame(), grid, tmp_path)

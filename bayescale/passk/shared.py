@@ -137,7 +137,7 @@ WITHDRAWN_DIFFICULTIES = {
     "flexible": (
         "difficulty='flexible' (skewness and tail weight both learnt; experimental in "
         "bayescale 0.2) was withdrawn: on the real counts of docs/passk.md its fits did "
-        "not converge in every case (1-2 divergences that remain after the reruns) where "
+        "not converge in every case (divergences left after the reruns, slow mixing) where "
         "'skewed' and 'normal' converge in all 54, and PSIS-LOO cannot tell it from "
         "'skewed' (0 +- 0.6 on all 10,000 Pythia attempts). Use difficulty='skewed' (the "
         "default); fits saved with 'flexible' still load and forecast."

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,10 @@ def test_bad_options_say_what_is_allowed(sim: pd.DataFrame) -> None:
         make_passk_spec(ds, model="shared_difficulty", difficulty="flexible")
     with pytest.raises(SpecificationError, match="sigma_d"):
         make_passk_spec(ds, priors={"sigma_d": (1.0, 0.0)})  # a prior of the other model
+    # a specification read from an old file is never built into a model it cannot be
+    legacy = replace(make_passk_spec(ds, model="shared_difficulty"), difficulty="flexible")
+    with pytest.raises(SpecificationError, match=r"no model for difficulty='flexible'.*withdrawn"):
+        build_passk_model(ds, legacy)
     two = sim.assign(family=np.where(sim["model"] == "m0", "pythia", "llama"))
     with pytest.raises(SpecificationError, match="Fit each family on its own"):
         make_passk_spec(validate_counts(two), model="shared_difficulty")
