@@ -25,9 +25,24 @@ the cases of all *other* sources and scored on the held-out one, exactly as
     the random drift :math:`\sigma_s d_i^p` instead of :math:`\sigma_s d_i`,
     :math:`p \sim \mathrm{LogNormal}(0, 0.5)` (if errors grew faster than the distance,
     the intervals at 1-2 e-folds could be narrower than at 2-3).
+``distance in compute``
+    :math:`d_i` replaced by the e-folds of training *compute* beyond the data,
+    :math:`d^C_i = \max(0, \log C_i - \log \max_\text{train} C)` (column ``d_compute``
+    of the cases), the distance the issue bins by.
+``distance mixed``
+    :math:`(1 - \omega) d_i + \omega d^C_i`, :math:`\omega \sim \mathrm{Beta}(1, 1)`: the
+    data choose between the two distances.
+``heavy-tailed sources``
+    the per-source drift and spread offsets :math:`z_s, w_s` Student-t with 3 degrees of
+    freedom instead of normal (a source like Pythia's or Gadre et al.'s is an outlier
+    without widening the population for every new source).
 ``Student-t case fits``
     the shipped model on cases whose laws were fitted with ``likelihood="studentt"``
     (built through ``fit_many`` into ``--studentt-fits``, reused by a later run).
+``one exponent for N and D``
+    the shipped model on cases whose Chinchilla laws are ``chinchilla_tied``
+    (:math:`\beta = \alpha`, Gadre et al. 2024; built into ``--tied-fits``; the cases in
+    compute keep their law).
 ``smallest runs left out``
     the shipped model on cases whose laws were fitted without the runs in the smallest
     fifth of the log range of :math:`N` of each training set (:func:`drop_smallest`; the
@@ -42,8 +57,9 @@ Usage::
 
 About 9 minutes on 2 cores with the case fits present (54 leave-one-source-out fits
 of the discrepancy models), plus 3.5 minutes for the 17 Student-t case fits and 4.5
-minutes for the 17 trimmed case fits the first time. ``--variants`` picks some of
-``factor``, ``pooled``, ``rho``, ``power``, ``studentt`` and ``trimmed`` (default: all);
+minutes for the 17 trimmed case fits the first time (2 minutes for the tied ones).
+``--variants`` picks some of ``factor``, ``pooled``, ``rho``, ``power``, ``studentt``,
+``tied`` and ``trimmed`` (default: all);
 the shipped model and the fixed rate are always scored beside them.
 """
 
@@ -71,6 +87,9 @@ VARIANTS = {
     "spread factor, pooled": "pooled",
     "drift with the fit's spread": "rho",
     "spread growing as d^p": "power",
+    "distance in compute": "compute",
+    "distance mixed": "mix",
+    "heavy-tailed sources": "heavy",
 }
 #: ``--variants`` names of :data:`VARIANTS` and of the variants with their own case fits.
 CHOICES = {
@@ -78,12 +97,29 @@ CHOICES = {
     "pooled": "pooled",
     "rho": "rho",
     "power": "power",
+    "compute": "compute",
+    "mix": "mix",
+    "heavy": "heavy",
     "studentt": "studentt",
+    "tied": "tied",
     "trimmed": "trimmed",
 }
 #: Share of each training set's log range of N left out by :func:`drop_smallest`.
 SMALLEST_SHARE = 0.2
-PARAMETERS = ("mu0", "tau_mu", "lam0", "tau_sigma", "kappa", "g0", "tau_c", "rho", "power")
+PARAMETERS = (
+    "mu0",
+    "tau_mu",
+    "lam0",
+    "tau_sigma",
+    "kappa",
+    "g0",
+    "tau_c",
+    "rho",
+    "power",
+    "omega",
+)
+#: Degrees of freedom of the source offsets of the ``heavy`` variant.
+HEAVY_NU = 3.0
 
 
 def drop_smallest(
@@ -113,13 +149,28 @@ def build_model(cases: pd.DataFrame, variant: str) -> Any:
     """The shipped discrepancy model with one of the alterations of :data:`VARIANTS`."""
     import pymc as pm
 
+    if variant in ("compute", "mix") and "d_compute" not in cases:
+        raise ValueError(
+            f"variant {variant!r} needs the cases' column 'd_compute' (e-folds of compute "
+            "beyond the data); cases written before it existed lack it: build them again "
+            "(benchmarks/extrapolation_check.py without --cases reuses the saved case fits)"
+        )
     sources = sorted(cases["source"].unique())
     idx = cases["source"].map({s: i for i, s in enumerate(sources)}).to_numpy()
-    d = cases["d"].to_numpy(float)
     sd = cases["sd"].to_numpy(float)
     zero = pm.math.constant(0.0)
     with pm.Model(coords={"source": sources}) as model:
         p = declare_population()  # the shipped model's parameters and priors
+        if variant in ("compute", "mix"):
+            omega = pm.Beta("omega", 1.0, 1.0) if variant == "mix" else pm.math.constant(1.0)
+            if variant == "compute":
+                omega = pm.Deterministic("omega", omega)
+        else:
+            omega = pm.Deterministic("omega", zero)
+        d = distance(cases, omega)
+        if variant == "heavy":  # Student-t offsets in place of the (then unused) normal ones
+            p["z"] = pm.StudentT("z_t", nu=HEAVY_NU, mu=0.0, sigma=1.0, dims="source")
+            p["w"] = pm.StudentT("w_t", nu=HEAVY_NU, mu=0.0, sigma=1.0, dims="source")
         if variant in ("global", "pooled"):
             g0 = pm.Normal("g0", 0.0, 0.5)
         else:
@@ -148,21 +199,36 @@ def build_model(cases: pd.DataFrame, variant: str) -> Any:
     return model
 
 
+def distance(cases: pd.DataFrame, omega: Any) -> Any:
+    r"""The distance a variant uses: :math:`(1 - \omega) d + \omega d^C` (``omega`` 0 is the
+    shipped model's ``d``, the only one a cases table without ``d_compute`` allows)."""
+    d = cases["d"].to_numpy(float)
+    if "d_compute" not in cases:
+        return d
+    return (1.0 - omega) * d + omega * cases["d_compute"].to_numpy(float)
+
+
 def predictive(
-    held: pd.DataFrame, posterior: dict[str, np.ndarray], rng: np.random.Generator
+    held: pd.DataFrame, posterior: dict[str, np.ndarray], rng: np.random.Generator, variant: str
 ) -> np.ndarray:
     """Draws of the log error of each held-out run under a variant, for a new source."""
     n = N_DRAWS
     pick = rng.integers(len(posterior["mu0"]), size=n)
     p = {k: posterior[k][pick][:, None] for k in PARAMETERS}
-    d = held["d"].to_numpy(float)[None, :]
+    d = distance(held, p["omega"])
+    d = np.broadcast_to(d, (n, len(held)))
     sd = held["sd"].to_numpy(float)[None, :]
 
     def noise() -> np.ndarray:
         return rng.standard_normal((n, d.shape[1]))
 
-    mu_new = p["mu0"] + p["tau_mu"] * rng.standard_normal((n, 1))
-    sigma_new = np.exp(p["lam0"] + p["tau_sigma"] * rng.standard_normal((n, 1)))
+    def offset() -> np.ndarray:  # a new source's standardised drift or spread offset
+        if variant == "heavy":
+            return rng.standard_t(HEAVY_NU, (n, 1))
+        return rng.standard_normal((n, 1))
+
+    mu_new = p["mu0"] + p["tau_mu"] * offset()
+    sigma_new = np.exp(p["lam0"] + p["tau_sigma"] * offset())
     factor = np.exp(p["g0"] + p["tau_c"] * rng.standard_normal((n, 1)))
     return (
         factor * sd * noise()
@@ -189,9 +255,11 @@ def variant_scores(cases: pd.DataFrame, name: str, variant: str, seed: int = 0) 
         post = idata["posterior"].dataset.stack(sample=("chain", "draw"))
         posterior = {k: np.asarray(post[k].values, dtype=float) for k in PARAMETERS}
         posterior = {k: np.broadcast_to(v, post.sizes["sample"]) for k, v in posterior.items()}
-        frames.append(score(held, predictive(held, posterior, rng), name))
+        frames.append(score(held, predictive(held, posterior, rng, variant), name))
         divergences = int(idata["sample_stats"].dataset["diverging"].sum())
-        means = ", ".join(f"{k} {posterior[k].mean():.3f}" for k in ("g0", "tau_c", "rho", "power"))
+        means = ", ".join(
+            f"{k} {posterior[k].mean():.3f}" for k in ("g0", "tau_c", "rho", "power", "omega")
+        )
         print(f"{name}: {source} held out, {divergences} divergences; {means}", flush=True)
     return pd.concat(frames, ignore_index=True)
 
@@ -207,6 +275,8 @@ def main() -> None:
     parser.add_argument("--fits", type=Path, default=Path("bench_out/loss_case_fits"))
     parser.add_argument("--studentt-cases", type=Path, default=Path("bench_out/cases_t.csv"))
     parser.add_argument("--studentt-fits", type=Path, default=Path("bench_out/loss_case_fits_t"))
+    parser.add_argument("--tied-cases", type=Path, default=Path("bench_out/cases_tied.csv"))
+    parser.add_argument("--tied-fits", type=Path, default=Path("bench_out/loss_case_fits_tied"))
     parser.add_argument("--trimmed-cases", type=Path, default=Path("bench_out/cases_trim.csv"))
     parser.add_argument("--trimmed-fits", type=Path, default=Path("bench_out/loss_case_fits_trim"))
     parser.add_argument("--out", type=Path, default=Path("bench_out/discrepancy_variants.csv"))
@@ -221,10 +291,14 @@ def main() -> None:
     chosen = {CHOICES[v] for v in args.variants}
     start = time.perf_counter()
     trimmed_cases = [replace(case, load=drop_smallest(case.load)) for case in CASES]
+    tied_cases = [
+        replace(case, law="chinchilla_tied") if case.law == "chinchilla" else case for case in CASES
+    ]
     builds = {
         "shipped": (args.cases, args.fits, None, None),
         "studentt": (args.studentt_cases, args.studentt_fits, {"likelihood": "studentt"}, None),
         "trimmed": (args.trimmed_cases, args.trimmed_fits, None, trimmed_cases),
+        "tied": (args.tied_cases, args.tied_fits, None, tied_cases),
     }
     tables = {}
     for name, (path, fits, options, case_list) in builds.items():
@@ -239,6 +313,7 @@ def main() -> None:
     labels = {
         "studentt": "learned, Student-t case fits",
         "trimmed": "learned, smallest runs left out",
+        "tied": "learned, chinchilla_tied",
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -255,7 +330,7 @@ def main() -> None:
     print(f"{time.perf_counter() - start:.0f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out, index=False)
-    report(frame, per_source="trimmed" in chosen)
+    report(frame, per_source=bool({"trimmed", "tied"} & chosen))
     converged = {
         p: f"{t.groupby('case')['converged'].first().sum()} of {t['case'].nunique()}"
         for p, t in tables.items()

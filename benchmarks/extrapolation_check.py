@@ -10,7 +10,8 @@ each source, the discrepancy model is fitted to the cases of all *other* sources
 scored on this one (leave-one-source-out: the source never informs its own forecast), and
 compared with bayescale 0.1's fixed rate (``extrapolation_rate=0.02``, zero mean).
 
-Printed per source and per distance bin (e-folds beyond the data): held-out runs, the
+Printed per source, per distance bin (e-folds beyond the data along any input, ``d``)
+and per bin of e-folds of training compute beyond the data (``d_compute``): held-out runs, the
 fits (cases) they come from, mean and median ARE of the forecast median, mean signed error
 at each source's largest extrapolation, coverage of the 50 % and 90 % intervals, the mean
 90 % half-width in percent of the median, and the 90 % interval of the 90 % coverage over
@@ -46,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.scaling.discrepancy_backtest import leave_one_source_out
-from bayescale.scaling.discrepancy_build import build_cases
+from bayescale.scaling.discrepancy_build import STACKED_LAWS, build_cases
 
 BINS = [0.0, 1.0, 2.0, 3.0, 5.0, np.inf]
 BIN_LABELS = ["0-1", "1-2", "2-3", "3-5", "5+"]
@@ -110,6 +111,10 @@ def report(frame: pd.DataFrame, per_source: bool = True) -> None:
         print(_summary(frame, ["source", "method"]).to_string())
     print("\n== per distance bin (e-folds beyond the data) ==")
     print(_summary(frame, ["distance", "method"]).to_string())
+    if "d_compute" in frame:
+        frame["compute_distance"] = pd.cut(frame["d_compute"], BINS, labels=BIN_LABELS, right=False)
+        print("\n== per bin of e-folds of training compute beyond the data ==")
+        print(_summary(frame, ["compute_distance", "method"]).to_string())
     print("\n== overall ==")
     print(_summary(frame, ["method"]).to_string())
     print("\n== mean signed error at the largest extrapolation of each source (%) ==")
@@ -184,6 +189,13 @@ def main() -> None:
         "broken_power_law (cases written to / read from CSV)",
     )
     parser.add_argument(
+        "--stacking-laws",
+        nargs="+",
+        default=list(STACKED_LAWS),
+        metavar="LAW",
+        help=f"the laws of --stacking (default: {' '.join(STACKED_LAWS)})",
+    )
+    parser.add_argument(
         "--inner",
         type=Path,
         metavar="CSV",
@@ -216,7 +228,9 @@ def main() -> None:
         cases.to_csv(path, index=False)
     also = {}
     if args.stacking:  # finished cases are read back from the CSV, the rest are fitted
-        also["stacked"] = build_cases(stacked=True, checkpoint=args.stacking)
+        also["stacked"] = build_cases(
+            stacked=True, checkpoint=args.stacking, stacked_laws=args.stacking_laws
+        )
     inner = None
     if args.inner and args.inner.exists():
         inner = pd.read_csv(args.inner)

@@ -32,3 +32,23 @@ def test_drop_smallest_names_the_runs_without_a_size() -> None:
         drop_smallest(lambda: (train, train))()
     with pytest.raises(ValueError, match="'params' is missing"):
         drop_smallest(lambda: (train.drop(columns="params"), train))()
+
+
+def test_the_distance_variants_need_the_compute_distance() -> None:
+    from discrepancy_variants import build_model, distance
+
+    cases = pd.DataFrame(
+        {
+            "source": ["a", "a", "b"],
+            "err": [0.01, -0.02, 0.0],
+            "sd": [0.01, 0.01, 0.02],
+            "d": [1.0, 2.0, 0.5],
+            "d_compute": [0.0, 3.0, 0.5],
+        }
+    )
+    np.testing.assert_allclose(distance(cases, 0.25), [0.75, 2.25, 0.5])
+    np.testing.assert_allclose(distance(cases.drop(columns="d_compute"), 0.0), cases["d"])
+    with pytest.raises(ValueError, match="d_compute"):
+        build_model(cases.drop(columns="d_compute"), "mix")
+    model = build_model(cases, "heavy")
+    assert {"z_t", "w_t"} <= set(model.named_vars)

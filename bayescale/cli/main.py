@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--law",
         default="chinchilla",
-        help="chinchilla (default), power_law[:params|tokens|compute], "
+        help="chinchilla (default), chinchilla_tied, power_law[:params|tokens|compute], "
         "broken_power_law[:params|tokens|compute]",
     )
     p.add_argument("--metric", help="metric to fit (needed when the CSV holds several)")
@@ -528,7 +528,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     )
     print(format_diagnostics(result.diagnostics, rerun_hint=hint), file=out)
     print(f"\nWrote {saved}", file=out)
-    if law.name == "chinchilla" and not args.quiet:
+    if law.name in ("chinchilla", "chinchilla_tied") and not args.quiet:
         print(
             f"Next: bayescale forecast {saved} --params 7e9 --tokens 1.4e11 --family "
             f"{result.families[0]}",

@@ -38,9 +38,11 @@ from bayescale.scaling.discrepancy import DISCREPANCY_REFERENCE, fit_discrepancy
 
 __all__ = [
     "CASES",
+    "STACKED_LAWS",
     "Case",
     "build",
     "build_cases",
+    "compute_distance",
     "heldout_cases",
     "shared_data_dir",
     "stacked_heldout_cases",
@@ -199,6 +201,9 @@ def _cases() -> list[Case]:
     return out
 
 
+#: The laws mixed by :func:`stacked_heldout_cases` unless told otherwise.
+STACKED_LAWS = ("chinchilla", "power_law:compute", "broken_power_law")
+
 #: Every back-test case, shipped sources first.
 CASES: list[Case] = _cases()
 
@@ -251,9 +256,36 @@ def score_heldout(result: Any, test: pd.DataFrame, *, source: str, label: str = 
     frame["err"] = y - med
     frame["sd"] = log_pred.std(axis=0)
     frame["d"] = draws["extrapolation"].values
+    frame["d_compute"] = compute_distance(result.data, test)
     frame["are"] = np.abs(np.exp(med - y) - 1)
     frame["converged"] = bool(result.diagnostics.ok) if result.diagnostics else False
     return frame.reset_index(drop=True)
+
+
+def compute_distance(data: Any, test: pd.DataFrame) -> np.ndarray:
+    r"""E-folds of training compute beyond the data, :math:`\max(0, \log C - \log
+    \max_\text{train} C)`, for each run of ``test``.
+
+    ``data`` is a fit's data (:attr:`ScalingFit.data`, with ``compute`` per training
+    run); the maximum is over the run's own family when both have one, as for
+    :func:`~bayescale.scaling.forecast.extrapolation_distance`. :math:`C` is the
+    ``compute`` column of ``test`` or :math:`6ND`. The back-test bins its scores by this
+    distance as well as by ``d`` (the distance along any one input, which the
+    discrepancy model uses).
+    """
+    log_c = np.log(np.asarray(data["compute"].values, dtype=float))
+    if "compute" in test and test["compute"].notna().all():
+        target = np.log(test["compute"].to_numpy(float))
+    else:
+        target = np.log(6.0 * test["params"].to_numpy(float) * test["tokens"].to_numpy(float))
+    top = np.full(len(test), log_c.max())
+    if "family" in test and "obs_family" in data.coords:
+        train_family = np.asarray(data["obs_family"].values).astype(str)
+        for i, fam in enumerate(test["family"].astype(str)):
+            mine = train_family == fam
+            if mine.any():
+                top[i] = log_c[mine].max()
+    return np.maximum(0.0, target - top)
 
 
 def stacked_heldout_cases(
@@ -262,7 +294,7 @@ def stacked_heldout_cases(
     *,
     source: str,
     label: str = "",
-    laws: Sequence[str] = ("chinchilla", "power_law:compute", "broken_power_law"),
+    laws: Sequence[str] = STACKED_LAWS,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Like :func:`heldout_cases`, for the stacking mixture of several laws.
@@ -319,6 +351,7 @@ def stacked_heldout_cases(
     frame["err"] = y - med
     frame["sd"] = log_pred.std(axis=0)
     frame["d"] = d
+    frame["d_compute"] = compute_distance(first.data, test)
     frame["are"] = np.abs(np.exp(med - y) - 1)
     frame["weights"] = json.dumps({**weights, **dict.fromkeys(failed, 0.0)})
     return frame.reset_index(drop=True)
@@ -351,6 +384,7 @@ def build_cases(
     fit_options: Mapping[str, Any] | None = None,
     inner: bool = False,
     inner_share: float = 1 / 3,
+    stacked_laws: Sequence[str] = STACKED_LAWS,
 ) -> pd.DataFrame:
     """Held-out cases of every available source (:data:`CASES`), one row per held-out run.
 
@@ -370,10 +404,11 @@ def build_cases(
     finished fits (a changed case or seed is a new task, :attr:`FitTask.key`) and scores
     the held-out runs from the saved fits (:func:`score_heldout`).
 
-    ``stacked`` scores the stacking mixture of several laws (:func:`stacked_heldout_cases`,
-    case by case in this process) instead of the case's law (cases in compute only keep
-    their law); with ``checkpoint`` (a CSV path), its finished cases are written there as
-    they finish and read back on the next call instead of being fitted again.
+    ``stacked`` scores the stacking mixture of ``stacked_laws`` (default
+    :data:`STACKED_LAWS`; :func:`stacked_heldout_cases`, case by case in this process)
+    instead of the case's law (cases in compute only keep their law); with ``checkpoint``
+    (a CSV path), its finished cases are written there as they finish and read back on
+    the next call instead of being fitted again.
     """
     available = _available(cases or CASES, verbose)
     if inner:
@@ -410,7 +445,7 @@ def build_cases(
         try:
             if stacked and case.law == "chinchilla":
                 frame = stacked_heldout_cases(
-                    train, test, source=case.source, label=case.label, seed=seed
+                    train, test, source=case.source, label=case.label, laws=stacked_laws, seed=seed
                 )
             else:
                 frame = heldout_cases(

@@ -46,6 +46,7 @@ __all__ = [
     "Parameter",
     "broken_power_law",
     "chinchilla",
+    "chinchilla_tied",
     "get_law",
     "power_law",
     "register_law",
@@ -272,6 +273,52 @@ chinchilla = Law(
 )
 
 
+def _chinchilla_tied_terms(ops: Ops, th: Mapping[str, Any], u: Mapping[str, Any]) -> list[Any]:
+    return [
+        ops.log(th["E"]),
+        ops.log(th["A_ref"]) - th["alpha"] * u[dims.COL_PARAMS],
+        ops.log(th["B_ref"]) - th["alpha"] * u[dims.COL_TOKENS],
+    ]
+
+
+def _chinchilla_tied_conventional(
+    th: Mapping[str, Any], log_ref: Mapping[str, float]
+) -> dict[str, Any]:
+    return {
+        "A": th["A_ref"] * np.exp(th["alpha"] * log_ref[dims.COL_PARAMS]),
+        "B": th["B_ref"] * np.exp(th["alpha"] * log_ref[dims.COL_TOKENS]),
+    }
+
+
+chinchilla_tied = Law(
+    name="chinchilla_tied",
+    inputs=(dims.COL_PARAMS, dims.COL_TOKENS),
+    parameters=(
+        Parameter("E", "irreducible loss (N, D -> infinity)", "offset"),
+        Parameter("A_ref", "parameter-limited loss term at the reference N", "scale"),
+        Parameter("alpha", "exponent of parameters N and of tokens D", "exponent"),
+        Parameter("B_ref", "data-limited loss term at the reference D", "scale"),
+    ),
+    log_terms=_chinchilla_tied_terms,
+    conventional=_chinchilla_tied_conventional,
+    equation="L = E + A * N^-alpha + B * D^-alpha",
+    doc=r"""The Chinchilla law with one exponent for parameters and tokens (Gadre et al. 2024).
+
+.. math::
+
+    L(N, D) = E + \frac{A}{N^\alpha} + \frac{B}{D^\alpha}
+            = E + A_\mathrm{ref} e^{-\alpha u_N} + B_\mathrm{ref} e^{-\alpha u_D}
+
+Gadre et al. (2024, eq. 3) assume :math:`\alpha = \beta` (Hoffmann et al. 2022 and
+Besiroglu et al. 2024 find the two close) and write the law in compute
+:math:`C = 6ND` and tokens per parameter :math:`M = D/N`; with one exponent fewer than
+:func:`chinchilla` it bends less beyond the data. Its compute-optimal tokens per
+parameter, :math:`(\beta B / \alpha A)^{1/(\alpha+\beta)}` with :math:`\beta=\alpha`,
+do not change with the budget.
+""",
+)
+
+
 def _bnsl_terms(x: str) -> Callable[[Ops, Mapping[str, Any], Mapping[str, Any]], list[Any]]:
     def terms(ops: Ops, th: Mapping[str, Any], u: Mapping[str, Any]) -> list[Any]:
         s = th["sharpness"]
@@ -347,11 +394,12 @@ def _broken_power_law(x: str) -> Law:
 LAWS: dict[str, Callable[..., Law]] = {
     "power_law": power_law,
     "chinchilla": lambda: chinchilla,
+    "chinchilla_tied": lambda: chinchilla_tied,
     "broken_power_law": broken_power_law,
 }
 
 
-BUILTIN_LAWS = frozenset({"power_law", "chinchilla", "broken_power_law"})
+BUILTIN_LAWS = frozenset({"power_law", "chinchilla", "chinchilla_tied", "broken_power_law"})
 
 
 def register_law(law: Law, *, overwrite: bool = False) -> Law:

@@ -10,8 +10,11 @@ smallest at
     D^*(C) = \frac{C / k}{N^*(C)}, \quad
     G = \left(\frac{\alpha A}{\beta B}\right)^{1 / (\alpha + \beta)}
 
-(Hoffmann et al. 2022, eq. 4). Every posterior draw gives one :math:`(N^*, D^*)`; the
-intervals below are equal-tailed intervals over draws.
+(Hoffmann et al. 2022, eq. 4). For ``chinchilla_tied`` (:math:`\beta = \alpha`)
+:math:`N^* = G \sqrt{C / k}` and the optimal tokens per parameter
+:math:`D^*/N^* = (B / A)^{1/\alpha}` do not depend on the budget. Every posterior
+draw gives one :math:`(N^*, D^*)`; the intervals below are equal-tailed intervals over
+draws.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["compute_optimal"]
 
 QUANTITIES = ("params", "tokens", "tokens_per_param", "loss")
+#: Laws whose compute-optimal allocation this module computes.
+OPTIMAL_LAWS = ("chinchilla", "chinchilla_tied")
 
 
 def compute_optimal(
@@ -49,7 +54,7 @@ def compute_optimal(
     Parameters
     ----------
     fit
-        A fit of the ``chinchilla`` law.
+        A fit of the ``chinchilla`` or ``chinchilla_tied`` law.
     compute
         Training budget(s) in FLOPs.
     ci_prob
@@ -69,9 +74,10 @@ def compute_optimal(
         ``tokens`` (D*), ``tokens_per_param`` (D*/N*) and ``loss`` (the law at the
         optimum), and columns ``mean``, ``median``, ``lower``, ``upper``, ``ci_prob``.
     """
-    if fit.law.name != "chinchilla":
+    if fit.law.name not in OPTIMAL_LAWS:
         raise SpecificationError(
-            f"compute_optimal needs the chinchilla law (N and D), not {fit.law.name!r}"
+            f"compute_optimal needs a law in N and D ({', '.join(OPTIMAL_LAWS)}), "
+            f"not {fit.law.name!r}"
         )
     check_ci_prob(ci_prob)
     budgets = np.atleast_1d(np.asarray(compute, dtype=float))
@@ -90,7 +96,8 @@ def compute_optimal(
         fit.posterior, fit.spec, fams, fitted=fit.families, rng=np.random.default_rng(seed)
     )
     conv = fit.law.conventional(theta, fit.spec.summary.log_ref)
-    a, b = theta["alpha"], theta["beta"]
+    a = theta["alpha"]
+    b = theta.get("beta", a)  # chinchilla_tied: one exponent for N and D
     log_a_coef = np.log(a) + np.log(conv["A"])
     log_b_coef = np.log(b) + np.log(conv["B"])
     log_g = (log_a_coef - log_b_coef) / (a + b)

@@ -140,8 +140,23 @@ def test_compute_optimal_is_the_minimum_on_the_isoflop_curve(mocked_fit) -> None
 
 def test_compute_optimal_needs_chinchilla(runs, mock_pymc_sample) -> None:
     fit = bs.fit(runs, law="power_law:compute", draws=20, chains=1, progressbar=False)
-    with pytest.raises(SpecificationError, match="chinchilla"):
+    with pytest.raises(SpecificationError, match="chinchilla, chinchilla_tied"):
         bs.compute_optimal(fit, 1e21)
+
+
+def test_compute_optimal_of_the_tied_law_keeps_tokens_per_param(runs, mock_pymc_sample) -> None:
+    fit = bs.fit(runs, law="chinchilla_tied", draws=20, chains=1, progressbar=False)
+    table = bs.compute_optimal(fit, [1e19, 1e23], family="fam_a")
+    ratio = table[table.quantity == "tokens_per_param"]["median"].to_numpy()
+    assert ratio[0] == pytest.approx(ratio[1], rel=1e-9)  # D*/N* = (B/A)^(1/alpha)
+    post = fit.posterior.sel(family="fam_a")
+    conv = fit.law.conventional(
+        {k: post[k].values for k in fit.law.parameter_names}, fit.spec.summary.log_ref
+    )
+    expected = (conv["B"] / conv["A"]) ** (1 / post["alpha"].values)
+    assert ratio[0] == pytest.approx(float(np.median(expected)), rel=1e-6)
+    params = table[table.quantity == "params"]["median"].to_numpy()
+    assert params[1] / params[0] == pytest.approx(100.0, rel=1e-6)  # N* grows as sqrt(C)
 
 
 def test_predictive_checks(mocked_fit) -> None:

@@ -239,3 +239,28 @@ def test_a_case_without_inner_runs_is_skipped_with_a_note(monkeypatch, capsys) -
     with pytest.raises(RuntimeError, match="no held-out case"):
         discrepancy_build.build_cases([few, gadre], verbose=False, inner=True)
     assert "skipped three sizes (no inner cases)" in capsys.readouterr().out
+
+
+def test_compute_distance_is_per_family_and_reads_compute_or_6nd() -> None:
+    import xarray as xr
+
+    compute = np.array([1e18, 4e18, 1e19, 1e20])
+    data = xr.Dataset(
+        {"compute": ("obs", compute)},
+        coords={"obs_family": ("obs", ["a", "a", "b", "b"])},
+    )
+    test = pd.DataFrame(
+        {
+            "family": ["a", "b", "c"],
+            "params": [1e9, 1e9, 1e9],
+            "tokens": [4e9 * np.e / 6, 1e11 / 6, 1e10 / 6],
+        }
+    )
+    d = discrepancy_build.compute_distance(data, test)
+    # a: 6ND = e * 4e18, one e-fold beyond a's largest; b: inside b's range (1e20 max);
+    # c (no runs of its own): against every run, 1e19 < 1e20
+    np.testing.assert_allclose(d, [1.0, 0.0, 0.0], atol=1e-12)
+    with_compute = test.assign(compute=[4e18, 1e20 * np.e**2, 1e21])
+    np.testing.assert_allclose(
+        discrepancy_build.compute_distance(data, with_compute), [0.0, 2.0, np.log(10.0)]
+    )

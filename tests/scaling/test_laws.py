@@ -23,7 +23,8 @@ THETA = {
 
 
 @pytest.mark.parametrize(
-    "spec", ["chinchilla", "power_law", "power_law:compute", "broken_power_law:tokens"]
+    "spec",
+    ["chinchilla", "chinchilla_tied", "power_law", "power_law:compute", "broken_power_law:tokens"],
 )
 def test_numpy_and_pytensor_agree(spec: str) -> None:
     law = laws.get_law(spec)
@@ -49,6 +50,20 @@ def test_chinchilla_conventional_parameters_reproduce_the_textbook_formula() -> 
     np.testing.assert_allclose(law.predict(theta, {"params": n, "tokens": d}, log_ref), textbook)
 
 
+def test_chinchilla_tied_is_chinchilla_with_beta_equal_to_alpha() -> None:
+    log_ref = {"params": np.log(3e8), "tokens": np.log(6e9)}
+    theta = {k: THETA[k] for k in laws.chinchilla_tied.parameter_names}
+    x = {"params": np.array([1e7, 1e9, 7e10]), "tokens": np.array([2e8, 2e10, 1.4e12])}
+    tied = laws.chinchilla_tied.predict(theta, x, log_ref)
+    full = laws.chinchilla.predict({**theta, "beta": THETA["alpha"]}, x, log_ref)
+    np.testing.assert_allclose(tied, full, rtol=1e-12)
+    conv = laws.chinchilla_tied.conventional(theta, log_ref)
+    textbook = THETA["E"] + conv["A"] * x["params"] ** -THETA["alpha"]
+    textbook = textbook + conv["B"] * x["tokens"] ** -THETA["alpha"]
+    np.testing.assert_allclose(tied, textbook)
+    assert "beta" not in laws.chinchilla_tied.parameter_names
+
+
 def test_broken_power_law_bends_from_alpha_to_alpha_plus_delta() -> None:
     law = laws.broken_power_law("compute")
     theta = {**{k: THETA[k] for k in law.parameter_names}, "E": 1e-9, "sharpness": 0.1}
@@ -71,7 +86,7 @@ def test_get_law_errors_name_the_choices() -> None:
 
 
 def test_law_spec_round_trips() -> None:
-    for spec in ["chinchilla", "power_law:tokens", "broken_power_law:compute"]:
+    for spec in ["chinchilla", "chinchilla_tied", "power_law:tokens", "broken_power_law:compute"]:
         assert laws.get_law(spec).spec == spec
 
 
