@@ -294,11 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     # optimal
     p = sub.add_parser(
         "optimal",
-        help="compute-optimal N*, D* for FLOP budgets (chinchilla fits)",
+        help="compute-optimal N*, D* for FLOP budgets (chinchilla or chinchilla_tied fits)",
         description="Compute-optimal parameters N*, tokens D*, tokens per parameter and loss "
         "for training budgets C = 6 N D, one posterior draw at a time.",
     )
-    p.add_argument("fit", metavar="FIT.nc", help="a fit of the chinchilla law")
+    p.add_argument("fit", metavar="FIT.nc", help="a fit of the chinchilla or chinchilla_tied law")
     p.add_argument(
         "--compute", type=_number, nargs="+", required=True, metavar="C", help="FLOP budgets"
     )
