@@ -311,8 +311,8 @@ chinchilla_tied = Law(
 
 Gadre et al. (2024, eq. 3) assume :math:`\alpha = \beta` (Hoffmann et al. 2022 and
 Besiroglu et al. 2024 find the two close) and write the law in compute
-:math:`C = 6ND` and tokens per parameter :math:`M = D/N`; with one exponent fewer than
-:func:`chinchilla` it bends less beyond the data. Its compute-optimal tokens per
+:math:`C = 6ND` and tokens per parameter :math:`M = D/N`; it has one parameter fewer
+than :data:`chinchilla`. Its compute-optimal tokens per
 parameter, :math:`(\beta B / \alpha A)^{1/(\alpha+\beta)}` with :math:`\beta=\alpha`,
 do not change with the budget.
 """,
