@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -235,18 +235,23 @@ def _power_law(x: str) -> Law:
     )
 
 
+def _beta(th: Mapping[str, Any]) -> Any:
+    """The exponent of D: ``beta``, or ``alpha`` for ``chinchilla_tied`` (no ``beta``)."""
+    return th["beta"] if "beta" in th else th["alpha"]
+
+
 def _chinchilla_terms(ops: Ops, th: Mapping[str, Any], u: Mapping[str, Any]) -> list[Any]:
     return [
         ops.log(th["E"]),
         ops.log(th["A_ref"]) - th["alpha"] * u[dims.COL_PARAMS],
-        ops.log(th["B_ref"]) - th["beta"] * u[dims.COL_TOKENS],
+        ops.log(th["B_ref"]) - _beta(th) * u[dims.COL_TOKENS],
     ]
 
 
 def _chinchilla_conventional(th: Mapping[str, Any], log_ref: Mapping[str, float]) -> dict[str, Any]:
     return {
         "A": th["A_ref"] * np.exp(th["alpha"] * log_ref[dims.COL_PARAMS]),
-        "B": th["B_ref"] * np.exp(th["beta"] * log_ref[dims.COL_TOKENS]),
+        "B": th["B_ref"] * np.exp(_beta(th) * log_ref[dims.COL_TOKENS]),
     }
 
 
@@ -273,34 +278,16 @@ chinchilla = Law(
 )
 
 
-def _chinchilla_tied_terms(ops: Ops, th: Mapping[str, Any], u: Mapping[str, Any]) -> list[Any]:
-    return [
-        ops.log(th["E"]),
-        ops.log(th["A_ref"]) - th["alpha"] * u[dims.COL_PARAMS],
-        ops.log(th["B_ref"]) - th["alpha"] * u[dims.COL_TOKENS],
-    ]
-
-
-def _chinchilla_tied_conventional(
-    th: Mapping[str, Any], log_ref: Mapping[str, float]
-) -> dict[str, Any]:
-    return {
-        "A": th["A_ref"] * np.exp(th["alpha"] * log_ref[dims.COL_PARAMS]),
-        "B": th["B_ref"] * np.exp(th["alpha"] * log_ref[dims.COL_TOKENS]),
-    }
-
-
-chinchilla_tied = Law(
+chinchilla_tied = replace(
+    chinchilla,
     name="chinchilla_tied",
-    inputs=(dims.COL_PARAMS, dims.COL_TOKENS),
-    parameters=(
-        Parameter("E", "irreducible loss (N, D -> infinity)", "offset"),
-        Parameter("A_ref", "parameter-limited loss term at the reference N", "scale"),
-        Parameter("alpha", "exponent of parameters N and of tokens D", "exponent"),
-        Parameter("B_ref", "data-limited loss term at the reference D", "scale"),
+    parameters=tuple(
+        Parameter("alpha", "exponent of parameters N and of tokens D", "exponent")
+        if p.name == "alpha"
+        else p
+        for p in chinchilla.parameters
+        if p.name != "beta"
     ),
-    log_terms=_chinchilla_tied_terms,
-    conventional=_chinchilla_tied_conventional,
     equation="L = E + A * N^-alpha + B * D^-alpha",
     doc=r"""The Chinchilla law with one exponent for parameters and tokens (Gadre et al. 2024).
 
@@ -312,9 +299,9 @@ chinchilla_tied = Law(
 Gadre et al. (2024, eq. 3) assume :math:`\alpha = \beta` (Hoffmann et al. 2022 and
 Besiroglu et al. 2024 find the two close) and write the law in compute
 :math:`C = 6ND` and tokens per parameter :math:`M = D/N`; it has one parameter fewer
-than :data:`chinchilla`. Its compute-optimal tokens per
-parameter, :math:`(\beta B / \alpha A)^{1/(\alpha+\beta)}` with :math:`\beta=\alpha`,
-do not change with the budget.
+than :data:`chinchilla`. Its compute-optimal tokens per parameter,
+:math:`(\beta B / \alpha A)^{1/(\alpha+\beta)}` with :math:`\beta=\alpha`, do not
+change with the budget.
 """,
 )
 

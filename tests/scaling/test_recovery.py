@@ -144,3 +144,22 @@ def test_broken_power_law_recovers_the_break() -> None:
     for name in ["alpha", "delta", "log_break"]:
         lo, hi = np.asarray(_interval(fit, name, 0.9)).ravel()
         assert lo <= truth[name] <= hi, f"{name} = {truth[name]} outside [{lo}, {hi}]"
+
+
+def test_chinchilla_tied_recovers_its_one_exponent() -> None:
+    rng = np.random.default_rng(5)
+    law = bs.get_law("chinchilla_tied")
+    n = np.repeat([2e7, 5e7, 1e8, 2e8, 5e8, 1e9], 4)
+    d = n * np.tile([5.0, 20.0, 80.0, 320.0], 6)
+    log_ref = {"params": float(np.mean(np.log(n))), "tokens": float(np.mean(np.log(d)))}
+    truth = {"E": 1.8, "A_ref": 0.6, "alpha": 0.3, "B_ref": 0.5}
+    y = law.predict(truth, {"params": n, "tokens": d}, log_ref) * np.exp(
+        rng.normal(0, 0.005, n.size)
+    )
+    df = pd.DataFrame({"family": "f", "params": n, "tokens": d, "metric": "loss", "value": y})
+    fit = bs.fit(df, law="chinchilla_tied", seed=1, progressbar=False)
+    assert fit.diagnostics.ok, fit.diagnostics
+    assert "beta" not in fit.posterior
+    for name in ["E", "alpha"]:
+        lo, hi = np.asarray(_interval(fit, name, 0.9)).ravel()
+        assert lo <= truth[name] <= hi, f"{name} = {truth[name]} outside [{lo}, {hi}]"
