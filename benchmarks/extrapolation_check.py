@@ -11,7 +11,9 @@ scored on this one (leave-one-source-out: the source never informs its own forec
 compared with bayescale 0.1's fixed rate (``extrapolation_rate=0.02``, zero mean).
 
 Printed per source, per distance bin (e-folds beyond the data along any input, ``d``)
-and per bin of e-folds of training compute beyond the data (``d_compute``): held-out runs, the
+and per bin of e-folds of training compute beyond the data (``d_compute``), and for the
+learned discrepancy by ``d`` and by how far tokens per parameter lie outside the
+training range (``d_ratio``): held-out runs, the
 fits (cases) they come from, mean and median ARE of the forecast median, mean signed error
 at each source's largest extrapolation, coverage of the 50 % and 90 % intervals, the mean
 90 % half-width in percent of the median, and the 90 % interval of the 90 % coverage over
@@ -51,6 +53,9 @@ from bayescale.scaling.discrepancy_build import STACKED_LAWS, build_cases
 
 BINS = [0.0, 1.0, 2.0, 3.0, 5.0, np.inf]
 BIN_LABELS = ["0-1", "1-2", "2-3", "3-5", "5+"]
+#: Bins of ``d_ratio`` (e-folds of D/N outside the training range; 0 is inside it).
+RATIO_BINS = [0.0, 1e-9, 1.0, 2.0, np.inf]
+RATIO_LABELS = ["inside", "0-1", "1-2", "2+"]
 
 
 def cluster_interval(
@@ -115,6 +120,16 @@ def report(frame: pd.DataFrame, per_source: bool = True) -> None:
         frame["compute_distance"] = pd.cut(frame["d_compute"], BINS, labels=BIN_LABELS, right=False)
         print("\n== per bin of e-folds of training compute beyond the data ==")
         print(_summary(frame, ["compute_distance", "method"]).to_string())
+    if "d_ratio" in frame and frame["d_ratio"].notna().any():
+        learned = frame[(frame["method"] == "learned (LOSO)") & frame["d_ratio"].notna()].copy()
+        learned["ratio_outside"] = pd.cut(
+            learned["d_ratio"], RATIO_BINS, labels=RATIO_LABELS, right=False
+        )
+        print(
+            "\n== learned (LOSO) by distance and by e-folds of tokens per parameter outside "
+            "the training range =="
+        )
+        print(_summary(learned, ["distance", "ratio_outside"]).to_string())
     print("\n== overall ==")
     print(_summary(frame, ["method"]).to_string())
     print("\n== mean signed error at the largest extrapolation of each source (%) ==")

@@ -38,7 +38,7 @@ def score(cases: pd.DataFrame, pred: np.ndarray, method: str) -> pd.DataFrame:
     """Per-run scores of predictive draws ``pred`` (draws x runs) of the log error."""
     err = cases["err"].to_numpy(float)
     med = np.median(pred, axis=0)
-    out = cases[[c for c in ("source", "case", "d", "d_compute") if c in cases]].copy()
+    out = cases[[c for c in ("source", "case", "d", "d_compute", "d_ratio") if c in cases]].copy()
     out["method"] = method
     out["signed_%"] = 100 * (np.exp(-(err - med)) - 1)  # forecast / observed - 1
     out["are_%"] = np.abs(out["signed_%"])

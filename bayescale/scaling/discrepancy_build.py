@@ -44,6 +44,7 @@ __all__ = [
     "build_cases",
     "compute_distance",
     "heldout_cases",
+    "ratio_distance",
     "shared_data_dir",
     "stacked_heldout_cases",
 ]
@@ -257,6 +258,7 @@ def score_heldout(result: Any, test: pd.DataFrame, *, source: str, label: str = 
     frame["sd"] = log_pred.std(axis=0)
     frame["d"] = draws["extrapolation"].values
     frame["d_compute"] = compute_distance(result.data, test)
+    frame["d_ratio"] = ratio_distance(result.data, test)
     frame["are"] = np.abs(np.exp(med - y) - 1)
     frame["converged"] = bool(result.diagnostics.ok) if result.diagnostics else False
     return frame.reset_index(drop=True)
@@ -278,14 +280,42 @@ def compute_distance(data: Any, test: pd.DataFrame) -> np.ndarray:
         target = np.log(test["compute"].to_numpy(float))
     else:
         target = np.log(6.0 * test["params"].to_numpy(float) * test["tokens"].to_numpy(float))
-    top = np.full(len(test), log_c.max())
+    _, top = _family_range(data, test, log_c)
+    return np.maximum(0.0, target - top)
+
+
+def _family_range(
+    data: Any, test: pd.DataFrame, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest of ``values`` (one per training run) over each test run's own
+    family, or over every training run for a run without a fitted family."""
+    low, high = np.full(len(test), values.min()), np.full(len(test), values.max())
     if "family" in test and "obs_family" in data.coords:
         train_family = np.asarray(data["obs_family"].values).astype(str)
         for i, fam in enumerate(test["family"].astype(str)):
             mine = train_family == fam
             if mine.any():
-                top[i] = log_c[mine].max()
-    return np.maximum(0.0, target - top)
+                low[i], high[i] = values[mine].min(), values[mine].max()
+    return low, high
+
+
+def ratio_distance(data: Any, test: pd.DataFrame) -> np.ndarray:
+    r"""E-folds by which tokens per parameter lie outside the training range, for each run
+    of ``test``: :math:`\max(0, \log r_\min - \log r) + \max(0, \log r - \log r_\max)`
+    with :math:`r = D/N` and the range over the run's own family when both have one (as
+    :func:`compute_distance`). ``NaN`` where the runs have no ``params`` and ``tokens``
+    (a law in compute). The back-test reports the errors by it: the law's form is not
+    checked outside the training range of :math:`D/N`, and the discrepancy model does not
+    use it (only one source has held-out runs far outside it).
+    """
+    if not {"params", "tokens"} <= set(test) or not {"params", "tokens"} <= set(data):
+        return np.full(len(test), np.nan)
+    log_r = np.log(np.asarray(data["tokens"].values, dtype=float)) - np.log(
+        np.asarray(data["params"].values, dtype=float)
+    )
+    target = np.log(test["tokens"].to_numpy(float)) - np.log(test["params"].to_numpy(float))
+    low, high = _family_range(data, test, log_r)
+    return np.maximum(0.0, low - target) + np.maximum(0.0, target - high)
 
 
 def stacked_heldout_cases(
@@ -352,6 +382,7 @@ def stacked_heldout_cases(
     frame["sd"] = log_pred.std(axis=0)
     frame["d"] = d
     frame["d_compute"] = compute_distance(first.data, test)
+    frame["d_ratio"] = ratio_distance(first.data, test)
     frame["are"] = np.abs(np.exp(med - y) - 1)
     frame["weights"] = json.dumps({**weights, **dict.fromkeys(failed, 0.0)})
     return frame.reset_index(drop=True)

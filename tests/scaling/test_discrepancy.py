@@ -264,3 +264,28 @@ def test_compute_distance_is_per_family_and_reads_compute_or_6nd() -> None:
     np.testing.assert_allclose(
         discrepancy_build.compute_distance(data, with_compute), [0.0, 2.0, np.log(10.0)]
     )
+
+
+def test_ratio_distance_measures_tokens_per_parameter_outside_the_range() -> None:
+    import xarray as xr
+
+    data = xr.Dataset(
+        {
+            "params": ("obs", [1e8, 1e8, 1e9, 1e9]),
+            "tokens": ("obs", [2e9, 8e9, 5e9, 1e11]),  # D/N: a 20..80, b 5..100
+        },
+        coords={"obs_family": ("obs", ["a", "a", "b", "b"])},
+    )
+    test = pd.DataFrame(
+        {
+            "family": ["a", "a", "b", "c"],
+            "params": [1e10, 1e10, 1e10, 1e10],
+            "tokens": [2e11 / np.e, 8e11 * np.e**2, 5e11, 1e10],
+        }
+    )
+    d = discrepancy_build.ratio_distance(data, test)
+    # a: 20/e (1 e-fold below 20), 80 e^2 (2 above 80); b: 50 inside 5..100;
+    # c (no runs of its own): 1 against every run's 5..100 -> ln 5
+    np.testing.assert_allclose(d, [1.0, 2.0, 0.0, np.log(5.0)], atol=1e-12)
+    in_compute = pd.DataFrame({"compute": [1e21]})
+    assert np.isnan(discrepancy_build.ratio_distance(data, in_compute)).all()
