@@ -120,8 +120,9 @@ def report(frame: pd.DataFrame, per_source: bool = True) -> None:
         frame["compute_distance"] = pd.cut(frame["d_compute"], BINS, labels=BIN_LABELS, right=False)
         print("\n== per bin of e-folds of training compute beyond the data ==")
         print(_summary(frame, ["compute_distance", "method"]).to_string())
-    if "d_ratio" in frame and frame["d_ratio"].notna().any():
-        learned = frame[(frame["method"] == "learned (LOSO)") & frame["d_ratio"].notna()].copy()
+    learned = frame[frame["method"] == "learned (LOSO)"]
+    if "d_ratio" in frame and learned["d_ratio"].notna().any():
+        learned = learned[learned["d_ratio"].notna()].copy()
         learned["ratio_outside"] = pd.cut(
             learned["d_ratio"], RATIO_BINS, labels=RATIO_LABELS, right=False
         )

@@ -52,3 +52,13 @@ def test_the_distance_variants_need_the_compute_distance() -> None:
         build_model(cases.drop(columns="d_compute"), "mix")
     model = build_model(cases, "heavy")
     assert {"z_t", "w_t"} <= set(model.named_vars)
+
+
+def test_inside_ratio_range_keeps_runs_in_compute_and_needs_the_column() -> None:
+    from discrepancy_variants import inside_ratio_range
+
+    cases = pd.DataFrame({"source": ["a"] * 4, "d_ratio": [0.0, 1.0, 1.5, np.nan]})
+    assert inside_ratio_range(cases)["d_ratio"].tolist()[:2] == [0.0, 1.0]
+    assert len(inside_ratio_range(cases)) == 3  # the run in compute alone (NaN) stays
+    with pytest.raises(ValueError, match="d_ratio"):
+        inside_ratio_range(cases.drop(columns="d_ratio"))

@@ -59,3 +59,35 @@ def test_reliability_from_pit_and_the_figure(tmp_path) -> None:
     )
     figures(frame, tmp_path)
     assert (tmp_path / "extrapolation_calibration.png").stat().st_size > 10_000
+
+
+def test_report_bins_by_compute_and_by_tokens_per_parameter(capsys) -> None:
+    """Every table is printed from a frame with both extra distances; the one by tokens
+    per parameter only for the learned method and without runs in compute alone."""
+    import numpy as np
+    from extrapolation_check import report
+
+    n = 8
+    frame = pd.DataFrame(
+        {
+            "source": ["s1"] * 4 + ["s2"] * 4,
+            "case": ["c1"] * 4 + ["c2"] * 4,
+            "d": [0.5, 1.5, 2.5, 3.5] * 2,
+            "d_compute": [0.0, 0.5, 1.5, 4.0] * 2,
+            "d_ratio": [0.0, 0.5, 2.5, np.nan] * 2,
+            "method": ["learned (LOSO)"] * 4 + ["other"] * 4,
+            "signed_%": 1.0,
+            "are_%": 1.0,
+            "cov50": [True] * n,
+            "cov90": [True, True, False, True] * 2,
+            "halfwidth90_%": 2.0,
+        }
+    )
+    report(frame)
+    out = capsys.readouterr().out
+    assert "per bin of e-folds of training compute" in out
+    table = out.split("tokens per parameter outside the training range ==")[1]
+    table = table.split("== overall")[0]
+    assert "inside" in table and "2+" in table and "other" not in table
+    report(frame.drop(columns=["d_compute", "d_ratio"]), per_source=False)
+    assert "training compute" not in capsys.readouterr().out
