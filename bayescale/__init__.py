@@ -28,6 +28,7 @@ from bayescale.core.errors import (
     BayescaleError,
     ConvergenceWarning,
     DataError,
+    ExtrapolationWarning,
     FitFileError,
     SpecificationError,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "ConvergenceWarning",
     "DataError",
     "Diagnostics",
+    "ExtrapolationWarning",
     "FitFileError",
     "FitResult",
     "FitTask",

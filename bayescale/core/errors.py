@@ -25,3 +25,8 @@ class FitFileError(BayescaleError, OSError):
 
 class ConvergenceWarning(UserWarning):
     """MCMC diagnostics fell short of the thresholds in ``docs/diagnostics.md``."""
+
+
+class ExtrapolationWarning(UserWarning):
+    """A forecast lies where the back-tests found its intervals too narrow (tokens per
+    parameter far outside the training range; ``docs/forecasting.md``)."""

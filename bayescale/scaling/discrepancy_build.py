@@ -33,8 +33,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayescale.core.errors import ConvergenceWarning, DataError, SpecificationError
+from bayescale.core.errors import (
+    ConvergenceWarning,
+    DataError,
+    ExtrapolationWarning,
+    SpecificationError,
+)
 from bayescale.scaling.discrepancy import DISCREPANCY_REFERENCE, fit_discrepancy
+from bayescale.scaling.forecast import family_range, ratio_distance
 
 __all__ = [
     "CASES",
@@ -246,7 +252,9 @@ def score_heldout(result: Any, test: pd.DataFrame, *, source: str, label: str = 
     """The rows of :func:`heldout_cases` for a fit (in memory or loaded) and its held-out runs."""
     inputs = list(result.law.inputs)
     cols = inputs + (["family"] if len(result.families) > 1 else [])
-    draws = result.forecast_draws(test[cols])
+    with warnings.catch_warnings():  # the back-test measures these forecasts on purpose
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        draws = result.forecast_draws(test[cols])
     log_pred = np.log(draws["new_run"].values.reshape(-1, len(test)))
     y = np.log(test["value"].to_numpy(float))
     med = np.median(log_pred, axis=0)
@@ -280,42 +288,8 @@ def compute_distance(data: Any, test: pd.DataFrame) -> np.ndarray:
         target = np.log(test["compute"].to_numpy(float))
     else:
         target = np.log(6.0 * test["params"].to_numpy(float) * test["tokens"].to_numpy(float))
-    _, top = _family_range(data, test, log_c)
+    _, top = family_range(data, test, log_c)
     return np.maximum(0.0, target - top)
-
-
-def _family_range(
-    data: Any, test: pd.DataFrame, values: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Smallest and largest of ``values`` (one per training run) over each test run's own
-    family, or over every training run for a run without a fitted family."""
-    low, high = np.full(len(test), values.min()), np.full(len(test), values.max())
-    if "family" in test and "obs_family" in data.coords:
-        train_family = np.asarray(data["obs_family"].values).astype(str)
-        for i, fam in enumerate(test["family"].astype(str)):
-            mine = train_family == fam
-            if mine.any():
-                low[i], high[i] = values[mine].min(), values[mine].max()
-    return low, high
-
-
-def ratio_distance(data: Any, test: pd.DataFrame) -> np.ndarray:
-    r"""E-folds by which tokens per parameter lie outside the training range, for each run
-    of ``test``: :math:`\max(0, \log r_\min - \log r) + \max(0, \log r - \log r_\max)`
-    with :math:`r = D/N` and the range over the run's own family when both have one (as
-    :func:`compute_distance`). ``NaN`` where the runs have no ``params`` and ``tokens``
-    (a law in compute). The back-test reports the errors by it: the law's form is not
-    checked outside the training range of :math:`D/N`, and the discrepancy model does not
-    use it (only one source has held-out runs far outside it).
-    """
-    if not {"params", "tokens"} <= set(test) or not {"params", "tokens"} <= set(data):
-        return np.full(len(test), np.nan)
-    log_r = np.log(np.asarray(data["tokens"].values, dtype=float)) - np.log(
-        np.asarray(data["params"].values, dtype=float)
-    )
-    target = np.log(test["tokens"].to_numpy(float)) - np.log(test["params"].to_numpy(float))
-    low, high = _family_range(data, test, log_r)
-    return np.maximum(0.0, low - target) + np.maximum(0.0, target - high)
 
 
 def stacked_heldout_cases(
@@ -365,7 +339,9 @@ def stacked_heldout_cases(
     parts, d = [], None
     for name, result in fits.items():
         cols = list(result.law.inputs) + (["family"] if len(result.families) > 1 else [])
-        draws = result.forecast_draws(test[cols])
+        with warnings.catch_warnings():  # measured on purpose, as in score_heldout
+            warnings.simplefilter("ignore", ExtrapolationWarning)
+            draws = result.forecast_draws(test[cols])
         d = draws["extrapolation"].values if d is None else d
         logs = np.log(draws["new_run"].values.reshape(-1, len(test)))
         take = round(weights.get(name, 0.0) * logs.shape[0])

@@ -37,7 +37,12 @@ from bayescale.scaling.discrepancy import (
     DiscrepancyFit,
     load_population,
 )
-from bayescale.scaling.forecast import PointsLike, forecast_draws, summarise
+from bayescale.scaling.forecast import (
+    PointsLike,
+    forecast_draws,
+    summarise,
+    warn_outside_ratio_range,
+)
 from bayescale.scaling.laws import Law, get_law
 from bayescale.scaling.model import (
     ModelSpec,
@@ -564,7 +569,7 @@ class ScalingFit(FitResult):
             if SPREAD_GROUP in self.idata.children
             else None
         )
-        return forecast_draws(
+        draws = forecast_draws(
             self.posterior,
             self.spec,
             points,
@@ -574,6 +579,8 @@ class ScalingFit(FitResult):
             discrepancy=population,
             spread_factor=factor,
         )
+        warn_outside_ratio_range(self.data, draws)
+        return draws
 
     def refit(self, data: Any, **options: Any) -> ScalingFit:
         """Fit the same model to other runs (e.g. a subset, for a back-test).

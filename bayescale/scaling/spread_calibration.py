@@ -49,7 +49,12 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.core import dims
-from bayescale.core.errors import ConvergenceWarning, DataError, SpecificationError
+from bayescale.core.errors import (
+    ConvergenceWarning,
+    DataError,
+    ExtrapolationWarning,
+    SpecificationError,
+)
 
 if TYPE_CHECKING:
     from bayescale.core.sampling import Sampler
@@ -133,7 +138,9 @@ def inner_cases(result: ScalingFit, test: pd.DataFrame) -> pd.DataFrame:
     of each run of ``test`` (a fit with no extrapolation term), with the runs' inputs."""
     inputs = list(result.law.inputs)
     cols = inputs + ([dims.COL_FAMILY] if len(result.families) > 1 else [])
-    draws = result.forecast_draws(test[cols])
+    with warnings.catch_warnings():  # the fit's own runs, forecast to calibrate its spread
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        draws = result.forecast_draws(test[cols])
     log_pred = np.log(draws["new_run"].values.reshape(-1, len(test)))
     med = np.median(log_pred, axis=0)
     out = test[inputs].copy().reset_index(drop=True)

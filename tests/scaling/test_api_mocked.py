@@ -308,3 +308,27 @@ def test_refit_keeps_the_options_and_recomputes_the_default_priors(runs) -> None
     assert original.refit(small, sampler=prior_sampler, likelihood="normal").spec.likelihood == (
         "normal"
     )
+
+
+def test_forecasts_far_outside_the_training_tokens_per_param_warn(mocked_fit) -> None:
+    """The runs hold 5 to 80 tokens per parameter: 20 is inside, 80 e^0.9 within the
+    1 e-fold allowed, 80 e^1.5 and 5 e^-2 beyond it."""
+    import warnings
+
+    inside = pd.DataFrame({"params": [3e9, 3e9], "tokens": [6e10, 80 * np.e**0.9 * 3e9]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.ExtrapolationWarning)
+        mocked_fit.forecast(inside, family="fam_a")
+    far = pd.DataFrame(
+        {"params": [3e9, 3e9, 3e9], "tokens": [6e10, 80 * np.e**1.5 * 3e9, 5 * np.e**-2 * 3e9]}
+    )
+    with pytest.warns(bs.ExtrapolationWarning, match=r"2 of 3 forecast points.*points 1 \(D/N"):
+        table = mocked_fit.forecast(far, family="fam_a")
+    assert len(table) == 2 * len(far)  # the forecast is still made
+
+
+def test_ratio_distance_is_nan_for_a_law_in_compute(runs, mock_pymc_sample) -> None:
+    from bayescale.scaling.forecast import ratio_distance
+
+    fit = bs.fit(runs, law="power_law:compute", draws=20, chains=1, progressbar=False)
+    assert np.isnan(ratio_distance(fit.data, pd.DataFrame({"compute": [1e21]}))).all()
