@@ -40,7 +40,7 @@ from bayescale.core.errors import (
     SpecificationError,
 )
 from bayescale.scaling.discrepancy import DISCREPANCY_REFERENCE, fit_discrepancy
-from bayescale.scaling.forecast import family_range, ratio_distance
+from bayescale.scaling.forecast import ratio_distance
 
 __all__ = [
     "CASES",
@@ -50,7 +50,6 @@ __all__ = [
     "build_cases",
     "compute_distance",
     "heldout_cases",
-    "ratio_distance",
     "shared_data_dir",
     "stacked_heldout_cases",
 ]
@@ -286,10 +285,32 @@ def compute_distance(data: Any, test: pd.DataFrame) -> np.ndarray:
     log_c = np.log(np.asarray(data["compute"].values, dtype=float))
     if "compute" in test and test["compute"].notna().all():
         target = np.log(test["compute"].to_numpy(float))
-    else:
+    elif {"params", "tokens"} <= set(test) and test[["params", "tokens"]].notna().all().all():
         target = np.log(6.0 * test["params"].to_numpy(float) * test["tokens"].to_numpy(float))
-    _, top = family_range(data, test, log_c)
+    else:
+        raise DataError(
+            "compute_distance needs each run's 'compute', or its 'params' and 'tokens' "
+            f"(C = 6ND); the runs have columns {list(test.columns)}: give one or the other "
+            "for every row"
+        )
+    _, top = _family_range(data, test, log_c)
     return np.maximum(0.0, target - top)
+
+
+def _family_range(
+    data: Any, points: pd.DataFrame, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest of ``values`` (one per training run of ``data``, a fit's data)
+    over each point's own family, or over every training run for a point without a
+    fitted family (no ``family`` column, a new family, or fitted data without families)."""
+    low, high = np.full(len(points), values.min()), np.full(len(points), values.max())
+    if "family" in points and "obs_family" in data.coords:
+        train_family = np.asarray(data["obs_family"].values).astype(str)
+        for i, fam in enumerate(points["family"].astype(str)):
+            mine = train_family == fam
+            if mine.any():
+                low[i], high[i] = values[mine].min(), values[mine].max()
+    return low, high
 
 
 def stacked_heldout_cases(

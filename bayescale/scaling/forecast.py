@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 __all__ = [
     "NEW_FAMILY",
     "RATIO_WARNING",
-    "family_range",
     "forecast_draws",
     "parameter_draws",
     "points_frame",
@@ -344,22 +343,6 @@ def forecast_draws(
     )
 
 
-def family_range(
-    data: Any, points: pd.DataFrame, values: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Smallest and largest of ``values`` (one per training run of ``data``, a fit's data)
-    over each point's own family, or over every training run for a point without a
-    fitted family (no ``family`` column, a new family, or fitted data without families)."""
-    low, high = np.full(len(points), values.min()), np.full(len(points), values.max())
-    if dims.COL_FAMILY in points and "obs_family" in data.coords:
-        train_family = np.asarray(data["obs_family"].values).astype(str)
-        for i, fam in enumerate(points[dims.COL_FAMILY].astype(str)):
-            mine = train_family == fam
-            if mine.any():
-                low[i], high[i] = values[mine].min(), values[mine].max()
-    return low, high
-
-
 def ratio_distance(data: Any, points: pd.DataFrame) -> np.ndarray:
     r"""E-folds by which tokens per parameter lie outside the training range, per point.
 
@@ -369,9 +352,9 @@ def ratio_distance(data: Any, points: pd.DataFrame) -> np.ndarray:
     with the range over all training runs of the fit (``data``, a fit's data): the law's
     dependence on :math:`D/N` is learned from every family, so a family with a few runs
     borrows the range of the others. ``NaN`` where the points or the runs have no
-    ``params`` and ``tokens`` (a law in compute). The law's form is not checked outside the training
-    range of :math:`D/N`; the loss back-test measures its errors by this distance, and a
-    forecast beyond :data:`RATIO_WARNING` warns.
+    ``params`` and ``tokens`` (a law in compute). The law's form is not checked outside
+    the training range of :math:`D/N`; the loss back-test measures its errors by this
+    distance, and a forecast beyond :data:`RATIO_WARNING` warns.
     """
     cols = {dims.COL_PARAMS, dims.COL_TOKENS}
     if not cols <= set(points) or not cols <= set(data.variables):

@@ -264,10 +264,14 @@ def test_compute_distance_is_per_family_and_reads_compute_or_6nd() -> None:
     np.testing.assert_allclose(
         discrepancy_build.compute_distance(data, with_compute), [0.0, 2.0, np.log(10.0)]
     )
+    with pytest.raises(DataError, match="'compute', or its 'params' and 'tokens'"):
+        discrepancy_build.compute_distance(data, test.drop(columns="tokens"))
 
 
 def test_ratio_distance_measures_tokens_per_parameter_outside_the_range() -> None:
     import xarray as xr
+
+    from bayescale.scaling.forecast import ratio_distance
 
     data = xr.Dataset(
         {
@@ -283,9 +287,9 @@ def test_ratio_distance_measures_tokens_per_parameter_outside_the_range() -> Non
             "tokens": [5e10 / np.e, 1e12 * np.e**2, 5e11, 1e11],
         }
     )
-    d = discrepancy_build.ratio_distance(data, test)
+    d = ratio_distance(data, test)
     # against every run's 5..100, whatever the family: 5/e is 1 e-fold below, 100 e^2 two
     # above, 50 and 10 inside
     np.testing.assert_allclose(d, [1.0, 2.0, 0.0, 0.0], atol=1e-12)
     in_compute = pd.DataFrame({"compute": [1e21]})
-    assert np.isnan(discrepancy_build.ratio_distance(data, in_compute)).all()
+    assert np.isnan(ratio_distance(data, in_compute)).all()
