@@ -559,6 +559,13 @@ class ScalingFit(FitResult):
     ) -> xr.Dataset:
         """Posterior draws of the curve and of a new run at ``points`` (see
         :func:`bayescale.scaling.forecast.forecast_draws`)."""
+        return self._forecast_draws(points, family=family, seed=seed)
+
+    def _forecast_draws(
+        self, points: PointsLike, *, family: str | None, seed: int | None
+    ) -> xr.Dataset:
+        """The draws of :meth:`forecast_draws` and :meth:`forecast`; an
+        :class:`~bayescale.core.errors.ExtrapolationWarning` points at their caller."""
         population = (
             self.idata[DISCREPANCY_GROUP].dataset
             if DISCREPANCY_GROUP in self.idata.children
@@ -579,7 +586,7 @@ class ScalingFit(FitResult):
             discrepancy=population,
             spread_factor=factor,
         )
-        warn_outside_ratio_range(self.data, draws)
+        warn_outside_ratio_range(self.data, draws, stacklevel=4)
         return draws
 
     def refit(self, data: Any, **options: Any) -> ScalingFit:
@@ -683,7 +690,7 @@ class ScalingFit(FitResult):
             (adds the configuration offset and run-to-run noise). Columns ``mean``, ``median``,
             ``lower``, ``upper``, ``ci_prob`` and the point's inputs and family.
         """
-        return summarise(self.forecast_draws(points, family=family, seed=seed), ci_prob=ci_prob)
+        return summarise(self._forecast_draws(points, family=family, seed=seed), ci_prob=ci_prob)
 
     # -- predictive checks ------------------------------------------------------------
     def model(self) -> Any:

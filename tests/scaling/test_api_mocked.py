@@ -322,9 +322,15 @@ def test_forecasts_far_outside_the_training_tokens_per_param_warn(mocked_fit) ->
     far = pd.DataFrame(
         {"params": [3e9, 3e9, 3e9], "tokens": [6e10, 80 * np.e**1.5 * 3e9, 5 * np.e**-2 * 3e9]}
     )
-    with pytest.warns(bs.ExtrapolationWarning, match=r"2 of 3 forecast points.*points 1 \(D/N"):
+    with pytest.warns(
+        bs.ExtrapolationWarning, match=r"2 of 3 forecast points.*points 1 \(D/N"
+    ) as rec:
         table = mocked_fit.forecast(far, family="fam_a")
     assert len(table) == 2 * len(far)  # the forecast is still made
+    assert rec[0].filename == __file__  # the warning points at the caller's line
+    with pytest.warns(bs.ExtrapolationWarning) as rec:
+        mocked_fit.forecast_draws(far, family="fam_a")
+    assert rec[0].filename == __file__
 
 
 def test_ratio_distance_is_nan_for_a_law_in_compute(runs, mock_pymc_sample) -> None:
