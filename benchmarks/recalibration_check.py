@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from extrapolation_check import BIN_LABELS, BINS  # the back-test's bins of e-folds
 from scipy.stats import norm
 
 from bayescale.scaling.discrepancy_backtest import N_DRAWS, leave_one_source_out
@@ -46,9 +47,6 @@ from bayescale.scaling.discrepancy_backtest import N_DRAWS, leave_one_source_out
 #: The learned discrepancy's method name in the scores.
 METHOD = "learned (LOSO)"
 LEVEL = 0.9
-#: Bins of e-folds beyond the data (as ``extrapolation_check.py``).
-BINS = [0.0, 1.0, 2.0, 3.0, 5.0, np.inf]
-BIN_LABELS = ["0-1", "1-2", "2-3", "3-5", "5+"]
 #: A bin with fewer calibration runs keeps the model's own interval.
 MIN_CALIBRATION = 5
 
