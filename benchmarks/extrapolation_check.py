@@ -2,10 +2,11 @@
 leaving one source out.
 
 For every case of :data:`bayescale.scaling.discrepancy_build.CASES` (a source cut at a
-size: the shipped Gadre et al., ColPret and Pythia data and, when ``../shared/data`` is
-present, the Epoch extraction of Chinchilla, (Mis)Fitting, Data-constrained scaling,
-Gemstones, Step Law and Marin's MoE runs), the law is fitted below the cut without any
-extrapolation term and every larger run is forecast (:func:`heldout_cases`). Then, for
+size: the shipped Gadre et al., ColPret, Pythia and Porian et al. data and, when
+``../shared/data`` is present, the Epoch extraction of Chinchilla, (Mis)Fitting,
+Data-constrained scaling, Gemstones, Step Law and Marin's MoE runs), the law is fitted
+below the cut without any extrapolation term and every larger run is forecast
+(:func:`heldout_cases`). Then, for
 each source, the discrepancy model is fitted to the cases of all *other* sources and
 scored on this one (leave-one-source-out: the source never informs its own forecast), and
 compared with bayescale 0.1's fixed rate (``extrapolation_rate=0.02``, zero mean).
@@ -22,7 +23,7 @@ independent). ``--out`` writes the per-run scores (for the reliability and PIT
 figures, ``--figures``).
 
 The case fits run through :func:`bayescale.fit_many` (two processes on two cores; their
-files in ``--fits``, reused by a later run), then the nine leave-one-source-out fits of
+files in ``--fits``, reused by a later run), then the leave-one-source-out fits of
 the discrepancy in this process.
 
 Usage::

@@ -15,7 +15,7 @@ The half-width scales by :math:`q_b / 1.645` (exact for a normal predictive; rep
 
 The calibration scores must not know the held-out source :math:`s`: for each :math:`s`,
 the discrepancy is fitted again for every other source :math:`t` without :math:`s` *and*
-:math:`t` (nested leave-one-source-out, 72 fits for 9 sources:
+:math:`t` (nested leave-one-source-out, 90 fits for 10 sources:
 :func:`nested_scores`), and :math:`t`'s runs are scored with it. The held-out runs'
 own scores are those of ``extrapolation_check.py --out`` (the discrepancy fitted without
 :math:`s`).

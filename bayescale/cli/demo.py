@@ -127,15 +127,27 @@ def _print_heldout(table: pd.DataFrame, ci_prob: float, out: TextIO, explain: bo
     print(f"  mean ARE: {100 * mean_are:.2f}%", file=out)
     if not explain:
         return
+    runs, sources = _discrepancy_record()
     print(
         "  forecast = median for a new run. Its interval adds to the uncertainty of the law the\n"
         "  noise sigma (without repeated seeds it holds both run-to-run noise and the law's\n"
-        "  misfit) and the extrapolation discrepancy learned from 446 held-out larger runs of 9\n"
-        "  sources (a drift and a spread that grow with the e-folds beyond the largest fitted\n"
-        "  run; docs/forecasting.md). It cannot know this corpus' own bias: the population's\n"
-        "  drift is about zero, so the interval, not the median, covers it.",
+        f"  misfit) and the extrapolation discrepancy learned from {runs} held-out larger runs\n"
+        f"  of {sources} sources (a drift and a spread that grow with the e-folds beyond the\n"
+        "  largest fitted run; docs/forecasting.md). It cannot know this corpus' own bias: the\n"
+        "  population's drift is about zero, so the interval, not the median, covers it.",
         file=out,
     )
+
+
+def _discrepancy_record() -> tuple[int, int]:
+    """Held-out runs and sources of the shipped discrepancy (its ``spec.json``)."""
+    import json
+
+    from bayescale.scaling.discrepancy import DISCREPANCY_REFERENCE
+    from bayescale.scaling.reference import models_dir
+
+    record = json.loads((models_dir() / DISCREPANCY_REFERENCE / "spec.json").read_text())
+    return int(record["heldout_runs"]), len(record["sources"])
 
 
 def run_demo(

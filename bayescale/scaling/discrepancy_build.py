@@ -9,9 +9,10 @@ A *case* is one source cut at a size: the law is fitted (without any extrapolati
 to the runs below the cut and every larger run is forecast; :func:`heldout_cases` records
 the log error of the forecast median, the fit's own predictive sd and the distance beyond
 the data of each held-out run. :data:`CASES` lists the cases: the shipped Gadre et al.,
-ColPret and Pythia data, and, where ``../shared/data`` (or ``$BAYESCALE_SHARED_DATA``) is
-present, the Epoch extraction of Chinchilla, (Mis)Fitting, Data-constrained scaling,
-Gemstones, Step Law and Marin's mixture-of-experts runs (used for back-tests, not shipped).
+ColPret, Pythia and Porian et al. data, and, where ``../shared/data`` (or
+``$BAYESCALE_SHARED_DATA``) is present, the Epoch extraction of Chinchilla, (Mis)Fitting,
+Data-constrained scaling, Gemstones, Step Law and Marin's mixture-of-experts runs (used for
+back-tests, not shipped).
 
 The build writes ``models/extrapolation_discrepancy/``: ``fit.nc`` (the
 :class:`~bayescale.scaling.discrepancy.DiscrepancyFit`), ``cases.csv`` (the held-out
@@ -110,6 +111,26 @@ def _pythia() -> tuple[pd.DataFrame, pd.DataFrame]:
     return _split_by_params(df, 1.5e9)
 
 
+#: Porian et al.'s IsoFLOP points below this many tokens per parameter are left out: they
+#: are read off their training runs early (the grid goes down to 0.33 tokens per
+#: parameter, losses up to 9.3 nats against 2.7-4 for the rest), not trained models.
+PORIAN_MIN_TOKENS_PER_PARAM = 1.0
+
+
+def _porian(metric: str) -> Callable[[], tuple[pd.DataFrame, pd.DataFrame]]:
+    """Porian et al. (2024), shipped: every configuration of ``metric`` in one fit; held
+    out, the four largest sizes (347M-902M parameters) at every budget."""
+
+    def load() -> tuple[pd.DataFrame, pd.DataFrame]:
+        from bayescale import datasets
+
+        df = datasets.load("porian2024", metric=metric)
+        df = df[df["tokens"] >= PORIAN_MIN_TOKENS_PER_PARAM * df["params"]]
+        return _split_by_params(df.reset_index(drop=True), 2.5e8)
+
+    return load
+
+
 def _tidy(path: str, keep: Callable[[pd.DataFrame], Any] | None = None) -> pd.DataFrame:
     df = pd.read_csv(shared_data_dir() / path)
     if keep is not None:
@@ -164,6 +185,8 @@ def _cases() -> list[Case]:
     out += [
         Case("colpret2024", "colpret2024 loss N<=3e9", _colpret),
         Case("pythia2023", "pythia2023 lambada N<=1.5e9", _pythia),
+        Case("porian2024", "porian2024 val_loss N<=2.5e8", _porian("val_loss")),
+        Case("porian2024", "porian2024 train_loss N<=2.5e8", _porian("train_loss")),
         Case("epoch2024", "epoch chinchilla N<=3e8", _epoch(3e8), shipped=False),
         Case("epoch2024", "epoch chinchilla N<=1e9", _epoch(1e9), shipped=False),
         Case(
@@ -567,7 +590,7 @@ def build(
     fit = fit_discrepancy(table, seed=seed, **fit_kwargs)
     folder = Path(out_dir or models_dir()) / DISCREPANCY_REFERENCE
     folder.mkdir(parents=True, exist_ok=True)
-    if "log_likelihood" in fit.idata.children:  # 446 x 4000 numbers, redrawn on demand
+    if "log_likelihood" in fit.idata.children:  # runs x 4000 numbers, redrawn on demand
         del fit.idata["log_likelihood"]
     fit.save(folder / "fit.nc")
     table.to_csv(folder / "cases.csv", index=False)
