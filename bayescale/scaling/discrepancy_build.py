@@ -119,7 +119,8 @@ PORIAN_MIN_TOKENS_PER_PARAM = 1.0
 
 def _porian(metric: str) -> Callable[[], tuple[pd.DataFrame, pd.DataFrame]]:
     """Porian et al. (2024), shipped: every configuration of ``metric`` in one fit; held
-    out, the four largest sizes (347M-902M parameters) at every budget."""
+    out, each configuration's sizes above 2.5e8 parameters (its four or five largest) at
+    every budget."""
 
     def load() -> tuple[pd.DataFrame, pd.DataFrame]:
         from bayescale import datasets

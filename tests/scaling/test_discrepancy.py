@@ -163,6 +163,29 @@ def test_a_stacked_forecast_mixes_the_laws_by_their_weights() -> None:
     assert list(stacked.columns[-6:]) == ["quantity", "mean", "median", "lower", "upper", "ci_prob"]
 
 
+@pytest.mark.parametrize("metric", ["val_loss", "train_loss"])
+def test_porian_cases_hold_out_the_four_largest_sizes_of_trained_points(metric: str) -> None:
+    """Porian et al.'s shipped IsoFLOP points: fitted below 2.5e8 parameters, each
+    configuration's four or five largest sizes held out at every budget (the parameter
+    counts differ between configurations), no point below one token per parameter, and
+    every configuration of the metric on both sides of the cut."""
+    from bayescale import datasets
+
+    case = next(c for c in discrepancy_build.CASES if c.label == f"porian2024 {metric} N<=2.5e8")
+    assert case.shipped and case.source == "porian2024"
+    train, test = case.load()
+    assert (train["params"] <= 2.5e8).all() and (test["params"] > 2.5e8).all()
+    assert test.groupby("family")["params"].nunique().isin([4, 5]).all()
+    for part in (train, test):
+        assert (
+            part["tokens"] >= discrepancy_build.PORIAN_MIN_TOKENS_PER_PARAM * part["params"]
+        ).all()
+    everything = datasets.load("porian2024", metric=metric)
+    kept = everything["tokens"] >= everything["params"]
+    assert len(train) + len(test) == int(kept.sum()) < len(everything)  # only those dropped
+    assert set(train["family"]) == set(test["family"]) == set(everything["family"])
+
+
 @pytest.mark.nuts
 def test_cases_through_fit_many_score_as_a_fit_in_process(tmp_path) -> None:
     """build_cases runs the case fits as fit_many tasks and scores them from the saved
