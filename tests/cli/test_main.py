@@ -18,6 +18,8 @@ import bayescale as bs
 from bayescale.cli.main import main, parse_pooling
 from bayescale.core.errors import ConvergenceWarning, SpecificationError
 from bayescale.core.sampling import use_sampler
+from bayescale.scaling.discrepancy import DISCREPANCY_REFERENCE
+from bayescale.scaling.reference import models_dir
 from bayescale.scaling.report import render_table
 from tests.helpers import prior_sampler
 
@@ -417,6 +419,9 @@ def test_demo_holds_out_the_large_runs(demo_result: tuple[dict, str]) -> None:
     np.testing.assert_allclose(calibrated["actual"], heldout["actual"])
     assert "calibrated on the fit's own largest runs" in report
     assert "the 23 runs above them" in report
+    spec = json.loads((models_dir() / DISCREPANCY_REFERENCE / "spec.json").read_text())
+    learned_from = f"learned from {spec['heldout_runs']} held-out larger runs\n  of "
+    assert learned_from + f"{len(spec['sources'])} sources" in report  # the shipped reference's
     for key in ("fit_path", "forecast_path"):
         assert Path(result[key]).exists()
     assert pd.read_csv(result["forecast_path"]).shape[0] == 9
