@@ -91,6 +91,8 @@ def recalibrate(
         ``held`` with ``bin``, ``threshold`` :math:`q_b`, ``covered`` and
         ``halfwidth90_%`` scaled by :math:`q_b / \Phi^{-1}((1 + \text{level}) / 2)`.
     """
+    if weighting not in ("runs", "sources"):
+        raise ValueError(f"weighting must be 'runs' or 'sources', not {weighting!r}")
     if set(held["source"]) & set(calibration["source"]):
         raise ValueError("the calibration scores hold runs of the held-out source")
     nominal = float(norm.ppf((1 + level) / 2))
@@ -112,6 +114,28 @@ def recalibrate(
     out["covered"] = conformity(out["pit"]) <= out["threshold"]
     out["halfwidth90_%"] = out["halfwidth90_%"] * out["threshold"] / nominal
     return out
+
+
+#: Columns the scores of ``extrapolation_check.py --out`` must have.
+SCORE_COLUMNS = ("source", "method", "pit", "cov90", "halfwidth90_%", "d", "d_compute")
+
+
+def check_inputs(scores: pd.DataFrame, nested: pd.DataFrame | None = None) -> None:
+    """Refuse scores without the columns the recalibration needs, and nested scores that
+    were built from another set of sources (a stale ``--nested`` file)."""
+    missing = [c for c in SCORE_COLUMNS if c not in scores]
+    if missing:
+        raise ValueError(
+            f"the scores lack column(s) {missing}: write them again with "
+            "`benchmarks/extrapolation_check.py --cases bench_out/cases.csv --out FILE`"
+        )
+    if nested is not None:
+        want, have = set(scores["source"]), set(nested.get("left_out", pd.Series(dtype=str)))
+        if want != have:
+            raise ValueError(
+                f"the nested scores leave out {sorted(have)} but the scores hold {sorted(want)}: "
+                "delete the --nested file so that it is fitted again from these cases"
+            )
 
 
 def _nested_one(cases: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -157,6 +181,7 @@ def main() -> None:
     args = parser.parse_args()
     cases = pd.read_csv(args.cases)
     scores = pd.read_csv(args.scores)
+    check_inputs(scores)
     scores = scores[scores["method"] == METHOD]
     if args.nested.exists():
         nested = pd.read_csv(args.nested)
@@ -166,6 +191,7 @@ def main() -> None:
         print(f"nested leave-one-source-out fits: {time.perf_counter() - start:.0f} s")
         args.nested.parent.mkdir(parents=True, exist_ok=True)
         nested.to_csv(args.nested, index=False)
+    check_inputs(scores, nested)
     pd.set_option("display.width", 200)
     for column in ("d_compute", "d"):
         tables = {}

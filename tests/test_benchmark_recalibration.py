@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import norm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from recalibration_check import conformity, recalibrate, weighted_quantile
+from recalibration_check import check_inputs, conformity, recalibrate, weighted_quantile
 
 
 def _scores(source: str, scale: float, d: float, n: int, seed: int) -> pd.DataFrame:
@@ -62,3 +62,17 @@ def test_the_held_out_source_never_calibrates_itself() -> None:
     held = _scores("a", 1.0, 0.5, 10, 6)
     with pytest.raises(ValueError, match="held-out source"):
         recalibrate(held, pd.concat([held, _scores("b", 1.0, 0.5, 10, 7)]), "d")
+
+
+def test_bad_inputs_are_clear_errors() -> None:
+    """An unknown weighting, scores without a column the recalibration needs, and nested
+    scores of another set of sources (a stale file) are refused, saying what to do."""
+    held = _scores("a", 1.0, 0.5, 10, 8)
+    with pytest.raises(ValueError, match="weighting must be"):
+        recalibrate(held, _scores("b", 1.0, 0.5, 10, 9), "d", "fits")
+    scores = pd.concat([held, _scores("b", 1.0, 0.5, 10, 9)]).assign(method="m", cov90=True)
+    with pytest.raises(ValueError, match=r"lack column\(s\) \['d_compute'\]"):
+        check_inputs(scores.drop(columns="d_compute"))
+    check_inputs(scores, scores.assign(left_out=scores["source"]))  # matching: no error
+    with pytest.raises(ValueError, match="delete the --nested file"):
+        check_inputs(scores, scores.assign(left_out="a"))
