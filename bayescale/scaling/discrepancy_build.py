@@ -112,8 +112,8 @@ def _pythia() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 #: Porian et al.'s IsoFLOP points below this many tokens per parameter are left out: they
-#: are read off their training runs early (the grid goes down to 0.33 tokens per
-#: parameter, losses up to 9.3 nats against 2.7-4 for the rest), not trained models.
+#: are read off their training runs early, not trained models (the grid goes down to
+#: 0.01 tokens per parameter; those points' losses reach 9.3 nats on ``val_loss``).
 PORIAN_MIN_TOKENS_PER_PARAM = 1.0
 
 
